@@ -1,0 +1,39 @@
+# Arbiter: `make test` and `make demo` work on a fresh machine with only python3 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.stamp-install
+DURATION ?= 60
+
+.PHONY: install test lint types unit demo schema clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check framework plugins tests benchmarks
+	$(BIN)/ruff format --check framework plugins tests benchmarks
+
+types: install
+	$(BIN)/mypy --strict framework/arbiter plugins/arbiter_bybit plugins/arbiter_okx
+
+unit: install
+	$(BIN)/pytest -q
+
+test: lint types unit
+
+demo: install
+	$(BIN)/arbiter demo --duration $(DURATION)
+
+schema: install
+	$(BIN)/arbiter schema --write
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

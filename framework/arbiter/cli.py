@@ -1,0 +1,25 @@
+"""The `arbiter` command line. Each command group lives in `arbiter.commands.<name>`."""
+
+from __future__ import annotations
+
+import typer
+
+from arbiter.commands import manifest as manifest_commands
+
+app = typer.Typer(
+    name="arbiter",
+    help="Declarative cross-exchange arbitrage: validate, compile, simulate and run strategies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+manifest_commands.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Bybit v5 venue plugin for Arbiter: sans-IO codec, transports and REST."""
