@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-install
-DURATION ?= 60
 
 .PHONY: install test lint types unit demo schema clean
 
@@ -30,7 +29,7 @@ unit: install
 test: lint types unit
 
 demo: install
-	$(BIN)/arbiter demo --duration $(DURATION)
+	$(BIN)/arbiter demo strategies
 
 schema: install
 	$(BIN)/arbiter schema --write

@@ -1,0 +1,69 @@
+"""`arbiter demo`: what `make demo` runs.
+
+For now it validates every manifest in a folder and prints each compiled plan: pairs, legs,
+thresholds, sizing and the gates bound to each transition. Running the strategies against the
+simulator comes with the runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from arbiter.commands.manifest import validate_files
+from arbiter.compiler import Plan, compile_manifest
+
+
+def _plan_table(plan: Plan, filename: str) -> Table:
+    table = Table(
+        title=f"{plan.strategy}  ({filename}, sha256 {plan.manifest_sha256[:12]})",
+        title_justify="left",
+    )
+    for column in ("pair", "legs", "entry/exit bps", "size", "gates on enter", "gates on exit"):
+        table.add_column(column)
+    for pair in plan.pairs:
+        legs = "\n".join(f"{leg.role}: {leg.venue}:{leg.symbol}" for leg in pair.legs)
+        size = (
+            f"{pair.sizing.order_notional} quote"
+            if pair.sizing.order_notional
+            else f"{pair.sizing.order_qty} {pair.asset}"
+        )
+        enter = [g.name for g in pair.gates if "enter" in g.triggers]
+        exit_ = [g.name for g in pair.gates if "exit" in g.triggers]
+        table.add_row(
+            pair.id,
+            legs,
+            f"{pair.thresholds.entry_bps} / {pair.thresholds.exit_bps}",
+            size,
+            "\n".join(enter) or "-",
+            "\n".join(exit_) or "-",
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        folder: Annotated[Path, typer.Argument(exists=True, file_okay=False)] = Path("strategies"),
+    ) -> None:
+        """Validate the example strategies and print their compiled plans."""
+        console = Console(width=140)
+        files = sorted(folder.glob("*.yaml"))
+        if not files:
+            console.print(f"no manifests in {folder}")
+            raise typer.Exit(1)
+        failed = False
+        for filename, loaded, errors in validate_files(files):
+            if loaded is None:
+                failed = True
+                for error in errors:
+                    console.print(error.render(filename), style="red", markup=False)
+                continue
+            console.print(_plan_table(compile_manifest(loaded), filename))
+        console.print(f"{len(files)} manifests, {'some invalid' if failed else 'all valid'}")
+        if failed:
+            raise typer.Exit(1)
