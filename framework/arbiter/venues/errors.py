@@ -1,0 +1,49 @@
+"""Venue errors, split by what they mean for an order that was being sent.
+
+- `Definitive`: the venue answered; the request certainly did not take effect (rejected,
+  insufficient balance, rate limited, unknown order). Safe to act on.
+- `Ambiguous`: no trustworthy answer (timeout, disconnect, 5xx). The order may exist. Nothing
+  may be resent until a query by client order id resolves it.
+- `DuplicateClientId`: the venue already has an order with this client id, i.e. an earlier
+  attempt of the same intent did arrive. Resolved by querying it, never by a new id.
+"""
+
+from __future__ import annotations
+
+
+class VenueError(Exception):
+    def __init__(self, venue: str, message: str, code: str = "") -> None:
+        self.venue, self.code, self.message = venue, code, message
+        super().__init__(f"{venue}: {message}" + (f" (code {code})" if code else ""))
+
+
+class Definitive(VenueError):
+    """The request did not take effect."""
+
+
+class OrderRejected(Definitive):
+    pass
+
+
+class InsufficientFunds(OrderRejected):
+    pass
+
+
+class RateLimited(Definitive):
+    pass
+
+
+class OrderNotFound(Definitive):
+    pass
+
+
+class DuplicateClientId(VenueError):
+    """An order with this client id already exists on the venue: query it."""
+
+
+class Ambiguous(VenueError):
+    """The request may or may not have taken effect."""
+
+
+class AuthenticationFailed(Definitive):
+    pass

@@ -1,0 +1,142 @@
+"""Orders and private events as every venue plugin reports them (normalized, exact).
+
+Quantities are in the venue's own order units (coins for spot and Bybit linear, contracts for
+OKX swaps); `Instrument.base_qty` converts. Timestamps: `ts_venue_ms` is the venue's clock,
+`ts_local_ns` is our monotonic receive time, so latency can be measured per event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+    POST_ONLY = "post_only"
+
+
+class OrderStatus(StrEnum):
+    """The venue's view of an order, mapped onto the order machine's events."""
+
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    client_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    qty: Decimal
+    price: Decimal | None = None  # required for limit orders
+    tif: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.qty <= 0:
+            raise ValueError(f"{self.client_id}: expected positive qty, was {self.qty}")
+        if self.type is OrderType.LIMIT and (self.price is None or self.price <= 0):
+            raise ValueError(f"{self.client_id}: expected a positive limit price, was {self.price}")
+        if self.type is OrderType.MARKET and self.price is not None:
+            raise ValueError(f"{self.client_id}: a market order takes no price, was {self.price}")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAck:
+    """The venue accepted the request (not that it filled)."""
+
+    venue: str
+    client_id: str
+    venue_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    venue: str
+    symbol: str
+    client_id: str
+    venue_order_id: str
+    status: OrderStatus
+    side: Side
+    qty: Decimal
+    filled_qty: Decimal
+    avg_price: Decimal | None
+    price: Decimal | None = None
+    reason: str = ""
+    ts_venue_ms: int = 0
+    ts_local_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution. `trade_id` is unique per venue and symbol: fills are deduplicated by it."""
+
+    venue: str
+    symbol: str
+    client_id: str
+    venue_order_id: str
+    trade_id: str
+    side: Side
+    price: Decimal
+    qty: Decimal
+    fee: Decimal  # positive = paid
+    fee_asset: str
+    is_maker: bool = False
+    ts_venue_ms: int = 0
+    ts_local_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PositionUpdate:
+    venue: str
+    symbol: str
+    size: Decimal  # signed: positive long, negative short, in venue order units
+    entry_price: Decimal | None
+    unrealized_pnl: Decimal = Decimal(0)
+    ts_venue_ms: int = 0
+    ts_local_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceUpdate:
+    venue: str
+    asset: str
+    free: Decimal
+    total: Decimal
+    ts_venue_ms: int = 0
+    ts_local_ns: int = 0
+
+
+PrivateEvent = OrderUpdate | Fill | PositionUpdate | BalanceUpdate
