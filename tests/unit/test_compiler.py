@@ -63,7 +63,13 @@ def test_example_manifest_when_compiled_has_a_machine_per_pair_and_json_plan(pat
     plan = compile_manifest(loaded)
     data = plan.to_dict()
     assert [p["id"] for p in data["pairs"]] == [p.id for p in loaded.manifest.pairs]
-    assert set(data["machines"]) == {"order", "venue_connection"}
+    assert set(data["machines"]) == {
+        "order",
+        "venue_connection",
+        "hedger",
+        "trading_state",
+        "incident",
+    }
     assert data["manifest_sha256"] == loaded.sha256
     for pair in data["pairs"]:
         gate_names = {f"gate:{g['name']}" for g in pair["gates"]}

@@ -38,6 +38,9 @@ class MachineChoice(StrEnum):
     CYCLE = "cycle"
     ORDER = "order"
     VENUE_CONNECTION = "venue_connection"
+    HEDGER = "hedger"
+    TRADING_STATE = "trading_state"
+    INCIDENT = "incident"
 
 
 ExistingFile = Annotated[

@@ -19,8 +19,11 @@ from enum import Enum
 from typing import Any
 
 from arbiter.fsm.cycle import CYCLE, ENTRY_TRIGGER, EXIT_TRIGGER
+from arbiter.fsm.hedger import HEDGER
+from arbiter.fsm.incident import INCIDENT
 from arbiter.fsm.order import ORDER
 from arbiter.fsm.table import MachineDef
+from arbiter.fsm.trading_state import TRADING_STATE
 from arbiter.fsm.venue_connection import VENUE_CONNECTION
 from arbiter.manifest.gates import Gate, Hook
 from arbiter.manifest.loader import LoadedManifest
@@ -96,7 +99,7 @@ class Plan:
     pairs: tuple[PairPlan, ...]
     execution: Execution
     risk: Risk
-    machines: tuple[MachineDef, ...] = (ORDER, VENUE_CONNECTION)
+    machines: tuple[MachineDef, ...] = (ORDER, VENUE_CONNECTION, HEDGER, TRADING_STATE, INCIDENT)
 
     def pair(self, pair_id: str) -> PairPlan:
         for pair in self.pairs:

@@ -1,0 +1,102 @@
+"""Inventory and net delta per asset, across venues.
+
+A strategy's inventory is what *its own* fills built (spot bought or sold, perp opened or
+closed), not the whole account balance: several strategies can share one account, and an
+operator's idle coins are not exposure this strategy must hedge. Every quantity is in base
+units (coins); perp fills in contracts are converted by the caller with the instrument's
+contract value before they reach this book.
+
+    net delta (base) = hedge_ratio x (spot + pending spot) + (perp + pending perp)
+
+With ratio 1 a fully hedged cash-and-carry (long 1 BTC spot, short 1 BTC perp) has delta 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetDelta:
+    asset: str
+    spot: Decimal
+    perp: Decimal
+    pending_spot: Decimal
+    pending_perp: Decimal
+    ratio: Decimal
+
+    @property
+    def base(self) -> Decimal:
+        return self.ratio * (self.spot + self.pending_spot) + self.perp + self.pending_perp
+
+    def notional(self, price: Decimal) -> Decimal:
+        return self.base * price
+
+
+class Inventory:
+    """Spot and perp holdings per asset and venue built from fills, plus in-flight intents."""
+
+    def __init__(self, hedge_ratio: Decimal = Decimal(1)) -> None:
+        self.ratio = hedge_ratio
+        self._spot: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)  # (asset, venue)
+        self._perp: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        self._pending: dict[
+            str, tuple[str, str, Decimal]
+        ] = {}  # client id -> (asset, kind, signed base)
+
+    def apply_fill(self, asset: str, venue: str, kind: str, signed_base: Decimal) -> None:
+        """A fill of `signed_base` coins (positive bought, negative sold) on a spot or perp leg."""
+        book = self._spot if kind == "spot" else self._perp
+        book[(asset, venue)] += signed_base
+
+    def reserve(self, client_id: str, asset: str, kind: str, signed_base: Decimal) -> None:
+        """An order about to be sent: counted in delta until it fills or ends."""
+        self._pending[client_id] = (asset, kind, signed_base)
+
+    def fill_pending(self, client_id: str, signed_base: Decimal) -> None:
+        """Part of a reserved order filled: move that much from pending to held (exactly once)."""
+        entry = self._pending.get(client_id)
+        if entry is None:
+            return
+        asset, kind, remaining = entry
+        left = remaining - signed_base
+        if left == 0 or (left > 0) != (remaining > 0):
+            del self._pending[client_id]
+        else:
+            self._pending[client_id] = (asset, kind, left)
+
+    def release(self, client_id: str) -> None:
+        """The order ended (cancelled, rejected, expired, or fully filled): nothing pending."""
+        self._pending.pop(client_id, None)
+
+    def assets(self) -> list[str]:
+        names = (
+            {a for a, _ in self._spot}
+            | {a for a, _ in self._perp}
+            | {a for a, _, _ in self._pending.values()}
+        )
+        return sorted(names)
+
+    def held(self, asset: str, kind: str) -> dict[str, Decimal]:
+        book = self._spot if kind == "spot" else self._perp
+        return {venue: qty for (a, venue), qty in book.items() if a == asset and qty != 0}
+
+    def delta(self, asset: str) -> AssetDelta:
+        pending_spot = sum(
+            (q for a, k, q in self._pending.values() if a == asset and k == "spot"), ZERO
+        )
+        pending_perp = sum(
+            (q for a, k, q in self._pending.values() if a == asset and k == "perp"), ZERO
+        )
+        return AssetDelta(
+            asset=asset,
+            spot=sum(self.held(asset, "spot").values(), ZERO),
+            perp=sum(self.held(asset, "perp").values(), ZERO),
+            pending_spot=pending_spot,
+            pending_perp=pending_perp,
+            ratio=self.ratio,
+        )
