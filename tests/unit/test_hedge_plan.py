@@ -32,12 +32,12 @@ def _plan(
     return plan_hedge(
         inventory.delta("BTC"),
         OKX_BTC_SWAP,
-        "okx",
-        BID,
-        ASK,
-        Decimal(band),
-        Decimal(max_order),
-        Decimal(slip),
+        venue_account="okx",
+        best_bid=BID,
+        best_ask=ASK,
+        band_notional=Decimal(band),
+        max_order_notional=Decimal(max_order),
+        max_slippage_bps=Decimal(slip),
     )
 
 
@@ -128,10 +128,10 @@ def test_hedge_when_book_crossed_refuses_to_price() -> None:
         plan_hedge(
             Inventory().delta("BTC"),
             OKX_BTC_SWAP,
-            "okx",
-            ASK,
-            BID,
-            Decimal(1),
-            Decimal(1),
-            Decimal(1),
+            venue_account="okx",
+            best_bid=ASK,
+            best_ask=BID,
+            band_notional=Decimal(1),
+            max_order_notional=Decimal(1),
+            max_slippage_bps=Decimal(1),
         )
