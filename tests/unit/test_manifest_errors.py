@@ -249,3 +249,14 @@ def test_control_character_when_parsed_is_refused_at_its_line_and_column() -> No
     (error,) = _errors("strategy:\n  name: a\x1fb\n").errors
     assert (error.line, error.column) == (2, 10)
     assert "control character #x001f" in error.message
+
+
+def test_unknown_plugin_when_installed_list_given_names_the_installed_ones() -> None:
+    text = MINIMAL.replace("  okx: { plugin: okx }", "  okx: { plugin: okex } # <-")
+    with pytest.raises(ManifestError) as info:
+        load_manifest_bytes(text, "bad.yaml", plugins=["bybit", "okx"])
+    error = info.value
+    (only,) = error.errors
+    assert (only.path, only.line) == ("venues.okx.plugin", marked_line(text))
+    assert only.message == "unknown venue plugin 'okex'; installed: bybit, okx"
+    load_manifest_bytes(MINIMAL, plugins=["bybit", "okx"])  # known plugins pass

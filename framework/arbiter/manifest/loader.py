@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -49,7 +50,7 @@ class LoadedManifest:
     document: Document
 
 
-def load_manifest(path: str | FsPath) -> LoadedManifest:
+def load_manifest(path: str | FsPath, plugins: Collection[str] | None = None) -> LoadedManifest:
     filename = str(path)
     try:
         with open(path, "rb") as fh:
@@ -58,10 +59,13 @@ def load_manifest(path: str | FsPath) -> LoadedManifest:
         raise ManifestError(
             filename, [SourceError(f"cannot read file: {exc.strerror or exc}")]
         ) from None
-    return load_manifest_bytes(raw, filename)
+    return load_manifest_bytes(raw, filename, plugins)
 
 
-def load_manifest_bytes(raw: bytes | str, filename: str = "<manifest>") -> LoadedManifest:
+def load_manifest_bytes(
+    raw: bytes | str, filename: str = "<manifest>", plugins: Collection[str] | None = None
+) -> LoadedManifest:
+    """Parse and validate; `plugins`, when given, are the venue plugin names that may be used."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     try:
         document = parse(data)
@@ -71,7 +75,7 @@ def load_manifest_bytes(raw: bytes | str, filename: str = "<manifest>") -> Loade
         manifest = Manifest.model_validate(document.data)
     except ValidationError as exc:
         raise ManifestError(filename, [_locate(document, err) for err in exc.errors()]) from None
-    problems = check_references(manifest)
+    problems = check_references(manifest, plugins)
     if problems:
         errors = [_at(document, path, message) for path, message in problems]
         raise ManifestError(filename, errors)

@@ -6,19 +6,30 @@ the error points at its line and column.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from arbiter.manifest.gates import LegRole, MinBalance, VenueHealthy
 from arbiter.manifest.models import Manifest, SpotPerpPair, SpotSpotPair
 from arbiter.manifest.yaml_source import Path
 
 
-def check_references(manifest: Manifest) -> list[tuple[Path, str]]:
-    return list(_problems(manifest))
+def check_references(
+    manifest: Manifest, plugins: Collection[str] | None = None
+) -> list[tuple[Path, str]]:
+    """Cross-section problems; with `plugins`, also every venue's plugin must be among them."""
+    return list(_problems(manifest, plugins))
 
 
-def _problems(m: Manifest) -> Iterator[tuple[Path, str]]:
+def _problems(m: Manifest, plugins: Collection[str] | None) -> Iterator[tuple[Path, str]]:
     venues = sorted(m.venues)
+    if plugins is not None:
+        for name, venue in m.venues.items():
+            if venue.plugin not in plugins:
+                listed = ", ".join(sorted(plugins)) or "none"
+                yield (
+                    ("venues", name, "plugin"),
+                    f"unknown venue plugin {venue.plugin!r}; installed: {listed}",
+                )
     pair_ids: dict[str, int] = {}
     for i, pair in enumerate(m.pairs):
         if pair.id in pair_ids:
