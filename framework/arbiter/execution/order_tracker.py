@@ -1,0 +1,398 @@
+"""Apply venue events to orders idempotently, through the order machine, into the journal.
+
+Rules kept here:
+- the order machine (`arbiter.fsm.ORDER`) is the only thing that changes an order's state;
+  quantities are tracked beside it in an `OrderSnapshot`;
+- venue events never raise: a duplicate is absorbed (fills by trade id, statuses by the table's
+  internal transitions), an event the table refuses or an overfill becomes an `Incident`;
+- our own actions do raise `IllegalTransition` when they make no sense (submitting twice,
+  cancelling a final order): those are bugs in the caller, not facts from the venue;
+- an ambiguous send (or a duplicate-client-id answer) leaves the order `unknown` and asks the
+  caller to query it by client id; nothing here ever resends;
+- every applied change is handed to the journal before the call returns, so a caller that
+  journals an intent and marks it submitted before the bytes leave has "write before send".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, Protocol
+
+from arbiter.execution.intent import Intent
+from arbiter.execution.records import (
+    ChangeKind,
+    Incident,
+    IncidentKind,
+    JournaledEvent,
+    OrderChange,
+    OrderSnapshot,
+)
+from arbiter.fsm import ORDER, GuardResult, IllegalTransition, MachineRunner
+from arbiter.venues.errors import Ambiguous, DuplicateClientId, VenueError
+from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderUpdate
+
+_STATUS_TRIGGER: dict[OrderStatus, str] = {
+    OrderStatus.NEW: "ack",
+    OrderStatus.PARTIALLY_FILLED: "partial_fill",
+    OrderStatus.FILLED: "fill",
+    OrderStatus.CANCELLED: "cancelled",
+    OrderStatus.REJECTED: "reject",
+    OrderStatus.EXPIRED: "expire",
+}
+
+
+class OrderJournal(Protocol):
+    """What the tracker needs from a journal; `arbiter.store.Journal` provides it."""
+
+    def record_intent(self, intent: Intent, snapshot: OrderSnapshot, ts_ns: int) -> None: ...
+
+    def record_change(self, change: OrderChange) -> None: ...
+
+    def record_incident(self, incident: Incident) -> None: ...
+
+    def record_fill(self, fill: Fill) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The outcome of one call: the change journaled (if any) and what the caller must do."""
+
+    client_id: str
+    change: OrderChange | None = None
+    duplicate: bool = False  # a fill already counted: nothing changed
+    needs_query: bool = False  # query the order by client id before anything else
+    incident: Incident | None = None
+
+    @property
+    def state(self) -> str | None:
+        return self.change.snapshot.state if self.change else None
+
+
+def _order_guards(name: str, context: Mapping[str, Any]) -> GuardResult:
+    filled: Decimal = context["filled_qty"]
+    if name == "has_fills":
+        return GuardResult(filled > 0, f"filled {filled}")
+    if name == "no_fills":
+        return GuardResult(filled == 0, f"filled {filled}")
+    raise LookupError(f"order machine: no guard named {name!r}")
+
+
+def _new_runner() -> MachineRunner:
+    return MachineRunner(ORDER, _order_guards)
+
+
+class _Order:
+    """One tracked order: its intent, its running machine and its quantities."""
+
+    __slots__ = ("fills", "intent", "overfill_seen", "runner", "seq", "snapshot")
+
+    def __init__(self, intent: Intent, snapshot: OrderSnapshot, runner: MachineRunner) -> None:
+        self.intent = intent
+        self.runner = runner
+        self.snapshot = snapshot
+        self.fills: dict[str, Fill] = {}
+        self.seq = 0
+        self.overfill_seen = Decimal(0)
+
+
+class OrderTracker:
+    def __init__(self, journal: OrderJournal, clock: Callable[[], int] = time.time_ns) -> None:
+        self._journal = journal
+        self._clock = clock
+        self._orders: dict[str, _Order] = {}
+        self._spare_runners: list[MachineRunner] = []
+        self.incidents: list[Incident] = []
+
+    def prewarm(self, count: int) -> None:
+        """Build `count` order machines ahead of time, off the hot path.
+
+        Building a `transitions` machine costs ~150 us (benchmarks/journal_write.py), several
+        times a journal commit; the executor calls this from the slow lane so `add` stays cheap.
+        """
+        while len(self._spare_runners) < count:
+            self._spare_runners.append(_new_runner())
+
+    def _take_runner(self) -> MachineRunner:
+        return self._spare_runners.pop() if self._spare_runners else _new_runner()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def snapshot(self, client_id: str) -> OrderSnapshot:
+        return self._get(client_id).snapshot
+
+    def fills(self, client_id: str) -> list[Fill]:
+        return list(self._get(client_id).fills.values())
+
+    def open_orders(self) -> list[OrderSnapshot]:
+        return [o.snapshot for o in self._orders.values() if not o.snapshot.is_final]
+
+    def history(self, client_id: str) -> list[tuple[str, str, str]]:
+        """(trigger, source, dest) of every decision the order's machine made, oldest first."""
+        return [(d.trigger, d.source, d.dest) for d in self._get(client_id).runner.history]
+
+    def __contains__(self, client_id: object) -> bool:
+        return client_id in self._orders
+
+    # -- our own actions -----------------------------------------------------------------
+
+    def add(self, intent: Intent) -> OrderSnapshot:
+        """Track and journal a new intent (state `new`). Call before anything is sent."""
+        if intent.client_id in self._orders:
+            raise ValueError(f"{intent.client_id}: intent {intent.id} is already tracked")
+        request = intent.request
+        snapshot = OrderSnapshot(
+            intent.client_id, intent.venue, request.symbol, request.qty, ORDER.initial
+        )
+        self._journal.record_intent(intent, snapshot, self._clock())
+        self._orders[intent.client_id] = _Order(intent, snapshot, self._take_runner())
+        return snapshot
+
+    def submitted(self, client_id: str) -> Applied:
+        """Mark the order sent. Journaled before the request leaves, so a crash after this
+        point is resolved by a query, and a crash before it by sending (nothing left)."""
+        return self._fire_own(client_id, ChangeKind.SUBMIT, "submit")
+
+    def cancel_requested(self, client_id: str) -> Applied:
+        return self._fire_own(client_id, ChangeKind.CANCEL_REQUEST, "cancel_request")
+
+    def send_failed(self, client_id: str, error: VenueError) -> Applied:
+        """The place-order call raised. Definitive: rejected. Ambiguous or duplicate client id:
+        the order may exist (duplicate: it does), so it goes `unknown` and must be queried."""
+        order = self._get(client_id)
+        if isinstance(error, Ambiguous | DuplicateClientId):
+            if order.runner.state != "submitted":
+                # Already past the send (an event overtook the error): the state says more.
+                return Applied(client_id, needs_query=order.runner.state == "unknown")
+            applied = self._fire(order, ChangeKind.SEND_ERROR, "send_ambiguous", str(error))
+            return replace(applied, needs_query=True)
+        return self._fire(order, ChangeKind.SEND_ERROR, "reject", str(error))
+
+    def cancel_failed(self, client_id: str, error: VenueError) -> Applied:
+        """The cancel call raised. Ambiguous: it may have worked; stay `pending_cancel` and
+        query. Definitive: the order is still working (or already final)."""
+        order = self._get(client_id)
+        if isinstance(error, Ambiguous):
+            return Applied(client_id, needs_query=True)
+        return self._fire(order, ChangeKind.CANCEL_ERROR, "cancel_rejected", str(error))
+
+    def query_result(self, client_id: str, update: OrderUpdate | None) -> Applied:
+        """The answer to a query by client id: the order as the venue has it, or None."""
+        order = self._get(client_id)
+        if update is not None:
+            return self._apply_update(order, update, ChangeKind.QUERY)
+        state = order.runner.state
+        if state == "unknown":
+            return self._fire(order, ChangeKind.QUERY, "not_found", "venue has no such order")
+        if state in ("new", "rejected"):
+            return Applied(client_id)  # never sent, or already known to be refused
+        incident = self._incident(
+            order,
+            IncidentKind.ORDER_MISSING,
+            f"venue does not know order in state {state!r} (filled {order.snapshot.filled_qty})",
+        )
+        return Applied(client_id, incident=incident)
+
+    # -- venue events --------------------------------------------------------------------
+
+    def apply(self, event: OrderAck | OrderUpdate | Fill) -> Applied:
+        if isinstance(event, Fill):
+            return self.on_fill(event)
+        if isinstance(event, OrderUpdate):
+            return self.on_update(event)
+        return self.on_ack(event)
+
+    def on_ack(self, ack: OrderAck) -> Applied:
+        order = self._orders.get(ack.client_id)
+        if order is None:
+            return self._unknown(ack.venue, "", ack.client_id, f"ack {ack.venue_order_id}")
+        self._learn_venue_id(order, ack.venue_order_id)
+        return self._fire(order, ChangeKind.ACK, "ack", f"venue order {ack.venue_order_id}")
+
+    def on_update(self, update: OrderUpdate) -> Applied:
+        order = self._orders.get(update.client_id)
+        if order is None:
+            detail = f"{update.status} filled {update.filled_qty}"
+            return self._unknown(update.venue, update.symbol, update.client_id, detail)
+        return self._apply_update(order, update, ChangeKind.UPDATE)
+
+    def on_fill(self, fill: Fill) -> Applied:
+        order = self._orders.get(fill.client_id)
+        if order is None:
+            self._journal.record_fill(fill)  # a fact worth keeping for reconciliation
+            detail = f"fill {fill.trade_id} {fill.qty} @ {fill.price}"
+            return self._unknown(fill.venue, fill.symbol, fill.client_id, detail)
+        if fill.trade_id in order.fills:
+            return Applied(fill.client_id, duplicate=True)
+        if fill.qty <= 0:
+            raise ValueError(f"{fill.client_id}: expected positive fill qty, was {fill.qty}")
+        order.fills[fill.trade_id] = fill
+        self._learn_venue_id(order, fill.venue_order_id)
+        snap = order.snapshot
+        order.snapshot = replace(
+            snap,
+            fills_qty=snap.fills_qty + fill.qty,
+            fills_notional=snap.fills_notional + fill.price * fill.qty,
+        )
+        trigger = "fill" if order.snapshot.filled_qty >= snap.qty else "partial_fill"
+        detail = f"trade {fill.trade_id} {fill.qty} @ {fill.price}"
+        return self._fire(order, ChangeKind.FILL, trigger, detail, fill=fill)
+
+    # -- restart -------------------------------------------------------------------------
+
+    def restore(
+        self,
+        intent: Intent,
+        snapshot: OrderSnapshot,
+        events: Iterable[JournaledEvent],
+        fills: Iterable[Fill],
+    ) -> None:
+        """Rebuild one order from the journal by replaying its accepted triggers in order.
+
+        The replayed state must equal the journaled one: a mismatch means the journal and the
+        table disagree, and trading on either would be a guess.
+        """
+        order = _Order(intent, snapshot, _new_runner())
+        for event in events:
+            order.seq = max(order.seq, event.seq)
+            if event.accepted:
+                order.runner.fire(event.trigger, filled_qty=event.filled_qty)
+        if order.runner.state != snapshot.state:
+            raise ValueError(
+                f"{intent.client_id}: journal says {snapshot.state!r}, replaying its events gives "
+                f"{order.runner.state!r}"
+            )
+        order.fills = {f.trade_id: f for f in fills}
+        if snapshot.filled_qty > snapshot.qty:  # already reported before the restart
+            order.overfill_seen = snapshot.filled_qty
+        self._orders[intent.client_id] = order
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _get(self, client_id: str) -> _Order:
+        try:
+            return self._orders[client_id]
+        except KeyError:
+            raise KeyError(f"expected a tracked client id, was {client_id!r}") from None
+
+    def _learn_venue_id(self, order: _Order, venue_order_id: str) -> None:
+        if venue_order_id and order.snapshot.venue_order_id is None:
+            order.snapshot = replace(order.snapshot, venue_order_id=venue_order_id)
+
+    def _apply_update(self, order: _Order, update: OrderUpdate, kind: ChangeKind) -> Applied:
+        self._learn_venue_id(order, update.venue_order_id)
+        snap = order.snapshot
+        if update.filled_qty > snap.reported_qty:
+            # Cumulative reports only grow; a smaller one is a late message and adds nothing.
+            order.snapshot = replace(
+                snap, reported_qty=update.filled_qty, reported_avg_price=update.avg_price
+            )
+        detail = f"{update.status} filled {update.filled_qty}"
+        if update.reason:
+            detail += f" ({update.reason})"
+        return self._fire(order, kind, _STATUS_TRIGGER[update.status], detail)
+
+    def _fire_own(self, client_id: str, kind: ChangeKind, trigger: str) -> Applied:
+        order = self._get(client_id)
+        source = order.runner.state
+        decision = order.runner.fire(trigger, filled_qty=order.snapshot.filled_qty)
+        return self._record(order, kind, trigger, source, dest=decision.dest, accepted=True)
+
+    def _fire(
+        self,
+        order: _Order,
+        kind: ChangeKind,
+        trigger: str,
+        detail: str,
+        fill: Fill | None = None,
+    ) -> Applied:
+        source = order.runner.state
+        incident: Incident | None = None
+        try:
+            decision = order.runner.fire(trigger, filled_qty=order.snapshot.filled_qty)
+            dest, accepted = decision.dest, decision.accepted
+        except IllegalTransition as refused:
+            dest, accepted = source, False
+            incident = self._incident(
+                order, IncidentKind.REFUSED_EVENT, f"{detail}: {refused}", journal=False
+            )
+        incident = incident or self._check_overfill(order)
+        return self._record(
+            order,
+            kind,
+            trigger,
+            source,
+            dest=dest,
+            accepted=accepted,
+            detail=detail,
+            fill=fill,
+            incident=incident,
+        )
+
+    def _record(
+        self,
+        order: _Order,
+        kind: ChangeKind,
+        trigger: str,
+        source: str,
+        *,
+        dest: str,
+        accepted: bool,
+        detail: str = "",
+        fill: Fill | None = None,
+        incident: Incident | None = None,
+    ) -> Applied:
+        order.seq += 1
+        order.snapshot = replace(order.snapshot, state=order.runner.state)
+        change = OrderChange(
+            order.seq,
+            kind,
+            trigger,
+            source,
+            dest,
+            accepted,
+            order.snapshot,
+            self._clock(),
+            detail,
+            fill,
+            incident,
+        )
+        self._journal.record_change(change)
+        return Applied(order.snapshot.client_id, change, incident=incident)
+
+    def _check_overfill(self, order: _Order) -> Incident | None:
+        snap = order.snapshot
+        if snap.filled_qty <= snap.qty or snap.filled_qty <= order.overfill_seen:
+            return None
+        order.overfill_seen = snap.filled_qty
+        return self._incident(
+            order,
+            IncidentKind.OVERFILL,
+            f"expected filled <= ordered {snap.qty}, was {snap.filled_qty}",
+            journal=False,  # travels with its change, in the same transaction
+        )
+
+    def _incident(
+        self, order: _Order, kind: IncidentKind, message: str, *, journal: bool = True
+    ) -> Incident:
+        snap = order.snapshot
+        incident = Incident(kind, snap.venue, snap.symbol, snap.client_id, message, self._clock())
+        self.incidents.append(incident)
+        if journal:
+            self._journal.record_incident(incident)
+        return incident
+
+    def _unknown(self, venue: str, symbol: str, client_id: str, detail: str) -> Applied:
+        incident = Incident(
+            IncidentKind.UNKNOWN_ORDER,
+            venue,
+            symbol,
+            client_id,
+            f"event for an order the journal lacks: {detail}",
+            self._clock(),
+        )
+        self.incidents.append(incident)
+        self._journal.record_incident(incident)
+        return Applied(client_id, incident=incident)

@@ -1,0 +1,301 @@
+"""The journal: one SQLite file per runtime, in WAL mode, written before and as orders move.
+
+How it is called from asyncio: directly, on the event loop's thread, synchronously. A commit
+in WAL mode with `synchronous=NORMAL` appends to the WAL file without an fsync, which costs
+tens of microseconds (see `benchmarks/journal_write.py`), less than a hop to a writer thread
+and back; and an intent must be durable *before* its order is sent, so the caller would await
+that hop on the hot path anyway. One connection, owned by the loop's thread (sqlite3's
+`check_same_thread` enforces it), means one writer and no lock contention. Readers in other
+processes (an operator CLI) read concurrently: WAL never blocks them.
+
+Durability (`Durability`):
+- NORMAL (default): every commit is atomic and survives a crash of this process, SIGKILL
+  included: the committed pages are in the WAL file (in the OS page cache), and the next open
+  replays them. A power loss or kernel crash may lose the last commits before the next
+  checkpoint's fsync, never corrupt the file. Restart reconciliation by client order id
+  covers that window: an order the venue has and the journal lacks is adopted or flagged.
+- FULL: the WAL is fsynced on every commit, so a commit also survives power loss, at the
+  cost of one fsync (milliseconds on most disks) per write. If that is chosen for production,
+  move the writes to a single writer thread and batch them.
+
+Writes are cheap by construction: the SQL strings are constants, so sqlite3's statement cache
+prepares each once per connection; each applied event is one transaction (event row, order
+row, fill, incident together, so nothing half-applied is ever visible); `batch()` groups
+several events (both legs' intents, a burst of private messages) into one commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from arbiter.execution.intent import Intent
+from arbiter.execution.records import Incident, OrderChange, OrderSnapshot
+from arbiter.store import codec
+from arbiter.store.codec import dec, dec_or_none
+from arbiter.store.replay import JournalState, load_state
+from arbiter.store.schema import migrate
+from arbiter.venues.orders import Fill, PositionUpdate
+
+
+class Durability(StrEnum):
+    NORMAL = "NORMAL"
+    FULL = "FULL"
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestVersion:
+    id: int
+    strategy: str
+    sha256: str
+    text: str | None
+    diff: str | None
+    applied_at_ns: int
+
+
+_INSERT_INTENT = f"INSERT INTO intents ({codec.INTENT_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+_UPSERT_ORDER = (
+    "INSERT INTO orders (client_id, venue, symbol, qty, state, venue_order_id, fills_qty, "
+    "fills_notional, reported_qty, reported_avg_price, last_seq, updated_ns) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (client_id) DO UPDATE SET state = excluded.state, "
+    "venue_order_id = excluded.venue_order_id, fills_qty = excluded.fills_qty, "
+    "fills_notional = excluded.fills_notional, reported_qty = excluded.reported_qty, "
+    "reported_avg_price = excluded.reported_avg_price, last_seq = excluded.last_seq, "
+    "updated_ns = excluded.updated_ns"
+)
+_INSERT_EVENT = (
+    "INSERT INTO order_events (client_id, seq, kind, trigger, source, dest, accepted, "
+    "filled_qty, detail, trade_id, ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# Fills are facts keyed by the venue's trade id: the second copy of one is a no-op.
+_INSERT_FILL = f"INSERT OR IGNORE INTO fills ({codec.FILL_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+_INSERT_INCIDENT = (
+    "INSERT INTO incidents (kind, venue, symbol, client_id, message, ts_ns) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_UPSERT_POSITION = (
+    "INSERT INTO positions (venue, symbol, size, entry_price, unrealized_pnl, ts_venue_ms, "
+    "updated_ns) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (venue, symbol) DO UPDATE SET "
+    "size = excluded.size, entry_price = excluded.entry_price, "
+    "unrealized_pnl = excluded.unrealized_pnl, ts_venue_ms = excluded.ts_venue_ms, "
+    "updated_ns = excluded.updated_ns"
+)
+_UPSERT_CYCLE = (
+    "INSERT INTO cycle_states (strategy, pair, cycle, state, updated_ns) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (strategy, pair) DO UPDATE SET cycle = excluded.cycle, state = excluded.state, "
+    "updated_ns = excluded.updated_ns"
+)
+_INSERT_CYCLE_TRANSITION = (
+    "INSERT INTO cycle_transitions (strategy, pair, cycle, trigger, source, dest, ts_ns) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _snapshot_row(s: OrderSnapshot, seq: int, ts_ns: int) -> tuple[object, ...]:
+    return (
+        s.client_id,
+        s.venue,
+        s.symbol,
+        dec(s.qty),
+        s.state,
+        s.venue_order_id,
+        dec(s.fills_qty),
+        dec(s.fills_notional),
+        dec(s.reported_qty),
+        dec_or_none(s.reported_avg_price),
+        seq,
+        ts_ns,
+    )
+
+
+class Journal:
+    """The runtime's journal. Open with `Journal.open(path)`; satisfies `OrderJournal`."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, clock: Callable[[], int] = time.time_ns
+    ) -> None:
+        self._conn = conn
+        self.path = path
+        self._clock = clock
+        self._depth = 0
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        durability: Durability = Durability.NORMAL,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> Journal:
+        path = Path(path)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly one
+        # applied event (or one batch), never whatever the module decided to group.
+        conn = sqlite3.connect(path, isolation_level=None, cached_statements=64)
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise RuntimeError(f"{path}: expected journal_mode wal, was {mode}")
+            conn.execute(f"PRAGMA synchronous={Durability(durability).value}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=2000")
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, clock)
+
+    def close(self) -> None:
+        if self._depth:
+            raise RuntimeError(f"{self.path}: close() inside an open batch")
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For replay and read-only inspection; writes go through the methods below."""
+        return self._conn
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group every write inside into one transaction (one commit, all or nothing)."""
+        if self._depth == 0:
+            self._conn.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self._conn.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self._conn.execute("COMMIT")
+
+    # -- the order pipeline (OrderJournal) -------------------------------------------------
+
+    def record_intent(self, intent: Intent, snapshot: OrderSnapshot, ts_ns: int) -> None:
+        with self.batch():
+            self._conn.execute(_INSERT_INTENT, codec.intent_row(intent, ts_ns))
+            self._conn.execute(_UPSERT_ORDER, _snapshot_row(snapshot, 0, ts_ns))
+
+    def record_change(self, change: OrderChange) -> None:
+        s = change.snapshot
+        with self.batch():
+            self._conn.execute(
+                _INSERT_EVENT,
+                (
+                    s.client_id,
+                    change.seq,
+                    change.kind.value,
+                    change.trigger,
+                    change.source,
+                    change.dest,
+                    int(change.accepted),
+                    dec(s.filled_qty),
+                    change.detail,
+                    change.fill.trade_id if change.fill else None,
+                    change.ts_ns,
+                ),
+            )
+            self._conn.execute(_UPSERT_ORDER, _snapshot_row(s, change.seq, change.ts_ns))
+            if change.fill is not None:
+                self._conn.execute(_INSERT_FILL, codec.fill_row(change.fill))
+            if change.incident is not None:
+                self._insert_incident(change.incident)
+
+    def record_incident(self, incident: Incident) -> None:
+        with self.batch():
+            self._insert_incident(incident)
+
+    def record_fill(self, fill: Fill) -> bool:
+        """Keep a fill (e.g. for an order the journal lacks); False when already kept."""
+        with self.batch():
+            return self._conn.execute(_INSERT_FILL, codec.fill_row(fill)).rowcount == 1
+
+    def _insert_incident(self, i: Incident) -> None:
+        self._conn.execute(
+            _INSERT_INCIDENT, (i.kind.value, i.venue, i.symbol, i.client_id, i.message, i.ts_ns)
+        )
+
+    # -- positions, cycles, manifests ------------------------------------------------------
+
+    def record_position(self, p: PositionUpdate) -> None:
+        row = (
+            p.venue,
+            p.symbol,
+            dec(p.size),
+            dec_or_none(p.entry_price),
+            dec(p.unrealized_pnl),
+            p.ts_venue_ms,
+            self._clock(),
+        )
+        with self.batch():
+            self._conn.execute(_UPSERT_POSITION, row)
+
+    def record_cycle(
+        self, strategy: str, pair: str, cycle: int, *, trigger: str, source: str, dest: str
+    ) -> None:
+        """One cycle-machine transition: the current state and its history, together."""
+        ts = self._clock()
+        with self.batch():
+            self._conn.execute(_UPSERT_CYCLE, (strategy, pair, cycle, dest, ts))
+            self._conn.execute(
+                _INSERT_CYCLE_TRANSITION, (strategy, pair, cycle, trigger, source, dest, ts)
+            )
+
+    def record_manifest(
+        self, strategy: str, text: str | None, *, sha256: str | None = None, diff: str | None = None
+    ) -> ManifestVersion:
+        """Journal a manifest version; a repeat of the latest one (same hash) is a no-op.
+
+        Store the full `text`, or only a `diff` against the previous version with its `sha256`.
+        """
+        if text is None and (diff is None or sha256 is None):
+            raise ValueError(f"{strategy}: expected the manifest text, or a diff and its sha256")
+        digest = sha256 or hashlib.sha256((text or "").encode("utf-8")).hexdigest()
+        latest = self.latest_manifest(strategy)
+        if latest is not None and latest.sha256 == digest:
+            return latest
+        ts = self._clock()
+        with self.batch():
+            cursor = self._conn.execute(
+                "INSERT INTO manifest_versions (strategy, sha256, text, diff, applied_at_ns) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (strategy, digest, text, diff, ts),
+            )
+        return ManifestVersion(int(cursor.lastrowid or 0), strategy, digest, text, diff, ts)
+
+    def manifest_versions(self, strategy: str) -> list[ManifestVersion]:
+        rows = self._conn.execute(
+            "SELECT id, strategy, sha256, text, diff, applied_at_ns FROM manifest_versions "
+            "WHERE strategy = ? ORDER BY id",
+            (strategy,),
+        ).fetchall()
+        return [ManifestVersion(*row) for row in rows]
+
+    def latest_manifest(self, strategy: str) -> ManifestVersion | None:
+        row = self._conn.execute(
+            "SELECT id, strategy, sha256, text, diff, applied_at_ns FROM manifest_versions "
+            "WHERE strategy = ? ORDER BY id DESC LIMIT 1",
+            (strategy,),
+        ).fetchone()
+        return None if row is None else ManifestVersion(*row)
+
+    # -- replay ----------------------------------------------------------------------------
+
+    def load_state(self) -> JournalState:
+        return load_state(self._conn)

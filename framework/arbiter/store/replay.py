@@ -1,0 +1,150 @@
+"""Read the journal back: what a restart needs before it reconciles with the venues.
+
+`load_state` returns every order that is not final (with its intent, its journaled events and
+its fills), every position, every cycle state and the incidents. `restore_orders` rebuilds an
+`OrderTracker` from it by replaying each order's accepted triggers through the order machine.
+
+What the states mean after a crash, given that the executor journals the intent, then
+`submitted`, then sends:
+- `new`: never sent. Safe to send (same client id) or to drop.
+- `submitted` / `unknown`: may be on the venue. Query by client id before anything else.
+- live states: on the venue; fetch its status and fills missed while down.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from arbiter.execution.intent import Intent
+from arbiter.execution.order_tracker import OrderTracker
+from arbiter.execution.records import (
+    ChangeKind,
+    Incident,
+    IncidentKind,
+    JournaledEvent,
+    OrderSnapshot,
+)
+from arbiter.store import codec
+from arbiter.store.codec import to_dec_or_none
+from arbiter.store.schema import current_version
+from arbiter.venues.orders import Fill, PositionUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRecord:
+    strategy: str
+    pair: str
+    cycle: int
+    state: str
+    updated_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOrder:
+    intent: Intent
+    snapshot: OrderSnapshot
+    events: tuple[JournaledEvent, ...]
+    fills: tuple[Fill, ...]
+
+
+@dataclass(slots=True)
+class JournalState:
+    schema_version: int
+    orders: dict[str, OpenOrder] = field(default_factory=dict)  # non-final, by client id
+    positions: dict[tuple[str, str], PositionUpdate] = field(default_factory=dict)
+    cycles: dict[tuple[str, str], CycleRecord] = field(default_factory=dict)
+    incidents: list[Incident] = field(default_factory=list)
+
+    def needs_query(self) -> list[str]:
+        """Client ids whose send may or may not have reached the venue."""
+        return [c for c, o in self.orders.items() if o.snapshot.state in ("submitted", "unknown")]
+
+
+def load_state(conn: sqlite3.Connection) -> JournalState:
+    # One read transaction: a consistent snapshot even if a writer is active elsewhere.
+    conn.execute("BEGIN")
+    try:
+        state = JournalState(current_version(conn))
+        _load_orders(conn, state)
+        _load_positions(conn, state)
+        for row in conn.execute(
+            "SELECT strategy, pair, cycle, state, updated_ns FROM cycle_states"
+        ).fetchall():
+            state.cycles[(row[0], row[1])] = CycleRecord(*row)
+        state.incidents = [
+            Incident(IncidentKind(r[0]), *r[1:])
+            for r in conn.execute(
+                "SELECT kind, venue, symbol, client_id, message, ts_ns FROM incidents ORDER BY id"
+            ).fetchall()
+        ]
+    finally:
+        conn.execute("COMMIT")
+    return state
+
+
+def _load_orders(conn: sqlite3.Connection, state: JournalState) -> None:
+    open_rows = conn.execute(
+        "SELECT client_id, venue, symbol, qty, state, venue_order_id, fills_qty, fills_notional, "
+        "reported_qty, reported_avg_price FROM orders "
+        "WHERE state NOT IN ('filled', 'cancelled', 'rejected', 'expired')"
+    ).fetchall()
+    for row in open_rows:
+        client_id = row[0]
+        snapshot = OrderSnapshot(
+            client_id=client_id,
+            venue=row[1],
+            symbol=row[2],
+            qty=Decimal(row[3]),
+            state=row[4],
+            venue_order_id=row[5],
+            fills_qty=Decimal(row[6]),
+            fills_notional=Decimal(row[7]),
+            reported_qty=Decimal(row[8]),
+            reported_avg_price=to_dec_or_none(row[9]),
+        )
+        intent_row = conn.execute(
+            f"SELECT {codec.INTENT_COLUMNS} FROM intents WHERE client_id = ?", (client_id,)
+        ).fetchone()
+        events = tuple(
+            JournaledEvent(
+                r[0], ChangeKind(r[1]), r[2], r[3], r[4], bool(r[5]), Decimal(r[6]), *r[7:]
+            )
+            for r in conn.execute(
+                "SELECT seq, kind, trigger, source, dest, accepted, filled_qty, detail, ts_ns "
+                "FROM order_events WHERE client_id = ? ORDER BY seq",
+                (client_id,),
+            ).fetchall()
+        )
+        fills = tuple(
+            codec.fill_from_row(r)
+            for r in conn.execute(
+                f"SELECT {codec.FILL_COLUMNS} FROM fills WHERE client_id = ? "
+                "ORDER BY ts_local_ns, trade_id",
+                (client_id,),
+            ).fetchall()
+        )
+        state.orders[client_id] = OpenOrder(
+            codec.intent_from_row(intent_row), snapshot, events, fills
+        )
+
+
+def _load_positions(conn: sqlite3.Connection, state: JournalState) -> None:
+    for row in conn.execute(
+        "SELECT venue, symbol, size, entry_price, unrealized_pnl, ts_venue_ms FROM positions"
+    ).fetchall():
+        state.positions[(row[0], row[1])] = PositionUpdate(
+            venue=row[0],
+            symbol=row[1],
+            size=Decimal(row[2]),
+            entry_price=to_dec_or_none(row[3]),
+            unrealized_pnl=Decimal(row[4]),
+            ts_venue_ms=row[5],
+        )
+
+
+def restore_orders(state: JournalState, tracker: OrderTracker) -> None:
+    """Put every non-final order back into `tracker`, at the state the journal left it."""
+    for order in state.orders.values():
+        tracker.restore(order.intent, order.snapshot, order.events, order.fills)

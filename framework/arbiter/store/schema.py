@@ -1,0 +1,184 @@
+"""The journal's schema as numbered migrations, each applied once, in order.
+
+`schema_version` holds one row per applied migration. A file written by an older build is
+brought forward on open; a file from a newer build is refused rather than guessed at.
+Migrations are append-only: never edit a shipped one, add the next number.
+
+Money and sizes are TEXT holding `str(Decimal)`: the tables are STRICT and no column that holds
+money is declared REAL or NUMERIC, because either affinity would turn "0.10000000" into a float.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+_FINAL = "('filled', 'cancelled', 'rejected', 'expired')"
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # v1: the order pipeline, positions, cycle states and manifest versions.
+    (
+        """CREATE TABLE intents (
+            client_id TEXT PRIMARY KEY,
+            intent_id TEXT NOT NULL UNIQUE,
+            strategy TEXT NOT NULL,
+            pair TEXT NOT NULL,
+            cycle INTEGER NOT NULL,
+            leg TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            venue TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            order_type TEXT NOT NULL,
+            qty TEXT NOT NULL,
+            price TEXT,
+            tif TEXT NOT NULL,
+            reduce_only INTEGER NOT NULL,
+            decision_price TEXT NOT NULL,
+            created_ns INTEGER NOT NULL
+        ) STRICT""",
+        """CREATE TABLE orders (
+            client_id TEXT PRIMARY KEY REFERENCES intents (client_id),
+            venue TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            qty TEXT NOT NULL,
+            state TEXT NOT NULL,
+            venue_order_id TEXT,
+            fills_qty TEXT NOT NULL,
+            fills_notional TEXT NOT NULL,
+            reported_qty TEXT NOT NULL,
+            reported_avg_price TEXT,
+            last_seq INTEGER NOT NULL,
+            updated_ns INTEGER NOT NULL
+        ) STRICT""",
+        # Replay reads only the orders that are not final; keep that index small.
+        f"CREATE INDEX orders_open ON orders (state) WHERE state NOT IN {_FINAL}",
+        """CREATE TABLE order_events (
+            client_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            source TEXT NOT NULL,
+            dest TEXT NOT NULL,
+            accepted INTEGER NOT NULL,
+            filled_qty TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            trade_id TEXT,
+            ts_ns INTEGER NOT NULL,
+            PRIMARY KEY (client_id, seq)
+        ) STRICT""",
+        """CREATE TABLE fills (
+            venue TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            trade_id TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            venue_order_id TEXT NOT NULL,
+            side TEXT NOT NULL,
+            price TEXT NOT NULL,
+            qty TEXT NOT NULL,
+            fee TEXT NOT NULL,
+            fee_asset TEXT NOT NULL,
+            is_maker INTEGER NOT NULL,
+            ts_venue_ms INTEGER NOT NULL,
+            ts_local_ns INTEGER NOT NULL,
+            PRIMARY KEY (venue, symbol, trade_id)
+        ) STRICT""",
+        "CREATE INDEX fills_by_order ON fills (client_id)",
+        """CREATE TABLE positions (
+            venue TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            size TEXT NOT NULL,
+            entry_price TEXT,
+            unrealized_pnl TEXT NOT NULL,
+            ts_venue_ms INTEGER NOT NULL,
+            updated_ns INTEGER NOT NULL,
+            PRIMARY KEY (venue, symbol)
+        ) STRICT""",
+        """CREATE TABLE cycle_states (
+            strategy TEXT NOT NULL,
+            pair TEXT NOT NULL,
+            cycle INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            updated_ns INTEGER NOT NULL,
+            PRIMARY KEY (strategy, pair)
+        ) STRICT""",
+        """CREATE TABLE manifest_versions (
+            id INTEGER PRIMARY KEY,
+            strategy TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            text TEXT,
+            diff TEXT,
+            applied_at_ns INTEGER NOT NULL
+        ) STRICT""",
+        "CREATE INDEX manifest_versions_by_strategy ON manifest_versions (strategy, id)",
+    ),
+    # v2: incidents found while applying venue events, and the cycle machine's full history.
+    (
+        """CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            message TEXT NOT NULL,
+            ts_ns INTEGER NOT NULL
+        ) STRICT""",
+        """CREATE TABLE cycle_transitions (
+            id INTEGER PRIMARY KEY,
+            strategy TEXT NOT NULL,
+            pair TEXT NOT NULL,
+            cycle INTEGER NOT NULL,
+            trigger TEXT NOT NULL,
+            source TEXT NOT NULL,
+            dest TEXT NOT NULL,
+            ts_ns INTEGER NOT NULL
+        ) STRICT""",
+    ),
+)
+
+LATEST = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        "version INTEGER PRIMARY KEY, applied_at_ns INTEGER NOT NULL) STRICT"
+    )
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = LATEST) -> list[int]:
+    """Apply every migration above the file's version up to `target`; returns those applied.
+
+    Each migration runs in its own transaction with its version row, so a crash mid-way leaves
+    the file at the previous version, never half-migrated. `conn` must be in autocommit mode
+    (isolation_level=None) so these BEGIN/COMMITs are ours.
+    """
+    if not 0 <= target <= LATEST:
+        raise ValueError(f"expected a schema version in 0..{LATEST}, was {target}")
+    version = current_version(conn)
+    if version > LATEST:
+        raise SchemaTooNew(
+            f"journal schema is v{version}; this build knows up to v{LATEST}: refusing to guess"
+        )
+    applied: list[int] = []
+    for number in range(version + 1, target + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number - 1]:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at_ns) VALUES (?, ?)",
+                (number, time.time_ns()),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(number)
+    return applied

@@ -1,0 +1,251 @@
+"""The journal: WAL file, versioned migrations, exact money, replay, and crash safety."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from arbiter.execution import OrderTracker
+from arbiter.store import LATEST, Journal, SchemaTooNew, migrate, restore_orders
+from arbiter.store.codec import dec, intent_row
+from arbiter.venues.orders import OrderStatus, PositionUpdate
+from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
+
+D = Decimal
+
+
+def test_open_when_new_file_is_wal_at_latest_version(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite") as journal:
+        conn = journal.connection
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+        versions = conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert versions == [(v,) for v in range(1, LATEST + 1)]
+
+
+def test_migrate_when_v1_file_opened_applies_v2_once_and_keeps_rows(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    intent = make_intent()
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, target=1) == [1]
+    conn.execute(
+        "INSERT INTO intents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        intent_row(intent, 7),
+    )
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'incidents'").fetchall() == []
+    conn.close()
+
+    with Journal.open(path) as journal:
+        conn = journal.connection
+        assert conn.execute("SELECT client_id FROM intents").fetchall() == [(intent.client_id,)]
+        assert conn.execute("SELECT COUNT(*) FROM incidents").fetchone() == (0,)
+    with Journal.open(path) as journal:  # a second open applies nothing again
+        rows = journal.connection.execute("SELECT version FROM schema_version").fetchall()
+        assert rows == [(1,), (2,)]
+
+
+def test_open_when_file_schema_is_newer_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite"
+    Journal.open(path).close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO schema_version VALUES (?, 0)", (LATEST + 1,))
+    conn.close()
+    with pytest.raises(SchemaTooNew, match=rf"v{LATEST + 1}; this build knows up to v{LATEST}"):
+        Journal.open(path)
+
+
+def test_money_when_written_is_text_and_reads_back_exactly(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite") as journal:
+        tracker = OrderTracker(journal)
+        intent = make_intent(qty="0.10000000")
+        tracker.add(intent)
+        tracker.submitted(intent.client_id)
+        tracker.apply(make_fill(intent, "t1", "0.03000000", "65000.10"))
+        types = journal.connection.execute(
+            "SELECT typeof(qty), typeof(price), qty FROM fills"
+        ).fetchone()
+        assert types == ("text", "text", "0.03000000")
+        state = journal.load_state()
+    snap = state.orders[intent.client_id].snapshot
+    assert snap.qty == D("0.10000000")
+    assert str(snap.qty) == "0.10000000"
+    assert snap.fills_notional == D("1950.0030000000")
+
+
+def test_dec_when_given_float_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"expected Decimal for a money column, was float 0\.1"):
+        dec(0.1)  # type: ignore[arg-type]
+
+
+def test_fill_when_inserted_twice_is_noop(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite") as journal:
+        fill = make_fill(make_intent(), "t1", "0.5")
+        assert journal.record_fill(fill) is True
+        assert journal.record_fill(fill) is False
+        assert journal.connection.execute("SELECT COUNT(*) FROM fills").fetchone() == (1,)
+
+
+def test_load_state_when_orders_mixed_returns_only_non_final_with_filled_qty(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    done, working, unsent = make_intent(1), make_intent(2), make_intent(3)
+    with Journal.open(path) as journal:
+        tracker = OrderTracker(journal)
+        for intent in (done, working, unsent):
+            tracker.add(intent)
+        for intent in (done, working):
+            tracker.submitted(intent.client_id)
+            tracker.apply(make_ack(intent))
+        tracker.apply(make_fill(done, "d1", "1"))
+        tracker.apply(make_fill(working, "w1", "0.25", "100.4"))
+        journal.record_position(PositionUpdate("bybit", "BTCUSDT", D("1.25"), D("100.3")))
+        journal.record_cycle("basis", "btc", 3, trigger="enter", source="armed", dest="entering")
+    with Journal.open(path) as journal:
+        state = journal.load_state()
+    assert set(state.orders) == {working.client_id, unsent.client_id}
+    open_order = state.orders[working.client_id]
+    assert open_order.snapshot.state == "partially_filled"
+    assert open_order.snapshot.filled_qty == D("0.25")
+    assert [f.trade_id for f in open_order.fills] == ["w1"]
+    assert open_order.intent == working
+    assert state.orders[unsent.client_id].snapshot.state == "new"
+    assert state.positions[("bybit", "BTCUSDT")].size == D("1.25")
+    assert state.cycles[("basis", "btc")].state == "entering"
+    assert state.needs_query() == []
+
+
+def test_restore_when_replayed_continues_and_still_dedupes_fills(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    intent = make_intent()
+    with Journal.open(path) as journal:
+        tracker = OrderTracker(journal)
+        tracker.add(intent)
+        tracker.submitted(intent.client_id)
+        tracker.apply(make_ack(intent))
+        tracker.apply(make_fill(intent, "t1", "0.4"))
+        tracker.cancel_requested(intent.client_id)
+    with Journal.open(path) as journal:
+        restarted = OrderTracker(journal)
+        restore_orders(journal.load_state(), restarted)
+        assert restarted.snapshot(intent.client_id).state == "pending_cancel"
+        assert restarted.apply(make_fill(intent, "t1", "0.4")).duplicate
+        applied = restarted.apply(make_update(intent, OrderStatus.CANCELLED, "0.4"))
+        assert applied.change is not None
+        assert applied.change.seq == 5  # continues the journaled sequence
+        assert restarted.snapshot(intent.client_id).filled_qty == D("0.4")
+
+
+def test_restore_when_journal_state_disagrees_with_its_events_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    intent = make_intent()
+    with Journal.open(path) as journal:
+        tracker = OrderTracker(journal)
+        tracker.add(intent)
+        tracker.submitted(intent.client_id)
+        journal.connection.execute("UPDATE orders SET state = 'acknowledged'")
+        with pytest.raises(ValueError, match=r"journal says 'acknowledged'.* gives 'submitted'"):
+            restore_orders(journal.load_state(), OrderTracker(journal))
+
+
+def test_submitted_order_when_reloaded_is_listed_for_query(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    intent = make_intent()
+    with Journal.open(path) as journal:
+        tracker = OrderTracker(journal)
+        tracker.add(intent)
+        tracker.submitted(intent.client_id)
+    with Journal.open(path) as journal:
+        assert journal.load_state().needs_query() == [intent.client_id]
+
+
+def test_batch_when_body_raises_rolls_back_every_write(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite") as journal:
+        tracker = OrderTracker(journal)
+
+        def add_both_then_fail() -> None:
+            with journal.batch():
+                tracker.add(make_intent(1))
+                tracker.add(make_intent(2))
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            add_both_then_fail()
+        assert journal.connection.execute("SELECT COUNT(*) FROM intents").fetchone() == (0,)
+        assert journal.connection.execute("SELECT COUNT(*) FROM orders").fetchone() == (0,)
+
+
+def test_manifest_when_same_text_recorded_twice_keeps_one_version(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite") as journal:
+        first = journal.record_manifest("basis", "strategy: {name: basis}\n")
+        again = journal.record_manifest("basis", "strategy: {name: basis}\n")
+        second = journal.record_manifest("basis", None, sha256="ab" * 32, diff="-a\n+b\n")
+        versions = journal.manifest_versions("basis")
+    assert again == first
+    assert [v.id for v in versions] == [first.id, second.id]
+    assert versions[1].diff == "-a\n+b\n"
+    assert len(first.sha256) == 64
+
+
+def test_cycle_when_recorded_keeps_current_state_and_full_history(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite") as journal:
+        journal.record_cycle(
+            "basis", "btc", 1, trigger="spread_entered", source="idle", dest="armed"
+        )
+        journal.record_cycle("basis", "btc", 1, trigger="enter", source="armed", dest="entering")
+        history = journal.connection.execute(
+            "SELECT trigger FROM cycle_transitions ORDER BY id"
+        ).fetchall()
+        state = journal.load_state()
+    assert history == [("spread_entered",), ("enter",)]
+    assert state.cycles[("basis", "btc")].state == "entering"
+
+
+_CRASH_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from arbiter.execution import OrderTracker
+    from arbiter.store import Journal
+    from tests.unit.test_order_tracker import make_intent, make_fill
+
+    journal = Journal.open(sys.argv[1])
+    tracker = OrderTracker(journal)
+    intent = make_intent()
+    tracker.add(intent)          # committed: the intent is written before anything is sent
+    tracker.submitted(intent.client_id)
+    batch = journal.batch()
+    batch.__enter__()            # a burst of events, mid-transaction ...
+    tracker.apply(make_fill(intent, "t1", "0.5"))
+    tracker.apply(make_fill(intent, "t2", "0.5"))
+    os.kill(os.getpid(), signal.SIGKILL)   # ... and the process dies before COMMIT
+    """
+)
+
+
+def test_crash_when_killed_mid_write_keeps_intent_and_hides_half_written_batch(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "crash.sqlite"
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.run(
+        [sys.executable, "-c", _CRASH_CHILD, str(path)], cwd=root, capture_output=True, check=False
+    )
+    assert child.returncode == -9, child.stderr.decode()
+    with Journal.open(path) as journal:
+        state = journal.load_state()
+        fills = journal.connection.execute("SELECT COUNT(*) FROM fills").fetchone()
+    intent = make_intent()
+    assert list(state.orders) == [intent.client_id]
+    assert state.orders[intent.client_id].intent == intent
+    assert state.orders[intent.client_id].snapshot.state == "submitted"
+    assert state.orders[intent.client_id].snapshot.filled_qty == 0
+    assert fills == (0,)
+    assert [e.trigger for e in state.orders[intent.client_id].events] == ["submit"]
