@@ -249,3 +249,24 @@ def test_crash_when_killed_mid_write_keeps_intent_and_hides_half_written_batch(
     assert state.orders[intent.client_id].snapshot.filled_qty == 0
     assert fills == (0,)
     assert [e.trigger for e in state.orders[intent.client_id].events] == ["submit"]
+
+
+def test_late_fill_when_order_went_final_before_restart_is_applied_from_journal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    intent = make_intent()
+    with Journal.open(path) as journal:
+        tracker = OrderTracker(journal)
+        tracker.add(intent)
+        tracker.submitted(intent.client_id)
+        tracker.apply(make_fill(intent, "t1", "0.5"))
+        tracker.apply(make_update(intent, OrderStatus.CANCELLED, "0.5"))
+    with Journal.open(path) as journal:
+        restarted = OrderTracker(journal)
+        restore_orders(journal.load_state(), restarted)
+        assert intent.client_id not in restarted  # final orders are not loaded up front
+        assert restarted.apply(make_fill(intent, "t1", "0.5")).duplicate
+        applied = restarted.apply(make_fill(intent, "t2", "0.5"))
+        assert applied.state == "filled"  # the venue's late fill wins over its stale cancel
+        assert restarted.incidents == []

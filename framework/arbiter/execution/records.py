@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from enum import StrEnum
 
+from arbiter.execution.intent import Intent
 from arbiter.fsm import ORDER
 from arbiter.venues.orders import Fill
 
@@ -125,3 +126,13 @@ class JournaledEvent:
     filled_qty: Decimal  # after the change; what the machine's guards saw
     detail: str
     ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournaledOrder:
+    """One order as the journal holds it: enough to put it back into a tracker."""
+
+    intent: Intent
+    snapshot: OrderSnapshot
+    events: tuple[JournaledEvent, ...]
+    fills: tuple[Fill, ...]

@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Self
 
 from arbiter.execution.intent import Intent
-from arbiter.execution.records import Incident, OrderChange, OrderSnapshot
+from arbiter.execution.records import Incident, JournaledOrder, OrderChange, OrderSnapshot
 from arbiter.store import codec
 from arbiter.store.codec import dec, dec_or_none
-from arbiter.store.replay import JournalState, load_state
+from arbiter.store.replay import JournalState, load_order, load_state
 from arbiter.store.schema import migrate
 from arbiter.venues.orders import Fill, PositionUpdate
 
@@ -299,3 +299,6 @@ class Journal:
 
     def load_state(self) -> JournalState:
         return load_state(self._conn)
+
+    def load_order(self, client_id: str) -> JournaledOrder | None:
+        return load_order(self._conn, client_id)
