@@ -270,3 +270,25 @@ def test_late_fill_when_order_went_final_before_restart_is_applied_from_journal(
         applied = restarted.apply(make_fill(intent, "t2", "0.5"))
         assert applied.state == "filled"  # the venue's late fill wins over its stale cancel
         assert restarted.incidents == []
+
+
+def test_checkpointer_when_enabled_owns_checkpoints_and_stops_on_close(tmp_path: Path) -> None:
+    # An hour-long interval: the thread never fires during the test; run_once is driven here.
+    journal = Journal.open(tmp_path / "j.sqlite", checkpoint_interval_s=3600)
+    checkpointer = journal.checkpointer
+    assert checkpointer is not None
+    assert checkpointer.running
+    assert journal.connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    tracker = journal.tracker()
+    for cycle in range(20):
+        tracker.add(make_intent(cycle))
+    result = checkpointer.run_once()
+    assert result.wal_frames > 0
+    assert result.checkpointed_frames == result.wal_frames
+    journal.close()
+    assert not checkpointer.running
+
+
+def test_checkpointer_when_interval_not_positive_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="expected a positive checkpoint interval, was 0"):
+        Journal.open(tmp_path / "j.sqlite", checkpoint_interval_s=0)

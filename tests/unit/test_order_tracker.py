@@ -32,7 +32,7 @@ def make_intent(cycle: int = 1, leg: str = "entry.spot", qty: str = "1") -> Inte
         BYBIT_CLIENT_IDS,
         symbol="BTCUSDT",
         side=Side.BUY,
-        type=OrderType.LIMIT,
+        order_type=OrderType.LIMIT,
         qty=D(qty),
         price=D("100.5"),
         decision_price=D("100.0"),
@@ -82,7 +82,7 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 @pytest.fixture
 def tracker(journal: Journal) -> OrderTracker:
-    return OrderTracker(journal, clock=iter(range(10**9)).__next__)
+    return journal.tracker(clock=iter(range(10**9)).__next__)
 
 
 def sent(tracker: OrderTracker, intent: Intent | None = None) -> Intent:

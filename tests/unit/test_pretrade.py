@@ -61,7 +61,7 @@ def leg(
         None,
         symbol=instrument.symbol,
         side=side,
-        type=OrderType.LIMIT if price else OrderType.MARKET,
+        order_type=OrderType.LIMIT if price else OrderType.MARKET,
         qty=D(qty),
         price=D(price) if price else None,
         decision_price=D("100000"),

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from arbiter.execution.intent import Intent
 from arbiter.execution.records import (
@@ -28,6 +28,7 @@ from arbiter.execution.records import (
     IncidentKind,
     JournaledOrder,
     OrderChange,
+    OrderJournal,
     OrderSnapshot,
 )
 from arbiter.fsm import ORDER, GuardResult, IllegalTransition, MachineRunner
@@ -42,20 +43,6 @@ _STATUS_TRIGGER: dict[OrderStatus, str] = {
     OrderStatus.REJECTED: "reject",
     OrderStatus.EXPIRED: "expire",
 }
-
-
-class OrderJournal(Protocol):
-    """What the tracker needs from a journal; `arbiter.store.Journal` provides it."""
-
-    def record_intent(self, intent: Intent, snapshot: OrderSnapshot, ts_ns: int) -> None: ...
-
-    def record_change(self, change: OrderChange) -> None: ...
-
-    def record_incident(self, incident: Incident) -> None: ...
-
-    def record_fill(self, fill: Fill) -> bool: ...
-
-    def load_order(self, client_id: str) -> JournaledOrder | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from enum import StrEnum
+from typing import Protocol
 
 from arbiter.execution.intent import Intent
 from arbiter.fsm import ORDER
@@ -136,3 +137,17 @@ class JournaledOrder:
     snapshot: OrderSnapshot
     events: tuple[JournaledEvent, ...]
     fills: tuple[Fill, ...]
+
+
+class OrderJournal(Protocol):
+    """What the tracker needs from a journal; `arbiter.store.Journal` provides it."""
+
+    def record_intent(self, intent: Intent, snapshot: OrderSnapshot, ts_ns: int) -> None: ...
+
+    def record_change(self, change: OrderChange) -> None: ...
+
+    def record_incident(self, incident: Incident) -> None: ...
+
+    def record_fill(self, fill: Fill) -> bool: ...
+
+    def load_order(self, client_id: str) -> JournaledOrder | None: ...
