@@ -292,3 +292,10 @@ def test_checkpointer_when_enabled_owns_checkpoints_and_stops_on_close(tmp_path:
 def test_checkpointer_when_interval_not_positive_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="expected a positive checkpoint interval, was 0"):
         Journal.open(tmp_path / "j.sqlite", checkpoint_interval_s=0)
+
+
+def test_load_state_when_called_inside_batch_is_refused(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite") as journal, journal.batch():
+        journal.tracker().add(make_intent())
+        with pytest.raises(RuntimeError, match="inside an open batch"):
+            journal.load_state()

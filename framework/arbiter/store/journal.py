@@ -325,6 +325,8 @@ class Journal:
     # -- replay ----------------------------------------------------------------------------
 
     def load_state(self) -> JournalState:
+        if self._depth:
+            raise RuntimeError(f"{self.path}: load_state() inside an open batch would see it half")
         return load_state(self._conn)
 
     def load_order(self, client_id: str) -> JournaledOrder | None:
