@@ -364,3 +364,25 @@ def test_fill_when_order_never_submitted_is_refused_but_quantity_kept(
     assert applied.incident.kind is IncidentKind.REFUSED_EVENT
     assert tracker.snapshot(intent.client_id).state == "new"
     assert tracker.snapshot(intent.client_id).fills_qty == D("0.5")
+
+
+def test_query_when_submitted_order_never_arrived_rejects_via_unknown(
+    tracker: OrderTracker,
+) -> None:
+    intent = sent(tracker)  # e.g. journaled as submitted, then the process restarted
+    applied = tracker.query_result(intent.client_id, None)
+    assert applied.state == "rejected"
+    assert tracker.history(intent.client_id)[-2:] == [
+        ("send_ambiguous", "submitted", "unknown"),
+        ("not_found", "unknown", "rejected"),
+    ]
+
+
+def test_fill_when_quantity_not_positive_is_incident_not_exception(
+    tracker: OrderTracker,
+) -> None:
+    intent = sent(tracker)
+    applied = tracker.apply(make_fill(intent, "t1", "0"))
+    assert applied.incident is not None
+    assert "expected positive fill qty, was 0" in applied.incident.message
+    assert tracker.snapshot(intent.client_id).filled_qty == 0

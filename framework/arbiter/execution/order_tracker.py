@@ -173,6 +173,11 @@ class OrderTracker:
         if update is not None:
             return self._apply_update(order, update, ChangeKind.QUERY)
         state = order.runner.state
+        if state == "submitted":
+            # Journaled as sent but never answered (a restart in between): the send's outcome
+            # was unknown all along, and the venue now says it never arrived.
+            self._fire(order, ChangeKind.QUERY, "send_ambiguous", "no answer to the send")
+            state = order.runner.state
         if state == "unknown":
             return self._fire(order, ChangeKind.QUERY, "not_found", "venue has no such order")
         if state in ("new", "rejected"):
@@ -216,7 +221,10 @@ class OrderTracker:
         if fill.trade_id in order.fills:
             return Applied(fill.client_id, duplicate=True)
         if fill.qty <= 0:
-            raise ValueError(f"{fill.client_id}: expected positive fill qty, was {fill.qty}")
+            message = f"trade {fill.trade_id}: expected positive fill qty, was {fill.qty}"
+            return Applied(
+                fill.client_id, incident=self._incident(order, IncidentKind.REFUSED_EVENT, message)
+            )
         order.fills[fill.trade_id] = fill
         self._learn_venue_id(order, fill.venue_order_id)
         snap = order.snapshot
