@@ -32,7 +32,7 @@ def make_intent(cycle: int = 1, leg: str = "entry.spot", qty: str = "1") -> Inte
         BYBIT_CLIENT_IDS,
         symbol="BTCUSDT",
         side=Side.BUY,
-        type=OrderType.LIMIT,
+        order_type=OrderType.LIMIT,
         qty=D(qty),
         price=D("100.5"),
         decision_price=D("100.0"),
@@ -82,7 +82,7 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 @pytest.fixture
 def tracker(journal: Journal) -> OrderTracker:
-    return OrderTracker(journal, clock=iter(range(10**9)).__next__)
+    return journal.tracker(clock=iter(range(10**9)).__next__)
 
 
 def sent(tracker: OrderTracker, intent: Intent | None = None) -> Intent:
@@ -331,3 +331,58 @@ def test_every_applied_event_when_tracked_is_written_to_journal(
         "SELECT state, fills_qty, last_seq FROM orders WHERE client_id = ?", (intent.client_id,)
     ).fetchone()
     assert state == ("filled", "1.0", 4)
+
+
+def test_send_error_when_ack_overtook_it_changes_nothing(tracker: OrderTracker) -> None:
+    intent = sent(tracker)
+    tracker.apply(make_ack(intent))  # the venue's answer arrived before our timeout fired
+    applied = tracker.send_failed(intent.client_id, Ambiguous("bybit", "timeout"))
+    assert applied.change is None
+    assert not applied.needs_query
+    assert tracker.snapshot(intent.client_id).state == "acknowledged"
+
+
+def test_query_when_venue_lost_a_live_order_raises_incident(
+    tracker: OrderTracker, journal: Journal
+) -> None:
+    intent = sent(tracker)
+    tracker.apply(make_ack(intent))
+    applied = tracker.query_result(intent.client_id, None)
+    assert applied.incident is not None
+    assert applied.incident.kind is IncidentKind.ORDER_MISSING
+    assert tracker.snapshot(intent.client_id).state == "acknowledged"
+    assert [i.kind for i in journal.load_state().incidents] == [IncidentKind.ORDER_MISSING]
+
+
+def test_fill_when_order_never_submitted_is_refused_but_quantity_kept(
+    tracker: OrderTracker,
+) -> None:
+    intent = make_intent()
+    tracker.add(intent)
+    applied = tracker.apply(make_fill(intent, "t1", "0.5"))
+    assert applied.incident is not None
+    assert applied.incident.kind is IncidentKind.REFUSED_EVENT
+    assert tracker.snapshot(intent.client_id).state == "new"
+    assert tracker.snapshot(intent.client_id).fills_qty == D("0.5")
+
+
+def test_query_when_submitted_order_never_arrived_rejects_via_unknown(
+    tracker: OrderTracker,
+) -> None:
+    intent = sent(tracker)  # e.g. journaled as submitted, then the process restarted
+    applied = tracker.query_result(intent.client_id, None)
+    assert applied.state == "rejected"
+    assert tracker.history(intent.client_id)[-2:] == [
+        ("send_ambiguous", "submitted", "unknown"),
+        ("not_found", "unknown", "rejected"),
+    ]
+
+
+def test_fill_when_quantity_not_positive_is_incident_not_exception(
+    tracker: OrderTracker,
+) -> None:
+    intent = sent(tracker)
+    applied = tracker.apply(make_fill(intent, "t1", "0"))
+    assert applied.incident is not None
+    assert "expected positive fill qty, was 0" in applied.incident.message
+    assert tracker.snapshot(intent.client_id).filled_qty == 0

@@ -61,7 +61,7 @@ def leg(
         None,
         symbol=instrument.symbol,
         side=side,
-        type=OrderType.LIMIT if price else OrderType.MARKET,
+        order_type=OrderType.LIMIT if price else OrderType.MARKET,
         qty=D(qty),
         price=D(price) if price else None,
         decision_price=D("100000"),
@@ -198,3 +198,18 @@ def test_reservation_when_order_fills_shrinks_then_final_releases() -> None:
 def test_reservation_when_negative_amount_is_refused() -> None:
     with pytest.raises(ValueError, match="expected a non-negative reservation, was -1"):
         Reservations().reserve("c1", "bybit", "USDT", D(-1), D(1))
+
+
+def test_reserve_when_restoring_a_partly_filled_order_reserves_only_the_rest() -> None:
+    ledger = Reservations()
+    perp = perp_short(contracts="2", price="100100", leverage="5")
+    snapshot = OrderSnapshot(
+        perp.intent.client_id,
+        "okx",
+        "BTC-USDT-SWAP",
+        D(2),
+        "partially_filled",
+        fills_qty=D("0.5"),
+    )
+    PretradeChecker(ledger).reserve(perp, snapshot)
+    assert ledger.reserved("okx", "USDT") == (D("400.40") + D("1.001000")) * 3 / 4

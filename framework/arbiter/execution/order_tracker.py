@@ -16,18 +16,19 @@ Rules kept here:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from arbiter.execution.intent import Intent
 from arbiter.execution.records import (
     ChangeKind,
     Incident,
     IncidentKind,
-    JournaledEvent,
+    JournaledOrder,
     OrderChange,
+    OrderJournal,
     OrderSnapshot,
 )
 from arbiter.fsm import ORDER, GuardResult, IllegalTransition, MachineRunner
@@ -42,18 +43,6 @@ _STATUS_TRIGGER: dict[OrderStatus, str] = {
     OrderStatus.REJECTED: "reject",
     OrderStatus.EXPIRED: "expire",
 }
-
-
-class OrderJournal(Protocol):
-    """What the tracker needs from a journal; `arbiter.store.Journal` provides it."""
-
-    def record_intent(self, intent: Intent, snapshot: OrderSnapshot, ts_ns: int) -> None: ...
-
-    def record_change(self, change: OrderChange) -> None: ...
-
-    def record_incident(self, incident: Incident) -> None: ...
-
-    def record_fill(self, fill: Fill) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +173,11 @@ class OrderTracker:
         if update is not None:
             return self._apply_update(order, update, ChangeKind.QUERY)
         state = order.runner.state
+        if state == "submitted":
+            # Journaled as sent but never answered (a restart in between): the send's outcome
+            # was unknown all along, and the venue now says it never arrived.
+            self._fire(order, ChangeKind.QUERY, "send_ambiguous", "no answer to the send")
+            state = order.runner.state
         if state == "unknown":
             return self._fire(order, ChangeKind.QUERY, "not_found", "venue has no such order")
         if state in ("new", "rejected"):
@@ -205,21 +199,21 @@ class OrderTracker:
         return self.on_ack(event)
 
     def on_ack(self, ack: OrderAck) -> Applied:
-        order = self._orders.get(ack.client_id)
+        order = self._lookup(ack.client_id)
         if order is None:
             return self._unknown(ack.venue, "", ack.client_id, f"ack {ack.venue_order_id}")
         self._learn_venue_id(order, ack.venue_order_id)
         return self._fire(order, ChangeKind.ACK, "ack", f"venue order {ack.venue_order_id}")
 
     def on_update(self, update: OrderUpdate) -> Applied:
-        order = self._orders.get(update.client_id)
+        order = self._lookup(update.client_id)
         if order is None:
             detail = f"{update.status} filled {update.filled_qty}"
             return self._unknown(update.venue, update.symbol, update.client_id, detail)
         return self._apply_update(order, update, ChangeKind.UPDATE)
 
     def on_fill(self, fill: Fill) -> Applied:
-        order = self._orders.get(fill.client_id)
+        order = self._lookup(fill.client_id)
         if order is None:
             self._journal.record_fill(fill)  # a fact worth keeping for reconciliation
             detail = f"fill {fill.trade_id} {fill.qty} @ {fill.price}"
@@ -227,7 +221,10 @@ class OrderTracker:
         if fill.trade_id in order.fills:
             return Applied(fill.client_id, duplicate=True)
         if fill.qty <= 0:
-            raise ValueError(f"{fill.client_id}: expected positive fill qty, was {fill.qty}")
+            message = f"trade {fill.trade_id}: expected positive fill qty, was {fill.qty}"
+            return Applied(
+                fill.client_id, incident=self._incident(order, IncidentKind.REFUSED_EVENT, message)
+            )
         order.fills[fill.trade_id] = fill
         self._learn_venue_id(order, fill.venue_order_id)
         snap = order.snapshot
@@ -242,20 +239,15 @@ class OrderTracker:
 
     # -- restart -------------------------------------------------------------------------
 
-    def restore(
-        self,
-        intent: Intent,
-        snapshot: OrderSnapshot,
-        events: Iterable[JournaledEvent],
-        fills: Iterable[Fill],
-    ) -> None:
+    def restore(self, journaled: JournaledOrder) -> None:
         """Rebuild one order from the journal by replaying its accepted triggers in order.
 
         The replayed state must equal the journaled one: a mismatch means the journal and the
         table disagree, and trading on either would be a guess.
         """
+        intent, snapshot = journaled.intent, journaled.snapshot
         order = _Order(intent, snapshot, _new_runner())
-        for event in events:
+        for event in journaled.events:
             order.seq = max(order.seq, event.seq)
             if event.accepted:
                 order.runner.fire(event.trigger, filled_qty=event.filled_qty)
@@ -264,7 +256,7 @@ class OrderTracker:
                 f"{intent.client_id}: journal says {snapshot.state!r}, replaying its events gives "
                 f"{order.runner.state!r}"
             )
-        order.fills = {f.trade_id: f for f in fills}
+        order.fills = {f.trade_id: f for f in journaled.fills}
         if snapshot.filled_qty > snapshot.qty:  # already reported before the restart
             order.overfill_seen = snapshot.filled_qty
         self._orders[intent.client_id] = order
@@ -272,10 +264,21 @@ class OrderTracker:
     # -- internals -----------------------------------------------------------------------
 
     def _get(self, client_id: str) -> _Order:
-        try:
-            return self._orders[client_id]
-        except KeyError:
-            raise KeyError(f"expected a tracked client id, was {client_id!r}") from None
+        order = self._lookup(client_id)
+        if order is None:
+            raise KeyError(f"expected a tracked or journaled client id, was {client_id!r}")
+        return order
+
+    def _lookup(self, client_id: str) -> _Order | None:
+        """A tracked order, or one the journal holds but memory does not (final before a
+        restart): a late fill may still move it, e.g. cancelled -> filled."""
+        order = self._orders.get(client_id)
+        if order is None:
+            journaled = self._journal.load_order(client_id)
+            if journaled is not None:
+                self.restore(journaled)
+                order = self._orders[client_id]
+        return order
 
     def _learn_venue_id(self, order: _Order, venue_order_id: str) -> None:
         if venue_order_id and order.snapshot.venue_order_id is None:

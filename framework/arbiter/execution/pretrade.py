@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from arbiter.execution.intent import Intent
+from arbiter.execution.records import OrderSnapshot
 from arbiter.execution.reservations import Reservations
 from arbiter.market.instrument import Instrument, InstrumentKind, OffGridError
 from arbiter.venues.orders import OrderType, Side
@@ -129,12 +130,17 @@ class PretradeChecker:
         result = self.check(legs, balances, limit)
         if result.passed:
             for leg in legs:
-                asset, amount = leg.funds()
-                request = leg.intent.request
-                self.reservations.reserve(
-                    request.client_id, leg.intent.venue, asset, amount, request.qty
-                )
+                self.reserve(leg)
         return result
+
+    def reserve(self, leg: PlannedLeg, snapshot: OrderSnapshot | None = None) -> None:
+        """Reserve a leg's funds unchecked: after a restart, for each open order the journal
+        holds (with its snapshot, so what already filled is not reserved again)."""
+        asset, amount = leg.funds()
+        request = leg.intent.request
+        self.reservations.reserve(request.client_id, leg.intent.venue, asset, amount, request.qty)
+        if snapshot is not None:
+            self.reservations.update(snapshot)
 
     def _funds_failures(self, legs: Sequence[PlannedLeg], balances: Balances) -> list[CheckFailure]:
         needed: dict[tuple[str, str], Decimal] = {}

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from enum import StrEnum
+from typing import Protocol
 
+from arbiter.execution.intent import Intent
 from arbiter.fsm import ORDER
 from arbiter.venues.orders import Fill
 
@@ -125,3 +127,27 @@ class JournaledEvent:
     filled_qty: Decimal  # after the change; what the machine's guards saw
     detail: str
     ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class JournaledOrder:
+    """One order as the journal holds it: enough to put it back into a tracker."""
+
+    intent: Intent
+    snapshot: OrderSnapshot
+    events: tuple[JournaledEvent, ...]
+    fills: tuple[Fill, ...]
+
+
+class OrderJournal(Protocol):
+    """What the tracker needs from a journal; `arbiter.store.Journal` provides it."""
+
+    def record_intent(self, intent: Intent, snapshot: OrderSnapshot, ts_ns: int) -> None: ...
+
+    def record_change(self, change: OrderChange) -> None: ...
+
+    def record_incident(self, incident: Incident) -> None: ...
+
+    def record_fill(self, fill: Fill) -> bool: ...
+
+    def load_order(self, client_id: str) -> JournaledOrder | None: ...

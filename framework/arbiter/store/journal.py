@@ -18,6 +18,9 @@ Durability (`Durability`):
   cost of one fsync (milliseconds on most disks) per write. If that is chosen for production,
   move the writes to a single writer thread and batch them.
 
+Checkpoints (copying the WAL back into the database, with an fsync) are the tail of the write
+latency; `checkpoint_interval_s` moves them to a background thread (`Checkpointer`).
+
 Writes are cheap by construction: the SQL strings are constants, so sqlite3's statement cache
 prepares each once per connection; each applied event is one transaction (event row, order
 row, fill, incident together, so nothing half-applied is ever visible); `batch()` groups
@@ -37,10 +40,12 @@ from pathlib import Path
 from typing import Self
 
 from arbiter.execution.intent import Intent
-from arbiter.execution.records import Incident, OrderChange, OrderSnapshot
+from arbiter.execution.order_tracker import OrderTracker
+from arbiter.execution.records import Incident, JournaledOrder, OrderChange, OrderSnapshot
 from arbiter.store import codec
+from arbiter.store.checkpointer import Checkpointer
 from arbiter.store.codec import dec, dec_or_none
-from arbiter.store.replay import JournalState, load_state
+from arbiter.store.replay import JournalState, load_order, load_state
 from arbiter.store.schema import migrate
 from arbiter.venues.orders import Fill, PositionUpdate
 
@@ -120,12 +125,17 @@ class Journal:
     """The runtime's journal. Open with `Journal.open(path)`; satisfies `OrderJournal`."""
 
     def __init__(
-        self, conn: sqlite3.Connection, path: Path, clock: Callable[[], int] = time.time_ns
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        clock: Callable[[], int] = time.time_ns,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self._conn = conn
         self.path = path
         self._clock = clock
         self._depth = 0
+        self.checkpointer = checkpointer
 
     @classmethod
     def open(
@@ -134,7 +144,13 @@ class Journal:
         *,
         durability: Durability = Durability.NORMAL,
         clock: Callable[[], int] = time.time_ns,
+        checkpoint_interval_s: float | None = None,
     ) -> Journal:
+        """Open (creating and migrating as needed) the journal at `path`.
+
+        `checkpoint_interval_s`: checkpoint the WAL from a background thread at this interval
+        instead of inside commits (see `arbiter.store.checkpointer`); None keeps SQLite's own.
+        """
         path = Path(path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly one
         # applied event (or one batch), never whatever the module decided to group.
@@ -147,14 +163,21 @@ class Journal:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=2000")
             migrate(conn)
+            checkpointer = None
+            if checkpoint_interval_s is not None:
+                checkpointer = Checkpointer(path, checkpoint_interval_s)
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+                checkpointer.start()
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, clock)
+        return cls(conn, path, clock, checkpointer)
 
     def close(self) -> None:
         if self._depth:
             raise RuntimeError(f"{self.path}: close() inside an open batch")
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self._conn.close()
 
     def __enter__(self) -> Self:
@@ -162,6 +185,10 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def tracker(self, clock: Callable[[], int] = time.time_ns) -> OrderTracker:
+        """An order tracker that journals into this file (and proves `Journal` fits it)."""
+        return OrderTracker(self, clock)
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -298,4 +325,9 @@ class Journal:
     # -- replay ----------------------------------------------------------------------------
 
     def load_state(self) -> JournalState:
+        if self._depth:
+            raise RuntimeError(f"{self.path}: load_state() inside an open batch would see it half")
         return load_state(self._conn)
+
+    def load_order(self, client_id: str) -> JournaledOrder | None:
+        return load_order(self._conn, client_id)

@@ -16,20 +16,21 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import OrderTracker
 from arbiter.execution.records import (
     ChangeKind,
     Incident,
     IncidentKind,
     JournaledEvent,
+    JournaledOrder,
     OrderSnapshot,
 )
 from arbiter.store import codec
 from arbiter.store.codec import to_dec_or_none
 from arbiter.store.schema import current_version
-from arbiter.venues.orders import Fill, PositionUpdate
+from arbiter.venues.orders import PositionUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,18 +42,10 @@ class CycleRecord:
     updated_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class OpenOrder:
-    intent: Intent
-    snapshot: OrderSnapshot
-    events: tuple[JournaledEvent, ...]
-    fills: tuple[Fill, ...]
-
-
 @dataclass(slots=True)
 class JournalState:
     schema_version: int
-    orders: dict[str, OpenOrder] = field(default_factory=dict)  # non-final, by client id
+    orders: dict[str, JournaledOrder] = field(default_factory=dict)  # non-final, by client id
     positions: dict[tuple[str, str], PositionUpdate] = field(default_factory=dict)
     cycles: dict[tuple[str, str], CycleRecord] = field(default_factory=dict)
     incidents: list[Incident] = field(default_factory=list)
@@ -84,50 +77,63 @@ def load_state(conn: sqlite3.Connection) -> JournalState:
     return state
 
 
+_ORDER_COLUMNS = (
+    "client_id, venue, symbol, qty, state, venue_order_id, fills_qty, fills_notional, "
+    "reported_qty, reported_avg_price"
+)
+
+
 def _load_orders(conn: sqlite3.Connection, state: JournalState) -> None:
     open_rows = conn.execute(
-        "SELECT client_id, venue, symbol, qty, state, venue_order_id, fills_qty, fills_notional, "
-        "reported_qty, reported_avg_price FROM orders "
+        f"SELECT {_ORDER_COLUMNS} FROM orders "
         "WHERE state NOT IN ('filled', 'cancelled', 'rejected', 'expired')"
     ).fetchall()
     for row in open_rows:
-        client_id = row[0]
-        snapshot = OrderSnapshot(
-            client_id=client_id,
-            venue=row[1],
-            symbol=row[2],
-            qty=Decimal(row[3]),
-            state=row[4],
-            venue_order_id=row[5],
-            fills_qty=Decimal(row[6]),
-            fills_notional=Decimal(row[7]),
-            reported_qty=Decimal(row[8]),
-            reported_avg_price=to_dec_or_none(row[9]),
-        )
-        intent_row = conn.execute(
-            f"SELECT {codec.INTENT_COLUMNS} FROM intents WHERE client_id = ?", (client_id,)
-        ).fetchone()
-        events = tuple(
-            JournaledEvent(
-                r[0], ChangeKind(r[1]), r[2], r[3], r[4], bool(r[5]), Decimal(r[6]), *r[7:]
-            )
-            for r in conn.execute(
-                "SELECT seq, kind, trigger, source, dest, accepted, filled_qty, detail, ts_ns "
-                "FROM order_events WHERE client_id = ? ORDER BY seq",
-                (client_id,),
-            ).fetchall()
-        )
-        fills = tuple(
-            codec.fill_from_row(r)
-            for r in conn.execute(
-                f"SELECT {codec.FILL_COLUMNS} FROM fills WHERE client_id = ? "
-                "ORDER BY ts_local_ns, trade_id",
-                (client_id,),
-            ).fetchall()
-        )
-        state.orders[client_id] = OpenOrder(
-            codec.intent_from_row(intent_row), snapshot, events, fills
-        )
+        state.orders[row[0]] = _order_from_row(conn, row)
+
+
+def load_order(conn: sqlite3.Connection, client_id: str) -> JournaledOrder | None:
+    """One order by client id, final or not; None when the journal never had it."""
+    row = conn.execute(
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE client_id = ?", (client_id,)
+    ).fetchone()
+    return None if row is None else _order_from_row(conn, row)
+
+
+def _order_from_row(conn: sqlite3.Connection, row: tuple[Any, ...]) -> JournaledOrder:
+    client_id = row[0]
+    snapshot = OrderSnapshot(
+        client_id=client_id,
+        venue=row[1],
+        symbol=row[2],
+        qty=Decimal(row[3]),
+        state=row[4],
+        venue_order_id=row[5],
+        fills_qty=Decimal(row[6]),
+        fills_notional=Decimal(row[7]),
+        reported_qty=Decimal(row[8]),
+        reported_avg_price=to_dec_or_none(row[9]),
+    )
+    intent_row = conn.execute(
+        f"SELECT {codec.INTENT_COLUMNS} FROM intents WHERE client_id = ?", (client_id,)
+    ).fetchone()
+    events = tuple(
+        JournaledEvent(r[0], ChangeKind(r[1]), r[2], r[3], r[4], bool(r[5]), Decimal(r[6]), *r[7:])
+        for r in conn.execute(
+            "SELECT seq, kind, trigger, source, dest, accepted, filled_qty, detail, ts_ns "
+            "FROM order_events WHERE client_id = ? ORDER BY seq",
+            (client_id,),
+        ).fetchall()
+    )
+    fills = tuple(
+        codec.fill_from_row(r)
+        for r in conn.execute(
+            f"SELECT {codec.FILL_COLUMNS} FROM fills WHERE client_id = ? "
+            "ORDER BY ts_local_ns, trade_id",
+            (client_id,),
+        ).fetchall()
+    )
+    return JournaledOrder(codec.intent_from_row(intent_row), snapshot, events, fills)
 
 
 def _load_positions(conn: sqlite3.Connection, state: JournalState) -> None:
@@ -147,4 +153,4 @@ def _load_positions(conn: sqlite3.Connection, state: JournalState) -> None:
 def restore_orders(state: JournalState, tracker: OrderTracker) -> None:
     """Put every non-final order back into `tracker`, at the state the journal left it."""
     for order in state.orders.values():
-        tracker.restore(order.intent, order.snapshot, order.events, order.fills)
+        tracker.restore(order)
