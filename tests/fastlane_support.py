@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,21 @@ def reference_checksum(bids: list[list[str]], asks: list[list[str]]) -> int:
             parts.append(f"{asks[i][0]}:{asks[i][1]}")
     value = zlib.crc32(":".join(parts).encode())
     return value - 2**32 if value > 2**31 - 1 else value
+
+
+def naive_bybit_replay(lines: list[bytes]) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
+    """The simplest correct book: Decimal dicts, snapshot replaces, size 0 deletes."""
+    bids: dict[Decimal, Decimal] = {}
+    asks: dict[Decimal, Decimal] = {}
+    for line in lines:
+        msg = json.loads(line)
+        if msg["type"] == "snapshot":
+            bids.clear()
+            asks.clear()
+        for side, key in ((bids, "b"), (asks, "a")):
+            for price, size in msg["data"][key]:
+                if Decimal(size) == 0:
+                    side.pop(Decimal(price), None)
+                else:
+                    side[Decimal(price)] = Decimal(size)
+    return bids, asks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from arbiter.commands import book as book_commands
 from arbiter.commands import manifest as manifest_commands
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 
 manifest_commands.register(app)
+book_commands.register(app)
 
 
 def main() -> None:

@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
-
 from arbiter.market import BookDelta, BookSnapshot, Side
 from arbiter_bybit import BybitCodec
-from tests.fastlane_support import XRPUSDT_RECORDING
-
-
-def _naive_replay(lines: list[bytes]) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
-    """The simplest correct book: Decimal dicts, snapshot replaces, size 0 deletes."""
-    bids: dict[Decimal, Decimal] = {}
-    asks: dict[Decimal, Decimal] = {}
-    for line in lines:
-        msg = json.loads(line)
-        if msg["type"] == "snapshot":
-            bids.clear()
-            asks.clear()
-        for side, key in ((bids, "b"), (asks, "a")):
-            for price, size in msg["data"][key]:
-                if Decimal(size) == 0:
-                    side.pop(Decimal(price), None)
-                else:
-                    side[Decimal(price)] = Decimal(size)
-    return bids, asks
+from tests.fastlane_support import XRPUSDT_RECORDING, naive_bybit_replay
 
 
 def test_xrpusdt_recording_when_replayed_has_no_gap_and_matches_naive_book() -> None:
@@ -42,7 +21,7 @@ def test_xrpusdt_recording_when_replayed_has_no_gap_and_matches_naive_book() -> 
     assert all(isinstance(e, BookDelta) for e in events[1:])
     book = codec.books["XRPUSDT"]
     assert not book.stale
-    bids, asks = _naive_replay(lines)
+    bids, asks = naive_bybit_replay(lines)
     best_bid, best_ask = max(bids), min(asks)
     bid, ask = book.best_bid(), book.best_ask()
     assert bid is not None
