@@ -146,21 +146,31 @@ class OrderBook:
         """
         if size <= 0:
             raise ValueError(f"expected positive size, was {size}")
-        if side is Side.BID:
-            keys = self._bid_keys
-            sizes = self._bid_sizes
-            sign = -1
-        else:
-            keys = self._ask_keys
-            sizes = self._ask_sizes
-            sign = 1
+        return self.buy_cost(size) if side is Side.ASK else self.sell_proceeds(size)
+
+    def buy_cost(self, size: int) -> int | None:
+        """`cost_to_take(Side.ASK, size)` without the checks: the spread engine's inner loop."""
+        sizes = self._ask_sizes
         remaining = size
         cost = 0
-        for key in keys:
+        for price in self._ask_keys:
+            available = sizes[price]
+            if available >= remaining:
+                return cost + price * remaining
+            cost += price * available
+            remaining -= available
+        return None
+
+    def sell_proceeds(self, size: int) -> int | None:
+        """`cost_to_take(Side.BID, size)` without the checks."""
+        sizes = self._bid_sizes
+        remaining = size
+        proceeds = 0
+        for key in self._bid_keys:
             available = sizes[key]
             if available >= remaining:
-                return cost + sign * key * remaining
-            cost += sign * key * available
+                return proceeds - key * remaining  # keys are negated prices
+            proceeds -= key * available
             remaining -= available
         return None
 

@@ -4,19 +4,22 @@ Book events carry integer levels in the scales of the book they were applied to 
 `arbiter.market.units`); the slower streams (tickers, trades, funding) carry `Decimal`.
 A codec emits a book event only *after* it applied the update to its book, so a consumer that
 sees `BookDelta` may read the book straight away.
+
+Events are frozen `msgspec.Struct`s rather than frozen dataclasses: one is built per book update
+on the hot path, and a frozen dataclass costs ~0.6 us to construct against ~0.05 us here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+
+import msgspec
 
 from arbiter.market.book import Level
 
 
-@dataclass(frozen=True, slots=True)
-class BookSnapshot:
+class BookSnapshot(msgspec.Struct, frozen=True, gc=False):
     venue: str
     symbol: str
     bids: list[Level]
@@ -27,8 +30,7 @@ class BookSnapshot:
     cts_ms: int | None = None  # Bybit matching-engine time
 
 
-@dataclass(frozen=True, slots=True)
-class BookDelta:
+class BookDelta(msgspec.Struct, frozen=True, gc=False):
     venue: str
     symbol: str
     bids: list[Level]  # absolute sizes; size 0 deletes the level
@@ -39,8 +41,7 @@ class BookDelta:
     cts_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Ticker:
+class Ticker(msgspec.Struct, frozen=True):
     """Fields the frame did not carry are None (Bybit ticker deltas send only what changed)."""
 
     venue: str
@@ -61,8 +62,7 @@ class TradeSide(StrEnum):
     SELL = "sell"
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(msgspec.Struct, frozen=True):
     venue: str
     symbol: str
     trade_id: str
@@ -72,8 +72,7 @@ class Trade:
     ts_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class Funding:
+class Funding(msgspec.Struct, frozen=True):
     venue: str
     symbol: str
     rate: Decimal
@@ -91,8 +90,7 @@ class CodecErrorKind(StrEnum):
     VENUE_ERROR = "venue_error"  # the venue answered a request with an error
 
 
-@dataclass(frozen=True, slots=True)
-class CodecError:
+class CodecError(msgspec.Struct, frozen=True):
     """A frame the codec refused; the codec counted it and, if a book was involved, staled it."""
 
     venue: str
@@ -101,8 +99,7 @@ class CodecError:
     symbol: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ResyncRequested:
+class ResyncRequested(msgspec.Struct, frozen=True):
     """A book went stale; the transport should fetch a new snapshot (resubscribe or REST)."""
 
     venue: str

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from arbiter.market.book import OrderBook, Side
+from arbiter.market.book import OrderBook
 from arbiter.market.instrument import Instrument
 from arbiter.market.units import from_units, to_units
 
@@ -93,6 +93,9 @@ class _Pair:
         self.entry: int | None = None
         self.exit: int | None = None
         self._scales: tuple[int, int, int, int] | None = None
+        # A codec creates a symbol's book once and keeps it, so found books are cached.
+        self.spot_book: OrderBook | None = None
+        self.perp_book: OrderBook | None = None
         # filled by `constants` for the scales above
         self.spot_qty = self.perp_qty = 0
         self.entry_a = self.entry_b = self.exit_a = self.exit_b = self.denominator = 0
@@ -189,8 +192,8 @@ class SpreadEngine:
 
     def _recompute_pair(self, pair: _Pair, signals: list[SpreadSignal]) -> None:
         spec = pair.spec
-        spot_book = self._book(spec.spot)
-        perp_book = self._book(spec.perp)
+        spot_book = pair.spot_book or self._book(spec.spot)
+        perp_book = pair.perp_book or self._book(spec.perp)
         entry: int | None = None
         exit_: int | None = None
         reason = ""
@@ -199,16 +202,19 @@ class SpreadEngine:
         elif spot_book.stale or perp_book.stale:
             reason = "book stale"
         else:
-            pair.constants(spot_book, perp_book)
-            spot_cost = spot_book.cost_to_take(Side.ASK, pair.spot_qty)
-            perp_cost = perp_book.cost_to_take(Side.BID, pair.perp_qty)
+            if pair.perp_book is None:
+                pair.spot_book = spot_book
+                pair.perp_book = perp_book
+                pair.constants(spot_book, perp_book)
+            spot_cost = spot_book.buy_cost(pair.spot_qty)
+            perp_cost = perp_book.sell_proceeds(pair.perp_qty)
             if spot_cost and perp_cost:  # None (too thin) or 0 (zero price) is no spread
                 entry = (perp_cost * pair.entry_a - spot_cost * pair.entry_b) // (
                     spot_cost * pair.denominator
                 )
-            spot_cost = spot_book.cost_to_take(Side.BID, pair.spot_qty)
-            perp_cost = perp_book.cost_to_take(Side.ASK, pair.perp_qty)
-            if spot_cost and perp_cost:  # None (too thin) or 0 (zero price) is no spread
+            spot_cost = spot_book.sell_proceeds(pair.spot_qty)
+            perp_cost = perp_book.buy_cost(pair.perp_qty)
+            if spot_cost and perp_cost:
                 exit_ = (perp_cost * pair.exit_a - spot_cost * pair.exit_b) // (
                     spot_cost * pair.denominator
                 )

@@ -25,24 +25,28 @@ class UnitsError(ValueError):
 
 
 class UnitParser:
-    """Parses decimal strings at one fixed scale; call it, it is the hot path."""
+    """Parses decimal strings at one fixed scale; call it, it is the hot path.
 
-    __slots__ = ("_cache", "scale")
+    `cache` (text -> units) is public so a codec's inner loop can look texts up without a
+    Python call per level (`cache[t] if t in cache else parser(t)`); only the parser writes it.
+    """
+
+    __slots__ = ("cache", "scale")
 
     def __init__(self, scale: int) -> None:
         if not 0 <= scale < len(_POW10):
             raise ValueError(f"expected scale in [0, {len(_POW10) - 1}], was {scale}")
         self.scale = scale
-        self._cache: dict[str, int] = {}
+        self.cache: dict[str, int] = {}
 
     def __call__(self, text: str) -> int:
-        value = self._cache.get(text)
+        value = self.cache.get(text)
         if value is None:
             value = _parse(text, self.scale)
-            if len(self._cache) >= _CACHE_LIMIT:
+            if len(self.cache) >= _CACHE_LIMIT:
                 # Memory stays bounded; a cold cache only costs a few parses.
-                self._cache.clear()
-            self._cache[text] = value
+                self.cache.clear()
+            self.cache[text] = value
         return value
 
 
