@@ -167,16 +167,21 @@ class SpreadEngine:
 
     def recompute(self) -> list[SpreadSignal]:
         """Recompute pairs touching a dirty book; return threshold crossings only."""
-        if not self._dirty:
-            return []
         dirty = self._dirty
-        self._dirty = set()
+        if not dirty:
+            return []
+        signals: list[SpreadSignal] = []
         pairs_by_leg = self._pairs_by_leg
+        if len(dirty) == 1:
+            # The common case when called per frame: one book changed; no dedup needed.
+            for pair in pairs_by_leg.get(dirty.pop(), ()):
+                self._recompute_pair(pair, signals)
+            return signals
+        self._dirty = set()
         touched: dict[str, _Pair] = {}
         for key in dirty:
             for pair in pairs_by_leg.get(key, ()):
                 touched[pair.spec.pair_id] = pair
-        signals: list[SpreadSignal] = []
         for pair in touched.values():
             self._recompute_pair(pair, signals)
         return signals
