@@ -65,9 +65,12 @@ class OrderBook:
 
     def reset(self, bids: Iterable[Level], asks: Iterable[Level], ts_ms: int = 0) -> None:
         """Replace both sides (a snapshot) and clear the stale flag."""
-        self._bid_sizes = {-price: size for price, size in bids if size}
+        # Later levels win, as in `apply`; zero sizes are dropped after that, not before.
+        bid_sizes = {-price: size for price, size in bids}
+        ask_sizes = dict(asks)
+        self._bid_sizes = {key: size for key, size in bid_sizes.items() if size}
         self._bid_keys = sorted(self._bid_sizes)
-        self._ask_sizes = {price: size for price, size in asks if size}
+        self._ask_sizes = {key: size for key, size in ask_sizes.items() if size}
         self._ask_keys = sorted(self._ask_sizes)
         self.stale = False
         self.stale_reason = ""
