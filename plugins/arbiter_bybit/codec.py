@@ -42,42 +42,13 @@ from arbiter.market.events import (
 from arbiter.market.instrument import Instrument
 from arbiter.market.keeper import BookKeeper
 from arbiter.market.units import parse_decimal
+from arbiter_bybit import messages
 
 VENUE = "bybit"
 
 # Everything a malformed frame can raise while being decoded or converted. msgspec's errors and
 # UnitsError are ValueErrors; the others come from shapes msgspec let through as `Any`.
 _FRAME_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
-
-
-class _Envelope(msgspec.Struct):
-    topic: str | None = None
-    type: str | None = None
-    ts: int | None = None
-    cts: int | None = None
-    data: msgspec.Raw = msgspec.Raw()  # empty when absent; Raw cannot sit in a union
-    # control frames (subscribe/ping/auth answers)
-    op: str | None = None
-    success: bool | None = None
-    ret_msg: str | None = None
-
-
-class _BookData(msgspec.Struct):
-    s: str
-    b: list[tuple[str, str]]
-    a: list[tuple[str, str]]
-    u: int
-    seq: int | None = None
-
-
-class _BookFrame(msgspec.Struct):
-    """The whole book frame in one typed decode: the hot path's only JSON work."""
-
-    topic: str
-    type: str
-    ts: int
-    data: _BookData
-    cts: int | None = None
 
 
 class _TopicState:
@@ -93,37 +64,6 @@ class _TopicState:
         self.sizes = self.size_parser.cache
 
 
-class _TradeData(msgspec.Struct):
-    T: int
-    s: str
-    S: str
-    v: str
-    p: str
-    i: str
-
-
-class _TickerData(msgspec.Struct):
-    symbol: str
-    bid1Price: str | None = None
-    bid1Size: str | None = None
-    ask1Price: str | None = None
-    ask1Size: str | None = None
-    lastPrice: str | None = None
-    markPrice: str | None = None
-    indexPrice: str | None = None
-    fundingRate: str | None = None
-    nextFundingTime: str | None = None
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-_BOOK = msgspec.json.Decoder(_BookData)
-_BOOK_FRAME = msgspec.json.Decoder(_BookFrame)
-# Bybit writes `topic` first. Frames with this prefix take the one-decode path; anything else
-# (or a book frame that fails it) takes the general path, which also names what was wrong.
-_BOOK_PREFIX = b'{"topic":"orderbook.'
-_BOOK_PREFIX_TEXT = _BOOK_PREFIX.decode()
-_TRADES = msgspec.json.Decoder(list[_TradeData])
-_TICKER = msgspec.json.Decoder(_TickerData)
 _SIDES = {"Buy": TradeSide.BUY, "Sell": TradeSide.SELL}
 
 
@@ -152,19 +92,19 @@ class BybitCodec:
     def feed(self, frame: bytes | str) -> list[MarketEvent]:
         self.stats.frames += 1
         is_book = (
-            frame.startswith(_BOOK_PREFIX)
+            frame.startswith(messages.BOOK_PREFIX)
             if isinstance(frame, bytes)
-            else frame.startswith(_BOOK_PREFIX_TEXT)
+            else frame.startswith(messages.BOOK_PREFIX_TEXT)
         )
         if is_book:
             try:
-                msg = _BOOK_FRAME.decode(frame)
+                msg = messages.BOOK_FRAME.decode(frame)
             except _FRAME_ERRORS:
                 pass  # the general path below decodes it again and says what is wrong
             else:
                 return self._on_book(msg.topic, msg.type, msg.ts, msg.cts, msg.data)
         try:
-            env = _ENVELOPE.decode(frame)
+            env = messages.ENVELOPE.decode(frame)
         except _FRAME_ERRORS as exc:
             return self._keeper.malformed(CodecErrorKind.BAD_JSON, f"undecodable frame: {exc}")
         topic = env.topic
@@ -174,7 +114,7 @@ class BybitCodec:
             try:
                 if not env.data or env.ts is None or env.type is None:
                     raise ValueError("expected `type`, `ts` and `data`, was missing")
-                data = _BOOK.decode(env.data)
+                data = messages.BOOK.decode(env.data)
             except _FRAME_ERRORS as exc:
                 symbol = self._topic(topic).symbol
                 return self._keeper.malformed(
@@ -199,7 +139,7 @@ class BybitCodec:
         return state
 
     def _on_book(
-        self, topic: str, kind: str, ts: int, cts: int | None, data: _BookData
+        self, topic: str, kind: str, ts: int, cts: int | None, data: messages.BookData
     ) -> list[MarketEvent]:
         state = self._topics.get(topic) or self._topic(topic)
         symbol = state.symbol
@@ -260,10 +200,10 @@ class BybitCodec:
             topic,
         )
 
-    def _on_ticker(self, env: _Envelope) -> list[MarketEvent]:
+    def _on_ticker(self, env: messages.Envelope) -> list[MarketEvent]:
         if not env.data or env.ts is None:
             raise ValueError("expected `data` and `ts`, was missing")
-        data = _TICKER.decode(env.data)
+        data = messages.TICKER.decode(env.data)
         ticker = Ticker(
             self.venue,
             data.symbol,
@@ -283,11 +223,11 @@ class BybitCodec:
             events.append(Funding(self.venue, data.symbol, ticker.funding_rate, next_ms, env.ts))
         return events
 
-    def _on_trades(self, env: _Envelope) -> list[MarketEvent]:
+    def _on_trades(self, env: messages.Envelope) -> list[MarketEvent]:
         if not env.data:
             raise ValueError("expected `data`, was missing")
         events: list[MarketEvent] = []
-        for t in _TRADES.decode(env.data):
+        for t in messages.TRADES.decode(env.data):
             side = _SIDES.get(t.S)
             if side is None:
                 raise ValueError(f"expected side Buy or Sell, was {t.S!r}")
@@ -298,7 +238,7 @@ class BybitCodec:
             events.append(Trade(self.venue, t.s, t.i, price, size, side, t.T))
         return events
 
-    def _on_control(self, env: _Envelope) -> list[MarketEvent]:
+    def _on_control(self, env: messages.Envelope) -> list[MarketEvent]:
         if env.op is not None and env.success is not False:
             return []  # subscribe/ping/auth acknowledged
         if env.op is not None:

@@ -47,6 +47,7 @@ from arbiter.market.events import (
 from arbiter.market.instrument import Instrument
 from arbiter.market.keeper import BookKeeper
 from arbiter.market.units import parse_decimal
+from arbiter_okx import messages
 from arbiter_okx.checksum import CHECKSUM_DEPTH, okx_checksum
 
 VENUE = "okx"
@@ -57,68 +58,6 @@ DEFAULT_BUFFER_LIMIT = 1_000
 _FRAME_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
-class _Arg(msgspec.Struct):
-    channel: str
-    instId: str | None = None
-
-
-class _Envelope(msgspec.Struct):
-    arg: _Arg | None = None
-    action: str | None = None
-    data: msgspec.Raw = msgspec.Raw()  # empty when absent; Raw cannot sit in a union
-    event: str | None = None
-    code: str | None = None
-    msg: str | None = None
-
-
-class _BookData(msgspec.Struct):
-    asks: list[list[str]]
-    bids: list[list[str]]
-    ts: str
-    checksum: int = 0
-    prevSeqId: int | None = None
-    seqId: int | None = None
-
-
-class _RestBody(msgspec.Struct):
-    code: str
-    data: list[_BookData]
-    msg: str = ""
-
-
-class _TickerData(msgspec.Struct):
-    instId: str
-    ts: str
-    last: str | None = None
-    bidPx: str | None = None
-    bidSz: str | None = None
-    askPx: str | None = None
-    askSz: str | None = None
-
-
-class _TradeData(msgspec.Struct):
-    instId: str
-    tradeId: str
-    px: str
-    sz: str
-    side: str
-    ts: str
-
-
-class _FundingData(msgspec.Struct):
-    instId: str
-    fundingRate: str
-    ts: str
-    fundingTime: str | None = None
-    nextFundingRate: str | None = None
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-_BOOKS = msgspec.json.Decoder(list[_BookData])
-_REST = msgspec.json.Decoder(_RestBody)
-_TICKERS = msgspec.json.Decoder(list[_TickerData])
-_TRADES = msgspec.json.Decoder(list[_TradeData])
-_FUNDING = msgspec.json.Decoder(list[_FundingData])
 _SIDES = {"buy": TradeSide.BUY, "sell": TradeSide.SELL}
 
 
@@ -175,7 +114,7 @@ class OkxCodec:
         if frame in (b"pong", "pong"):
             return []
         try:
-            env = _ENVELOPE.decode(frame)
+            env = messages.ENVELOPE.decode(frame)
         except _FRAME_ERRORS as exc:
             return self._keeper.malformed(CodecErrorKind.BAD_JSON, f"undecodable frame: {exc}")
         if env.event is not None:
@@ -197,13 +136,13 @@ class OkxCodec:
             return self._keeper.malformed(CodecErrorKind.BAD_FIELD, f"{channel}: {exc}")
         return self._keeper.malformed(CodecErrorKind.UNKNOWN, f"unhandled channel {channel!r}")
 
-    def _on_book(self, channel: str, inst: str | None, env: _Envelope) -> list[MarketEvent]:
+    def _on_book(self, channel: str, inst: str | None, env: messages.Envelope) -> list[MarketEvent]:
         keeper = self._keeper
         if inst is None:
             return keeper.malformed(CodecErrorKind.BAD_FIELD, f"{channel}: expected arg.instId")
         state = self._state(inst, channel)
         try:
-            pushes = _BOOKS.decode(env.data)
+            pushes = messages.BOOKS.decode(env.data)
             if len(pushes) != 1:
                 raise ValueError(f"expected one book in data, was {len(pushes)}")
             parsed = self._parse(inst, pushes[0], channel)
@@ -226,7 +165,7 @@ class OkxCodec:
             return []
         return self._update(state, parsed)
 
-    def _parse(self, inst: str, push: _BookData, channel: str) -> _Parsed:
+    def _parse(self, inst: str, push: messages.BookData, channel: str) -> _Parsed:
         price, size = self._keeper.parsers(inst)
         bids = [(price(level[0]), size(level[1])) for level in push.bids]
         asks = [(price(level[0]), size(level[1])) for level in push.asks]
@@ -350,7 +289,7 @@ class OkxCodec:
                 CodecErrorKind.UNKNOWN, f"{inst}: expected expect_rest_snapshot() first"
             )
         try:
-            rest = _REST.decode(body)
+            rest = messages.REST.decode(body)
             if rest.code != "0" or len(rest.data) != 1:
                 raise ValueError(f"expected code 0 and one book, was {rest.code!r}: {rest.msg}")
             parsed = self._parse(inst, rest.data[0], state.channel)
@@ -386,12 +325,12 @@ class OkxCodec:
                 ask_size=_opt(t.askSz, "askSz"),
                 last=_opt(t.last, "last"),
             )
-            for t in _TICKERS.decode(raw)
+            for t in messages.TICKERS.decode(raw)
         ]
 
     def _on_trades(self, raw: msgspec.Raw) -> list[MarketEvent]:
         events: list[MarketEvent] = []
-        for t in _TRADES.decode(raw):
+        for t in messages.TRADES.decode(raw):
             side = _SIDES.get(t.side)
             if side is None:
                 raise ValueError(f"expected side buy or sell, was {t.side!r}")
@@ -412,10 +351,10 @@ class OkxCodec:
                 int(f.ts),
                 next_rate=_opt(f.nextFundingRate, "nextFundingRate"),
             )
-            for f in _FUNDING.decode(raw)
+            for f in messages.FUNDING.decode(raw)
         ]
 
-    def _on_event(self, env: _Envelope) -> list[MarketEvent]:
+    def _on_event(self, env: messages.Envelope) -> list[MarketEvent]:
         if env.event == "error":
             return [CodecError(self.venue, CodecErrorKind.VENUE_ERROR, f"{env.code}: {env.msg}")]
         return []  # subscribe / unsubscribe / login acknowledgements

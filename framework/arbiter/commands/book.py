@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     @book_app.command("replay")
     def replay_command(
         file: Annotated[Path, typer.Argument(help="Recorded stream: one raw frame per line.")],
-        venue: Annotated[str, typer.Option(help="Venue codec to use: bybit or okx.")] = "bybit",
+        venue: Annotated[str, typer.Option(help="Venue codec to use: bybit or okx.")],
         output: Annotated[
             OutputFormat, typer.Option("--format", help="text for people, json for machines.")
         ] = OutputFormat.TEXT,

@@ -6,6 +6,7 @@ Latencies are floats in microseconds: they are measurements, not money.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -117,5 +118,5 @@ def percentile_us(samples_ns: list[int], pct: float) -> float:
     if not samples_ns:
         return 0.0
     ordered = sorted(samples_ns)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100.0 * len(ordered) + 0.5) - 1))
-    return ordered[rank] / 1_000.0
+    rank = min(len(ordered), max(1, math.ceil(pct * len(ordered) / 100.0)))
+    return ordered[rank - 1] / 1_000.0
