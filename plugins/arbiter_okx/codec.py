@@ -188,8 +188,10 @@ class OkxCodec:
         book = state.book
         book.reset(p.bids, p.asks, p.ts_ms)
         book.update_id = p.seq
-        state.bid_text = {k: t for (k, s), t in zip(p.bids, p.bid_text, strict=True) if s}
-        state.ask_text = {k: t for (k, s), t in zip(p.asks, p.ask_text, strict=True) if s}
+        state.bid_text = {}
+        state.ask_text = {}
+        _apply_text(state.bid_text, p.bids, p.bid_text)  # same last-wins rule as the book
+        _apply_text(state.ask_text, p.asks, p.ask_text)
         state.buffering = False
         state.buffer.clear()
         state.bridge_from = None
