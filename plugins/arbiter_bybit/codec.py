@@ -54,14 +54,12 @@ _FRAME_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 class _TopicState:
     """Everything a book frame needs, found with one dict lookup on its topic."""
 
-    __slots__ = ("book", "price_parser", "prices", "size_parser", "sizes", "symbol")
+    __slots__ = ("book", "prices", "sizes", "symbol")
 
     def __init__(self, symbol: str, keeper: BookKeeper) -> None:
         self.symbol = symbol
         self.book = keeper.book(symbol)
-        self.price_parser, self.size_parser = keeper.parsers(symbol)
-        self.prices = self.price_parser.cache
-        self.sizes = self.size_parser.cache
+        self.prices, self.sizes = keeper.parsers(symbol)
 
 
 _SIDES = {"Buy": TradeSide.BUY, "Sell": TradeSide.SELL}
@@ -144,20 +142,13 @@ class BybitCodec:
         state = self._topics.get(topic) or self._topic(topic)
         symbol = state.symbol
         keeper = self._keeper
-        prices, price = state.prices, state.price_parser
-        sizes, size = state.sizes, state.size_parser
+        prices, sizes = state.prices, state.sizes
         try:
             if data.s != symbol:
                 raise ValueError(f"expected symbol {symbol!r}, was {data.s!r}")
-            # Cache hits cost two C-level dict operations per number, no Python call.
-            bids = [
-                (prices[p] if p in prices else price(p), sizes[q] if q in sizes else size(q))
-                for p, q in data.b
-            ]
-            asks = [
-                (prices[p] if p in prices else price(p), sizes[q] if q in sizes else size(q))
-                for p, q in data.a
-            ]
+            # Parsers are self-filling caches: a known text costs one C-level dict lookup.
+            bids = [(prices[p], sizes[q]) for p, q in data.b]
+            asks = [(prices[p], sizes[q]) for p, q in data.a]
         except ValueError as exc:
             return keeper.malformed(CodecErrorKind.BAD_FIELD, f"{topic}: {exc}", symbol, topic)
 

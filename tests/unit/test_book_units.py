@@ -65,3 +65,12 @@ def test_parse_decimal_when_negative_rate_accepts_and_nonsense_refuses() -> None
         parse_decimal("x", "rate")
     with pytest.raises(UnitsError, match="finite"):
         parse_decimal("Infinity", "rate")
+
+
+def test_parser_when_indexed_with_bad_text_raises_and_remembers_nothing() -> None:
+    parser = UnitParser(2)
+    with pytest.raises(UnitsError):
+        parser["-5"]
+    assert "-5" not in parser
+    assert parser["5"] == 500
+    assert "5" in parser

@@ -24,30 +24,30 @@ class UnitsError(ValueError):
     """A number that is not a non-negative decimal on the expected grid."""
 
 
-class UnitParser:
-    """Parses decimal strings at one fixed scale; call it, it is the hot path.
+class UnitParser(dict[str, int]):
+    """Decimal text -> integer units at one fixed scale, as a self-filling cache.
 
-    `cache` (text -> units) is public so a codec's inner loop can look texts up without a
-    Python call per level (`cache[t] if t in cache else parser(t)`); only the parser writes it.
+    Index it (`parser[text]`) on the hot path: a hit is one C-level dict lookup, a miss calls
+    `__missing__`, which validates, converts and remembers. Calling it works too.
     """
 
-    __slots__ = ("cache", "scale")
+    __slots__ = ("scale",)
 
     def __init__(self, scale: int) -> None:
+        super().__init__()
         if not 0 <= scale < len(_POW10):
             raise ValueError(f"expected scale in [0, {len(_POW10) - 1}], was {scale}")
         self.scale = scale
-        self.cache: dict[str, int] = {}
+
+    def __missing__(self, text: str) -> int:
+        value = _parse(text, self.scale)
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()  # memory stays bounded; a cold cache only costs a few parses
+        self[text] = value
+        return value
 
     def __call__(self, text: str) -> int:
-        value = self.cache.get(text)
-        if value is None:
-            value = _parse(text, self.scale)
-            if len(self.cache) >= _CACHE_LIMIT:
-                # Memory stays bounded; a cold cache only costs a few parses.
-                self.cache.clear()
-            self.cache[text] = value
-        return value
+        return self[text]
 
 
 _PARSERS: dict[int, UnitParser] = {}
