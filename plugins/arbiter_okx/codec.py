@@ -167,8 +167,8 @@ class OkxCodec:
 
     def _parse(self, inst: str, push: messages.BookData, channel: str) -> _Parsed:
         price, size = self._keeper.parsers(inst)
-        bids = [(price(level[0]), size(level[1])) for level in push.bids]
-        asks = [(price(level[0]), size(level[1])) for level in push.asks]
+        bids = [(price[level[0]], size[level[1]]) for level in push.bids]
+        asks = [(price[level[0]], size[level[1]]) for level in push.asks]
         seq = push.seqId
         if seq is None:
             raise ValueError("expected seqId, was missing")
