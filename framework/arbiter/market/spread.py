@@ -130,7 +130,11 @@ class SpreadEngine:
 
     pairs: the pairs to watch. instruments: every leg's `Instrument` (fees, contract value).
     books: venue -> (symbol -> OrderBook), typically `{codec.venue: codec.books}`; read live at
-    each recompute, so books a codec creates later are seen.
+    each recompute, so books a codec creates later are seen. Once a pair has found both books
+    it keeps them (a codec keeps its book objects for life): build a new engine for a new codec.
+
+    Call `mark_dirty` for every book event and `recompute` whenever a decision is wanted (per
+    frame on the venue reader, or per batch); each call returns only threshold crossings.
     """
 
     def __init__(
