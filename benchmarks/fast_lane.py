@@ -5,9 +5,11 @@ each symbol paired spot-vs-perp; one snapshot per book, then N deltas of 1-5 lev
 the same run replays it through:
 
   fast lane  BybitCodec.feed + SpreadEngine.mark_dirty/recompute per frame
-  ccxt       json.loads + ccxt.pro bybit `handle_message` into ccxt's OrderBook (a stub client
-             stands in for the WebSocket client: its `resolve` is a no-op, no event loop)
-  floor      a bare JSON decode of each frame (msgspec, untyped; stdlib json shown too)
+  ccxt       the decode ccxt's ws client does (orjson when installed, as here) + ccxt.pro bybit
+             `handle_message` into ccxt's OrderBook (a stub stands in for the WebSocket client:
+             its `resolve` is a no-op, as ccxt's is when nobody awaits the book; no event loop)
+  floor      a bare JSON decode of each frame (msgspec, untyped; stdlib json and ccxt's
+             decoder shown too)
 
 Per-update latency is measured around each frame with perf_counter_ns (the same overhead for
 every path). Prints the figures, then one summary line. Not asserted anywhere.
@@ -29,6 +31,7 @@ from typing import Any
 
 import ccxt.pro
 import msgspec
+from ccxt.async_support.base.ws.client import json_parser as ccxt_json
 
 from arbiter.market import Instrument, InstrumentKind, LegRef, PairSpec, SpreadEngine
 from arbiter.market.replay import percentile_us
@@ -156,7 +159,7 @@ def ccxt_path() -> tuple[Callable[[int, bytes], None], Callable[[], str]]:
         exchange.set_markets([_ccxt_market(symbol, spot) for symbol in _symbols()])
         exchanges.append(exchange)
     handlers = [e.handle_message for e in exchanges]
-    loads = json.loads  # what ccxt's client does with each text frame
+    loads = ccxt_json.loads  # the decoder ccxt's ws client uses for each frame (orjson if present)
 
     def step(conn: int, frame: bytes) -> None:
         handlers[conn](clients[conn], loads(frame))
@@ -250,11 +253,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ccxt_t = measure(ccxt_step, frames, warm)
     floor_t = measure(floor_path(msgspec.json.decode), frames, warm)
     stdlib_t = measure(floor_path(json.loads), frames, warm)
+    ccxt_decode_t = measure(floor_path(ccxt_json.loads), frames, warm)
 
     fast_rate, fast_p99 = report("fast lane", fast)
     ccxt_rate, _ = report("ccxt.pro", ccxt_t)
     floor_rate, _ = report("floor", floor_t)
     report("json.loads", stdlib_t)
+    report(f"{ccxt_json.__name__}", ccxt_decode_t)
     print(f"fast lane: {fast_summary()}   ccxt: {ccxt_summary()}")
     print(
         f"fast lane / ccxt = {fast_rate / ccxt_rate:.1f}x   floor / fast lane = {floor_rate / fast_rate:.1f}x"
