@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from arbiter.commands import book as book_commands
 from arbiter.commands import control as control_commands
 from arbiter.commands import demo as demo_commands
 from arbiter.commands import manifest as manifest_commands
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 
 manifest_commands.register(app)
+book_commands.register(app)
 demo_commands.register(app)
 control_commands.register(app)
 

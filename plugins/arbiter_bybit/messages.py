@@ -1,0 +1,71 @@
+"""Bybit v5 public WebSocket message shapes, decoded with msgspec.
+
+Field names are Bybit's own. Decoding validates shape and types; the codec applies the rules.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Envelope(msgspec.Struct):
+    topic: str | None = None
+    type: str | None = None
+    ts: int | None = None
+    cts: int | None = None
+    data: msgspec.Raw = msgspec.Raw()  # empty when absent; Raw cannot sit in a union
+    # control frames (subscribe/ping/auth answers)
+    op: str | None = None
+    success: bool | None = None
+    ret_msg: str | None = None
+
+
+class BookData(msgspec.Struct):
+    s: str
+    b: list[tuple[str, str]]
+    a: list[tuple[str, str]]
+    u: int
+    seq: int | None = None
+
+
+class BookFrame(msgspec.Struct):
+    """The whole book frame in one typed decode: the hot path's only JSON work."""
+
+    topic: str
+    type: str
+    ts: int
+    data: BookData
+    cts: int | None = None
+
+
+class TradeData(msgspec.Struct):
+    T: int
+    s: str
+    S: str
+    v: str
+    p: str
+    i: str
+
+
+class TickerData(msgspec.Struct):
+    symbol: str
+    bid1Price: str | None = None
+    bid1Size: str | None = None
+    ask1Price: str | None = None
+    ask1Size: str | None = None
+    lastPrice: str | None = None
+    markPrice: str | None = None
+    indexPrice: str | None = None
+    fundingRate: str | None = None
+    nextFundingTime: str | None = None
+
+
+ENVELOPE = msgspec.json.Decoder(Envelope)
+BOOK = msgspec.json.Decoder(BookData)
+BOOK_FRAME = msgspec.json.Decoder(BookFrame)
+# Bybit writes `topic` first. Frames with this prefix take the one-decode path; anything else
+# (or a book frame that fails it) takes the general path, which also names what was wrong.
+BOOK_PREFIX = b'{"topic":"orderbook.'
+BOOK_PREFIX_TEXT = BOOK_PREFIX.decode()
+TRADES = msgspec.json.Decoder(list[TradeData])
+TICKER = msgspec.json.Decoder(TickerData)
