@@ -1,64 +1,53 @@
-"""A level-list book for gate tests, loaded from the venue fixtures.
+"""Books for gate tests: the real Bybit XRPUSDT recording, applied by the real codec.
 
-It implements `arbiter.risk.snapshot.BookView` directly over sorted (price, size) levels; the
-gates under test only compare what it reports, so its arithmetic is kept obvious.
+Expected figures in the tests are computed from the fixture's raw levels with plain Decimal
+arithmetic here, independently of the book and the view under test.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
-from arbiter.risk.snapshot import BPS, Side
+from arbiter.market.book import OrderBook
+from arbiter.market.instrument import Instrument, InstrumentKind
+from arbiter.risk.book_view import OrderBookView
+from arbiter.risk.snapshot import BPS
+from arbiter_bybit.codec import BybitCodec
+from tests.fastlane_support import XRPUSDT_RECORDING
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "venues"
-
-
-@dataclass
-class LevelBook:
-    bids: list[tuple[Decimal, Decimal]]  # best first
-    asks: list[tuple[Decimal, Decimal]]  # best first
-    updated_ns: int = 0
-    is_stale: bool = False
-
-    def best(self, side: Side) -> tuple[Decimal, Decimal] | None:
-        levels = self.bids if side is Side.BID else self.asks
-        return levels[0] if levels else None
-
-    def depth_within(self, side: Side, bps: Decimal) -> Decimal:
-        levels = self.bids if side is Side.BID else self.asks
-        if not levels:
-            return Decimal(0)
-        touch = levels[0][0]
-        if side is Side.BID:
-            return sum((s for p, s in levels if p >= touch * (1 - bps / BPS)), Decimal(0))
-        return sum((s for p, s in levels if p <= touch * (1 + bps / BPS)), Decimal(0))
-
-    def age_ms(self, now_ns: int) -> float:
-        return (now_ns - self.updated_ns) / 1e6
-
-    @property
-    def stale(self) -> bool:
-        return self.is_stale
+XRP_SPOT = Instrument(
+    "bybit", "XRPUSDT", InstrumentKind.SPOT, "XRP", "USDT", Decimal("0.0001"), Decimal("0.01")
+)
 
 
-def xrp_snapshot_book() -> LevelBook:
-    """The real Bybit XRPUSDT 500-level snapshot (first line of the recording)."""
-    first = (FIXTURES / "bybit" / "2024-12-01_XRPUSDT_ob500.data").read_text().splitlines()[0]
-    data = json.loads(first)["data"]
-    return LevelBook(
-        bids=[(Decimal(p), Decimal(s)) for p, s in data["b"]],
-        asks=[(Decimal(p), Decimal(s)) for p, s in data["a"]],
-    )
+def _snapshot_frame() -> bytes:
+    return XRPUSDT_RECORDING.read_bytes().splitlines()[0]
 
 
-def scaled(book: LevelBook, factor: Decimal) -> LevelBook:
-    """The same price levels with every size multiplied by `factor` (a thin or deep copy)."""
-    return LevelBook(
-        bids=[(p, s * factor) for p, s in book.bids],
-        asks=[(p, s * factor) for p, s in book.asks],
-        updated_ns=book.updated_ns,
-        is_stale=book.is_stale,
-    )
+def xrp_book(size_factor: Decimal = Decimal(1)) -> OrderBook:
+    """The recording's 500x500 snapshot in a real book, sizes scaled by `size_factor`."""
+    frame = json.loads(_snapshot_frame())
+    for side in ("b", "a"):
+        frame["data"][side] = [[p, str(Decimal(s) * size_factor)] for p, s in frame["data"][side]]
+    codec = BybitCodec([XRP_SPOT])
+    codec.feed(json.dumps(frame).encode())
+    book = codec.books["XRPUSDT"]
+    assert not book.stale, book.stale_reason
+    return book
+
+
+def xrp_view(size_factor: Decimal = Decimal(1), instrument: Instrument = XRP_SPOT) -> OrderBookView:
+    return OrderBookView(xrp_book(size_factor), instrument)
+
+
+def raw_depth_within(side: str, bps: Decimal, size_factor: Decimal = Decimal(1)) -> Decimal:
+    """Depth straight from the fixture's JSON levels: the independent expectation."""
+    levels = [
+        (Decimal(p), Decimal(s) * size_factor)
+        for p, s in json.loads(_snapshot_frame())["data"][side]
+    ]
+    touch = levels[0][0]
+    if side == "b":
+        return sum((s for p, s in levels if p >= touch * (1 - bps / BPS)), Decimal(0))
+    return sum((s for p, s in levels if p <= touch * (1 + bps / BPS)), Decimal(0))

@@ -10,10 +10,13 @@ import pytest
 from arbiter.compiler import PairPlan, compile_manifest
 from arbiter.fsm import MachineRunner
 from arbiter.manifest import load_manifest_bytes
+from arbiter.risk.book_view import OrderBookView
 from arbiter.risk.gates import Decision, GateStats, PairGates, consumed_side, in_window
 from arbiter.risk.snapshot import BalanceView, RiskSnapshot, Side
+from arbiter_bybit.codec import BybitCodec
+from tests.fastlane_support import bybit_book
 from tests.manifest_samples import MINIMAL
-from tests.risk_books import LevelBook, scaled, xrp_snapshot_book
+from tests.risk_books import XRP_SPOT, raw_depth_within, xrp_book, xrp_view
 
 XRP = (
     MINIMAL.replace("asset: BTC", "asset: XRP")
@@ -21,7 +24,8 @@ XRP = (
     .replace("symbol: BTC-USDT-SWAP", "symbol: XRP-USDT-SWAP")
 )
 SPOT, PERP = ("bybit", "XRPUSDT"), ("okx", "XRP-USDT-SWAP")
-NOW_NS = 10_000_000_000
+SNAPSHOT_TS_MS = 1733011200691  # the recording's first frame
+NOW_NS = (SNAPSHOT_TS_MS + 50) * 1_000_000  # the book is 50 ms old
 ENTER_BUY = Decision(
     "enter", "buy_spot_short_perp", order_qty=Decimal(50_000), order_notional=Decimal(97_655)
 )
@@ -34,8 +38,7 @@ def _pair(*gates: str) -> PairPlan:
 
 
 def _snapshot(**overrides: object) -> RiskSnapshot:
-    book = xrp_snapshot_book()
-    book.updated_ns = NOW_NS - 50_000_000  # 50 ms old
+    book = xrp_view()
     fields: dict[str, object] = {
         "now_ns": NOW_NS,
         "wall_clock": datetime(2026, 11, 25, 12, 0, tzinfo=UTC),  # a Wednesday
@@ -55,17 +58,12 @@ def _check(
     return result.passed, result.reason
 
 
-def _depth(book: LevelBook, side: Side, bps: Decimal) -> Decimal:
-    return book.depth_within(side, bps)
-
-
 REFERENCE = "{ name: perp-absorbs, type: min_depth, when: before_entry, leg: perp, within_bps: 10, min_order_multiple: 3 }"
 
 
 def test_reference_gate_when_perp_book_deep_allows_the_spot_buy() -> None:
-    book = xrp_snapshot_book()
     assert (
-        _depth(book, Side.BID, Decimal(10)) >= 3 * ENTER_BUY.order_qty
+        raw_depth_within("b", Decimal(10)) >= 3 * ENTER_BUY.order_qty
     )  # the fixture really is that deep
     runner = MachineRunner(_pair(REFERENCE).cycle, PairGates(_pair(REFERENCE)).resolve)
     runner.fire("spread_entered")
@@ -76,8 +74,8 @@ def test_reference_gate_when_perp_book_deep_allows_the_spot_buy() -> None:
 
 def test_reference_gate_when_perp_book_thin_blocks_the_spot_buy_with_numbers() -> None:
     pair = _pair(REFERENCE)
-    thin = scaled(xrp_snapshot_book(), Decimal("0.1"))
-    expected_depth = _depth(thin, Side.BID, Decimal(10))
+    thin = xrp_view(Decimal("0.1"))
+    expected_depth = raw_depth_within("b", Decimal(10), Decimal("0.1"))
     assert expected_depth < 3 * ENTER_BUY.order_qty
     gates = PairGates(pair)
     runner = MachineRunner(pair.cycle, gates.resolve)
@@ -85,7 +83,7 @@ def test_reference_gate_when_perp_book_thin_blocks_the_spot_buy_with_numbers() -
     decision = runner.fire(
         "enter",
         decision=ENTER_BUY,
-        snapshot=_snapshot(books={SPOT: xrp_snapshot_book(), PERP: thin}),
+        snapshot=_snapshot(books={SPOT: xrp_view(), PERP: thin}),
     )
     assert not decision.accepted
     assert runner.state == "armed"
@@ -112,8 +110,9 @@ def test_min_depth_side_auto_when_direction_or_trigger_flips_reads_the_other_sid
 
 
 def test_min_depth_when_book_stale_fails_closed() -> None:
-    book = xrp_snapshot_book()
-    book.is_stale = True
+    raw = xrp_book()
+    raw.mark_stale("sequence gap")
+    book = OrderBookView(raw, XRP_SPOT)
     passed, reason = _check(_pair(REFERENCE), _snapshot(books={SPOT: book, PERP: book}))
     assert not passed
     assert reason == "okx:XRP-USDT-SWAP: book is stale"
@@ -131,22 +130,22 @@ def test_min_depth_by_notional_when_depth_short_fails() -> None:
 
 @pytest.mark.parametrize(("age_ms", "passes"), [(50, True), (499, True), (501, False)])
 def test_max_book_age_when_book_older_than_limit_fails(age_ms: int, passes: bool) -> None:
-    book = xrp_snapshot_book()
-    book.updated_ns = NOW_NS - age_ms * 1_000_000
     passed, reason = _check(
         _pair("{ name: a, type: max_book_age_ms, when: always, max_age_ms: 500 }"),
-        _snapshot(books={SPOT: book, PERP: book}),
+        _snapshot(now_ns=(SNAPSHOT_TS_MS + age_ms) * 1_000_000),
     )
     assert passed is passes
     assert reason.endswith(f"book is {age_ms} ms old, limit 500 ms")
 
 
 def test_max_spread_when_book_wide_fails_and_names_spread() -> None:
-    tight = xrp_snapshot_book()  # 1.9531 / 1.9532: about 0.51 bps
+    tight = xrp_view()  # 1.9531 / 1.9532: about 0.51 bps
     assert _check(
         _pair("{ name: s, type: max_spread_bps, when: always, leg: spot, max_bps: 1 }"), _snapshot()
     )[0]
-    wide = LevelBook(bids=[(Decimal("1.90"), Decimal(1))], asks=[(Decimal("2.00"), Decimal(1))])
+    codec = BybitCodec([XRP_SPOT])
+    codec.feed(bybit_book("snapshot", 1, [["1.90", "1"]], [["2.00", "1"]], symbol="XRPUSDT"))
+    wide = OrderBookView(codec.books["XRPUSDT"], XRP_SPOT)
     passed, reason = _check(
         _pair("{ name: s, type: max_spread_bps, when: always, leg: spot, max_bps: 1 }"),
         _snapshot(books={SPOT: wide, PERP: tight}),
@@ -278,10 +277,10 @@ def test_gate_stats_when_shared_count_every_evaluation_per_gate() -> None:
     pair = _pair(REFERENCE)
     stats = GateStats()
     gates = PairGates(pair, stats)
-    thin = scaled(xrp_snapshot_book(), Decimal("0.01"))
+    thin = xrp_view(Decimal("0.01"))
     for books in (
         {SPOT: thin, PERP: thin},
-        {SPOT: thin, PERP: xrp_snapshot_book()},
+        {SPOT: thin, PERP: xrp_view()},
         {SPOT: thin, PERP: thin},
     ):
         gates.evaluate("perp-absorbs", ENTER_BUY, _snapshot(books=books))

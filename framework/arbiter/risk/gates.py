@@ -59,7 +59,8 @@ def consumed_side(pair: PairPlan, role: str, decision: Decision) -> Side:
 
 
 def _fmt(value: Decimal) -> str:
-    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
+    """Plain notation without trailing zeros: 150000, 31999.4, 0.0005."""
+    return f"{value.normalize():f}"
 
 
 def _legs(pair: PairPlan, role: g.LegRole) -> list[LegPlan]:
