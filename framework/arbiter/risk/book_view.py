@@ -7,7 +7,7 @@ units with the instrument's contract value (OKX swaps trade contracts of 0.01 BT
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from arbiter.market.book import OrderBook
 from arbiter.market.book import Side as BookSide
@@ -31,18 +31,28 @@ class OrderBookView:
         return self._book.price(level[0]), self._book.size(level[1]) * self._contract_value
 
     def depth_within(self, side: Side, bps: Decimal) -> Decimal:
-        levels = self._book.depth(_BOOK_SIDE[side])
-        if not levels:
+        book_side = _BOOK_SIDE[side]
+        first = self._book.depth(book_side, 1)
+        if not first:
             return Decimal(0)
-        touch = self._book.price(levels[0][0])
-        limit = touch * (1 - bps / BPS) if side is Side.BID else touch * (1 + bps / BPS)
-        total = 0
-        for price_units, size_units in levels:
-            price = self._book.price(price_units)
-            if (side is Side.BID and price < limit) or (side is Side.ASK and price > limit):
-                break
-            total += size_units
-        return self._book.size(total) * self._contract_value
+        touch = first[0][0]
+        # The limit in integer price units, rounded toward the touch: a level exactly on the
+        # boundary counts, one a fraction of a unit beyond it does not. Integers in the loop.
+        if side is Side.BID:
+            bound = int((touch * (1 - bps / BPS)).to_integral_value(rounding=ROUND_CEILING))
+        else:
+            bound = int((touch * (1 + bps / BPS)).to_integral_value(rounding=ROUND_FLOOR))
+        wanted = 16  # most windows hold a few dozen levels: do not copy a 500-level side
+        while True:
+            levels = self._book.depth(book_side, wanted)
+            total = 0
+            for price, size in levels:
+                if (price < bound) if side is Side.BID else (price > bound):
+                    return self._book.size(total) * self._contract_value
+                total += size
+            if len(levels) < wanted:  # the whole side is inside the window
+                return self._book.size(total) * self._contract_value
+            wanted *= 4
 
     def age_ms(self, now_ns: int) -> float:
         return float(self._book.age_ms(now_ns // 1_000_000))
