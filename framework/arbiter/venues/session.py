@@ -1,0 +1,73 @@
+"""The session half of the venue plugin contract: one venue account, all it streams and trades.
+
+A plugin's `VenuePlugin.factory(config)` returns a `VenueSession`. The runtime creates one per
+venue account in its manifests, shares it between every strategy using that account, and:
+
+1. `await session.start()`: loads instruments over REST, opens the private stream (auth) and
+   reconciles it, so `trading` is usable when it returns;
+2. `session.watch_books([...])`: reference-counted subscriptions; the session opens one public
+   WebSocket per product type (spot, linear) on first use, resubscribes and resyncs every book
+   after a reconnect, and resyncs a book at once when its codec reports a gap;
+3. market events go to every `on_market` sink, synchronously from the reader (sinks must not
+   block); private events go to `trading.on_private` sinks the same way;
+4. `await session.close()`.
+
+Books are the codec's own `OrderBook` objects (`books(kind)`), read live by the spread engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from arbiter.market.book import OrderBook
+from arbiter.market.events import MarketEvent
+from arbiter.market.instrument import Instrument
+from arbiter.venues.contract import TradingVenue
+from arbiter.venues.credentials import ApiKeys
+
+MarketSink = Callable[[Sequence[MarketEvent]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    account: str  # the manifest's venue name, e.g. "bybit"
+    endpoint: str  # "sim", "testnet" or "mainnet"
+    urls: Mapping[str, str] = field(
+        default_factory=dict
+    )  # overrides: rest, ws_public, ws_private, ...
+    keys: ApiKeys | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BookRef:
+    kind: str  # "spot" or "perp"
+    symbol: str  # the venue's own symbol
+
+
+class VenueSession(Protocol):
+    config: VenueConfig
+    trading: TradingVenue
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def instruments(self) -> Mapping[tuple[str, str], Instrument]:
+        """(kind, symbol) -> instrument, loaded by `start`."""
+        ...
+
+    def watch_books(self, refs: Sequence[BookRef]) -> None: ...
+
+    def unwatch_books(self, refs: Sequence[BookRef]) -> None: ...
+
+    def books(self, kind: str) -> Mapping[str, OrderBook]:
+        """symbol -> live book for one product type."""
+        ...
+
+    def on_market(self, sink: MarketSink) -> None: ...
+
+    def connection_states(self) -> Mapping[str, str]:
+        """stream name -> venue-connection machine state, e.g. {"public.spot": "live"}."""
+        ...
