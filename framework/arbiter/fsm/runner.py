@@ -96,6 +96,15 @@ class MachineRunner:
     def state(self) -> str:
         return self._model.state
 
+    def restore(self, state: str) -> None:
+        """Put the machine in `state` without a transition: a restart from the journal, or a
+        reload that swaps the table (new guards) under a running pair."""
+        if state not in self.definition.state_names:
+            raise ValueError(
+                f"{self.definition.name}: no state {state!r}; states: {', '.join(self.definition.state_names)}"
+            )
+        self._machine.set_state(state, self._model)
+
     def allowed_triggers(self) -> list[str]:
         return [t for t in self.definition.triggers if self.definition.targets(self.state, t)]
 

@@ -1,0 +1,372 @@
+"""One pair of one strategy: spread signals in, cycle-machine transitions and orders out.
+
+The fast lane hands this runner threshold crossings only (`on_signal`, never per tick). The
+runner fires the pair's cycle machine, whose guards are the manifest's gates; when the machine
+accepts `enter` or `exit`, both legs go out at once through the dual-leg executor, and the
+outcome fires the next event (`both_filled`, `both_failed`, `one_leg_filled`, ...). A one-legged
+result is repaired per the manifest's policy before anything else happens on the pair.
+
+Every transition is journaled. Per-tick arithmetic never reaches here.
+
+Scope of this version: one cycle at a time per pair (the manifest's `max_open_cycles` is
+enforced by its gate); the `both` direction enters in whichever direction crossed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from loguru import logger
+
+from arbiter.compiler.plan import LegPlan, PairPlan, Plan
+from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
+from arbiter.execution.intent import Intent
+from arbiter.fsm.runner import Decision as FsmDecision
+from arbiter.fsm.runner import GuardResult, MachineRunner
+from arbiter.market.instrument import Instrument
+from arbiter.market.spread import SignalKind, SpreadSignal
+from arbiter.risk.gates import Decision, GateStats, PairGates
+from arbiter.risk.snapshot import RiskSnapshot
+from arbiter.venues.client_ids import ClientIdRules, IntentId
+from arbiter.venues.orders import OrderType, Side, TimeInForce
+
+BPS = Decimal(10_000)
+ZERO = Decimal(0)
+
+
+@dataclass
+class PairServices:
+    """What a pair runner needs from the runtime around it."""
+
+    strategy: str
+    executor: DualLegExecutor
+    instrument: Callable[[LegPlan], Instrument | None]
+    touch: Callable[[LegPlan, Side], Decimal | None]  # the price a taker order on `side` crosses
+    snapshot: Callable[[PairPlan], RiskSnapshot]
+    rules: Callable[[LegPlan], ClientIdRules | None]
+    journal_cycle: Callable[[str, int, FsmDecision], None]
+    on_fills: Callable[[PairPlan, DualResult | RepairResult, str], None]
+    hand_to_hedger: Callable[[str, Decimal], Any] | None = None
+    cycle_numbers: Callable[[str], int] = field(default=lambda pair: 0)
+
+
+@dataclass
+class PairStats:
+    cycles_completed: int = 0
+    entries: int = 0
+    entries_refused: int = 0
+    one_legged: int = 0
+    repairs: dict[str, int] = field(default_factory=dict)
+    decision_to_sent_ns: list[int] = field(default_factory=list)
+
+
+class PairRunner:
+    def __init__(
+        self, plan: Plan, pair: PairPlan, services: PairServices, stats: GateStats
+    ) -> None:
+        self.plan, self.pair, self.services = plan, pair, services
+        self.gates = PairGates(pair, stats, other=self._position_guard)
+        self.machine = MachineRunner(pair.cycle, self.gates.resolve)
+        self.cycle = services.cycle_numbers(pair.id)
+        self.direction: str | None = None
+        self.open_base = ZERO  # base quantity held by the current cycle (long spot / buy leg)
+        self.stats = PairStats()
+        self.last_refusal = ""
+        self._busy: asyncio.Task[None] | None = None
+        self._entry_active: str | None = None  # the direction whose entry spread is active
+        self._exit_active = False
+        self._pending_params: PairPlan | None = None
+        self._log = logger.bind(strategy=services.strategy, pair=pair.id)
+
+    # -- the fast lane's hand-off ----------------------------------------------------------
+
+    def on_signal(self, signal: SpreadSignal, direction: str) -> None:
+        """A threshold crossing for this pair in `direction`. Never blocks."""
+        if signal.kind is SignalKind.ENTRY:
+            self._entry_active = (
+                direction
+                if signal.active
+                else (None if self._entry_active == direction else self._entry_active)
+            )
+        elif direction == self.direction:
+            self._exit_active = signal.active
+        self.step()
+
+    def step(self) -> None:
+        """Advance the machine as far as the current signals allow, without waiting."""
+        if self._busy is not None and not self._busy.done():
+            return  # legs in flight: the outcome will call step() again
+        state = self.machine.state
+        if state == "idle" and self._entry_active:
+            self._fire("spread_entered")
+            state = self.machine.state
+        if state == "armed":
+            if not self._entry_active:
+                self._fire("spread_retreated")
+            else:
+                self._try(self._enter(self._entry_active))
+        elif state == "open" and self._exit_active:
+            self._try(self._exit())
+
+    def retry_gates(self) -> None:
+        """Called on a timer while armed: gates may pass now (depth came back, window opened)."""
+        if self.machine.state in ("armed", "open"):
+            self.step()
+
+    # -- reload ----------------------------------------------------------------------------
+
+    def retune(self, pair: PairPlan) -> bool:
+        """New thresholds/sizing/gates for the same pair: applied now if at a safe point."""
+        if self.machine.state in ("entering", "exiting", "legging"):
+            self._pending_params = pair
+            return False
+        self._apply_params(pair)
+        return True
+
+    def _apply_params(self, pair: PairPlan) -> None:
+        self.pair = pair
+        self.gates = PairGates(pair, self.gates.stats, other=self._position_guard)
+        state = self.machine.state
+        self.machine = MachineRunner(pair.cycle, self.gates.resolve)
+        self.machine.restore(state)
+        self._pending_params = None
+
+    # -- entering and exiting --------------------------------------------------------------
+
+    def _try(self, work: Any) -> None:
+        self._busy = asyncio.get_running_loop().create_task(work)
+        self._busy.add_done_callback(self._after)
+
+    def _after(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._log.opt(exception=task.exception()).error("pair step failed; halting the pair")
+            if self.machine.state not in ("halted", "error"):
+                self._fire("fail")
+        if self._pending_params is not None and self.machine.state not in (
+            "entering",
+            "exiting",
+            "legging",
+        ):
+            self._apply_params(self._pending_params)
+        if self.machine.state == "cooling_down":
+            cooldown = self.pair.thresholds.cooldown_s
+            asyncio.get_running_loop().call_later(cooldown, self._cooled)
+        elif self.machine.state in ("armed", "open"):
+            self.step()
+
+    def _cooled(self) -> None:
+        if self.machine.state == "cooling_down":
+            self._fire("cooldown_elapsed")
+            self.step()
+
+    async def _enter(self, direction: str) -> None:
+        next_cycle = self.cycle + 1
+        legs = self._legs(direction, "entry", cycle=next_cycle)
+        if legs is None:
+            return
+        base, orders = legs
+        decision = Decision("enter", direction, base, base * self._price(orders[0]))
+        started = time.perf_counter_ns()
+        verdict = self._fire("enter", decision=decision, snapshot=self.services.snapshot(self.pair))
+        if not verdict.accepted:
+            self.stats.entries_refused += 1
+            self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
+            return
+        self.cycle = next_cycle
+        self.direction = direction
+        self.stats.entries += 1
+        result = await self.services.executor.execute(orders, self.plan.execution.leg_timeout_ms)
+        self.stats.decision_to_sent_ns.append(time.perf_counter_ns() - started)
+        self.services.on_fills(self.pair, result, "entry")
+        if result.outcome == "both_filled":
+            self.open_base = sum(
+                (leg.filled_base for leg in result.legs if leg.side is Side.BUY), ZERO
+            )
+            self._fire("both_filled")
+        elif result.outcome == "both_failed":
+            self._fire("both_failed")
+        else:
+            self.stats.one_legged += 1
+            self._fire("one_leg_filled")
+            await self._repair(result, orders, entering=True)
+
+    async def _exit(self) -> None:
+        assert self.direction is not None
+        legs = self._legs(self.direction, "exit", cycle=self.cycle, qty=self.open_base)
+        if legs is None:
+            return
+        base, orders = legs
+        decision = Decision("exit", self.direction, base, base * self._price(orders[0]))
+        verdict = self._fire("exit", decision=decision, snapshot=self.services.snapshot(self.pair))
+        if not verdict.accepted:
+            self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
+            return
+        result = await self.services.executor.execute(orders, self.plan.execution.leg_timeout_ms)
+        self.services.on_fills(self.pair, result, "exit")
+        if result.outcome == "both_filled":
+            self.open_base -= sum(
+                (leg.filled_base for leg in result.legs if leg.side is Side.SELL), ZERO
+            )
+            if self.open_base > 0:
+                self._fire("exit_failed")  # partly exited but still hedged: exit the rest later
+            else:
+                self._finish_cycle()
+                self._fire("exit_filled")
+        elif result.outcome == "both_failed":
+            self._fire("exit_failed")
+        else:
+            self.stats.one_legged += 1
+            self._fire("one_leg_filled")
+            await self._repair(result, orders, entering=False)
+
+    async def _repair(self, result: DualResult, orders: list[LegOrder], *, entering: bool) -> None:
+        policy = self.plan.execution.repair
+        repaired = await self.services.executor.repair(
+            result,
+            orders,
+            policy=policy.policy.value,
+            touch=lambda role, side: self.services.touch(self.pair.leg(role), side),
+            max_chase_steps=policy.max_chase_steps,
+            chase_step_bps=policy.chase_step_bps,
+            max_slippage_bps=self.plan.execution.max_slippage_bps,
+            max_unhedged_ms=self.plan.risk.max_unhedged_ms,
+            leg_timeout_ms=self.plan.execution.leg_timeout_ms,
+            hand_to_hedger=self._hand_over if self.services.hand_to_hedger else None,
+        )
+        self.services.on_fills(self.pair, repaired, "repair")
+        self.stats.repairs[repaired.outcome] = self.stats.repairs.get(repaired.outcome, 0) + 1
+        if repaired.outcome == "repair_budget_exceeded":
+            self._fire("repair_budget_exceeded")
+            return
+        if repaired.outcome == "handed_to_hedger":
+            self._finish_cycle()
+            self._fire("handed_to_hedger")
+            return
+        # Entry: a completed chase leaves a hedged position (open), an unwind leaves us flat.
+        # Exit: a completed chase finishes the exit (flat), an unwind restores the position.
+        completes_trade = repaired.outcome == "repaired"
+        hedged_position = completes_trade if entering else not completes_trade
+        filled = [leg.filled_base for leg in result.legs]
+        if hedged_position:
+            if entering:  # the chase brought the short leg up to the long one
+                self.open_base = max(filled)
+            else:  # the unwind took back the leg that exited too far
+                self.open_base -= min(filled)
+            self._fire("repaired")
+        else:
+            self._finish_cycle()
+            self._fire("flattened")
+
+    async def _hand_over(self, residual: Decimal) -> None:
+        assert self.services.hand_to_hedger is not None
+        await self.services.hand_to_hedger(self.pair.asset, residual)
+
+    def _finish_cycle(self) -> None:
+        self.open_base = ZERO
+        self.stats.cycles_completed += 1
+
+    # -- building the legs -----------------------------------------------------------------
+
+    def _legs(
+        self, direction: str, step: str, *, cycle: int, qty: Decimal | None = None
+    ) -> tuple[Decimal, list[LegOrder]] | None:
+        """Both legs of an entry or exit in `direction`, sized on both lot grids, or None."""
+        buyer = _buy_role(direction)
+        roles = [leg.role for leg in self.pair.legs]
+        instruments = {role: self.services.instrument(self.pair.leg(role)) for role in roles}
+        if any(i is None for i in instruments.values()):
+            return None
+        sides = {role: (Side.BUY if role == buyer else Side.SELL) for role in roles}
+        if step == "exit":
+            sides = {role: side.opposite for role, side in sides.items()}
+        touches = {role: self.services.touch(self.pair.leg(role), sides[role]) for role in roles}
+        if any(t is None for t in touches.values()):
+            return None
+        buy_touch = touches[buyer]
+        assert buy_touch is not None
+        base = qty if qty is not None else self._order_base(buy_touch)
+        base = _on_both_grids(base, [i for i in instruments.values() if i is not None])
+        if base <= 0:
+            return None
+        slip = self.plan.execution.max_slippage_bps
+        orders = []
+        for role in roles:
+            inst, side, touch = instruments[role], sides[role], touches[role]
+            assert inst is not None
+            assert touch is not None
+            limit = (
+                inst.round_price_up(touch * (1 + slip / BPS))
+                if side is Side.BUY
+                else inst.round_price_down(touch * (1 - slip / BPS))
+            )
+            market = self.plan.execution.order_type.value == "market"
+            intent = Intent.build(
+                IntentId(self.services.strategy, self.pair.id, cycle, f"{step}.{role}"),
+                self.pair.leg(role).venue,
+                self.services.rules(self.pair.leg(role)),
+                symbol=inst.symbol,
+                side=side,
+                order_type=OrderType.MARKET if market else OrderType.LIMIT,
+                qty=base / inst.contract_value,
+                price=None if market else limit,
+                decision_price=touch,
+                tif=TimeInForce.IOC,
+                reduce_only=step == "exit" and inst.kind.value == "perp",
+            )
+            orders.append(LegOrder(role, intent, inst))
+        return base, orders
+
+    def _order_base(self, buy_touch: Decimal) -> Decimal:
+        sizing = self.pair.sizing
+        if sizing.order_qty is not None:
+            return sizing.order_qty
+        assert sizing.order_notional is not None
+        return sizing.order_notional / buy_touch
+
+    def _price(self, leg: LegOrder) -> Decimal:
+        return leg.intent.decision_price
+
+    # -- the machine -----------------------------------------------------------------------
+
+    def _fire(self, trigger: str, **context: Any) -> FsmDecision:
+        decision = self.machine.fire(trigger, **context)
+        if decision.dest != decision.source:
+            self.services.journal_cycle(self.pair.id, self.cycle, decision)
+            self._log.bind(cycle=self.cycle).info(
+                "{} -> {} on {}", decision.source, decision.dest, trigger
+            )
+        return decision
+
+    def _position_guard(self, name: str, context: Mapping[str, Any]) -> GuardResult:
+        held = self.open_base > 0
+        if name == "has_position":
+            return GuardResult(held, f"holding {self.open_base} {self.pair.asset}")
+        if name == "is_flat":
+            return GuardResult(not held, f"holding {self.open_base} {self.pair.asset}")
+        return GuardResult(False, f"unknown guard {name}")
+
+
+def _buy_role(direction: str) -> str:
+    return {
+        "buy_spot_short_perp": "spot",
+        "sell_spot_long_perp": "perp",
+        "buy_a_sell_b": "a",
+        "buy_b_sell_a": "b",
+    }[direction]
+
+
+def _on_both_grids(base: Decimal, instruments: list[Instrument]) -> Decimal:
+    """The largest quantity <= base that is a whole number of lots on every leg."""
+    for _ in range(8):
+        before = base
+        for inst in instruments:
+            step = inst.lot_size * inst.contract_value
+            base = (base / step).to_integral_value(rounding=ROUND_FLOOR) * step
+        if base == before:
+            return base
+    return ZERO
