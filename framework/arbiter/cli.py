@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from arbiter.commands import manifest as manifest_commands
+from arbiter.commands import sim as sim_commands
 
 app = typer.Typer(
     name="arbiter",
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 
 manifest_commands.register(app)
+sim_commands.register(app)
 
 
 def main() -> None:
