@@ -1,0 +1,212 @@
+"""OKX v5 words for engine objects, and the `books` checksum.
+
+Shared by the REST answers and the private WS channels so both always agree.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from arbiter.market.instrument import Instrument, InstrumentKind
+from arbiter.sim.accounts import Account, Position
+from arbiter.sim.engine import VenueEngine
+from arbiter.sim.orders import (
+    CancelReason,
+    Order,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
+
+REJECT_CODES: dict[RejectReason, tuple[str, str]] = {
+    RejectReason.DUPLICATE_CLIENT_ID: ("51016", "Duplicated clOrdId"),
+    RejectReason.INSUFFICIENT_BALANCE: (
+        "51008",
+        "Order failed. Insufficient USDT balance in account.",
+    ),
+    RejectReason.REDUCE_ONLY_WOULD_INCREASE: (
+        "51169",
+        "Order failed because you don't have any positions in this direction for this contract to reduce or close.",
+    ),
+    RejectReason.ORDER_NOT_FOUND: ("51603", "Order does not exist"),
+    RejectReason.QTY_TOO_SMALL: (
+        "51020",
+        "Your order should meet or exceed the minimum order amount.",
+    ),
+    RejectReason.NOTIONAL_TOO_SMALL: (
+        "51020",
+        "Your order should meet or exceed the minimum order amount.",
+    ),
+    RejectReason.OFF_GRID: ("51000", "Parameter sz or px error"),
+    RejectReason.UNKNOWN_SYMBOL: ("51001", "Instrument ID does not exist."),
+    RejectReason.INVALID_PARAM: ("51000", "Parameter error"),
+}
+RATE_LIMIT = (
+    "50011",
+    "Rate limit reached. Please refer to API documentation and throttle requests accordingly.",
+)
+GENERIC_REJECT = ("50001", "Service temporarily unavailable. Please try again later.")
+
+_STATE = {
+    OrderStatus.NEW: "live",
+    OrderStatus.PARTIALLY_FILLED: "partially_filled",
+    OrderStatus.FILLED: "filled",
+    OrderStatus.CANCELLED: "canceled",
+    OrderStatus.REJECTED: "canceled",
+}
+ORD_TYPES = {
+    "limit": (OrderType.LIMIT, TimeInForce.GTC),
+    "market": (OrderType.MARKET, TimeInForce.IOC),
+    "ioc": (OrderType.LIMIT, TimeInForce.IOC),
+    "fok": (OrderType.LIMIT, TimeInForce.FOK),
+    "post_only": (OrderType.LIMIT, TimeInForce.POST_ONLY),
+}
+_ORD_TYPE_NAME = {v: k for k, v in ORD_TYPES.items()}
+
+
+def s(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def inst_type(inst: Instrument) -> str:
+    return "SPOT" if inst.kind is InstrumentKind.SPOT else "SWAP"
+
+
+def instrument_info(inst: Instrument) -> dict[str, Any]:
+    spot = inst.kind is InstrumentKind.SPOT
+    return {
+        "instType": inst_type(inst),
+        "instId": inst.symbol,
+        "uly": "" if spot else f"{inst.base}-{inst.quote}",
+        "instFamily": "" if spot else f"{inst.base}-{inst.quote}",
+        "baseCcy": inst.base if spot else "",
+        "quoteCcy": inst.quote if spot else "",
+        "settleCcy": "" if spot else inst.quote,
+        "ctVal": "" if spot else s(inst.contract_value),
+        "ctMult": "" if spot else "1",
+        "ctValCcy": "" if spot else inst.base,
+        "ctType": "" if spot else "linear",
+        "optType": "",
+        "stk": "",
+        "listTime": "1606468572000",
+        "expTime": "",
+        "lever": "" if spot else "100",
+        "tickSz": s(inst.tick_size),
+        "lotSz": s(inst.lot_size),
+        "minSz": s(inst.min_qty),
+        "alias": "",
+        "state": "live",
+        "maxLmtSz": "10000000",
+        "maxMktSz": "1000000",
+        "ruleType": "normal",
+    }
+
+
+def order(o: Order) -> dict[str, Any]:
+    inst = o.instrument
+    spot = inst.kind is InstrumentKind.SPOT
+    return {
+        "instType": inst_type(inst),
+        "instId": inst.symbol,
+        "ordId": o.order_id,
+        "clOrdId": o.client_id,
+        "tag": "",
+        "px": s(o.price) if o.price is not None else "",
+        "sz": s(o.quote_amount if o.quote_amount is not None else o.qty),
+        "tgtCcy": ("quote_ccy" if o.quote_amount is not None else "base_ccy")
+        if spot and o.order_type is OrderType.MARKET
+        else "",
+        "ordType": _ORD_TYPE_NAME[(o.order_type, o.tif)],
+        "side": o.side.value,
+        "posSide": "" if spot else "net",
+        "tdMode": "cash" if spot else "cross",
+        "accFillSz": s(o.filled),
+        "fillPx": "",
+        "fillSz": "0",
+        "tradeId": "",
+        "avgPx": s(o.avg_price) if o.filled else "",
+        "state": _STATE[o.status],
+        "lever": "" if spot else "10",
+        "fee": s(-o.fee),  # OKX reports charged fees as negative numbers
+        "feeCcy": o.fee_coin or (inst.base if spot and o.side.value == "buy" else inst.quote),
+        "rebate": "0",
+        "rebateCcy": inst.quote,
+        "pnl": "0",
+        "reduceOnly": "true" if o.reduce_only else "false",
+        "cancelSource": "1"
+        if o.cancel_reason is CancelReason.USER
+        else ("" if o.cancel_reason is None else "14"),
+        "category": "normal",
+        "cTime": str(o.created_ms),
+        "uTime": str(o.updated_ms),
+    }
+
+
+def position(p: Position, mark: Decimal, ts_ms: int) -> dict[str, Any]:
+    return {
+        "instType": "SWAP",
+        "instId": p.instrument.symbol,
+        "mgnMode": "cross",
+        "posSide": "net",
+        "pos": s(p.qty),
+        "posCcy": "",
+        "ccy": p.instrument.quote,
+        "avgPx": s(p.entry_price),
+        "markPx": s(mark),
+        "upl": s(p.unrealized_pnl(mark)),
+        "uplRatio": "0",
+        "lever": s(p.leverage),
+        "imr": s(p.margin()),
+        "margin": "",
+        "mmr": "0",
+        "notionalUsd": s(abs(p.base_qty) * mark),
+        "liqPx": "",
+        "realizedPnl": s(p.realized_pnl - p.funding_paid),
+        "fundingFee": s(-p.funding_paid),
+        "adl": "1",
+        "cTime": str(p.updated_ms),
+        "uTime": str(ts_ms),
+        "pTime": str(ts_ms),
+    }
+
+
+def balance(engine: VenueEngine, account: Account) -> dict[str, Any]:
+    upnl = sum(
+        (p.unrealized_pnl(engine.mark(p.instrument)) for p in account.positions.values()),
+        Decimal(0),
+    )
+    now = engine.clock.now_ms()
+    details = []
+    for ccy, bal in sorted(account.balances.items()):
+        ccy_upl = upnl if ccy == "USDT" else Decimal(0)
+        frozen = account.used_margin() if ccy == "USDT" else Decimal(0)
+        details.append(
+            {
+                "ccy": ccy,
+                "eq": s(bal + ccy_upl),
+                "cashBal": s(bal),
+                "availBal": s(bal - frozen),
+                "availEq": s(bal + ccy_upl - frozen),
+                "frozenBal": s(frozen),
+                "ordFrozen": "0",
+                "upl": s(ccy_upl),
+                "uTime": str(now),
+            }
+        )
+    return {"totalEq": s(account.balance("USDT") + upnl), "uTime": str(now), "details": details}
+
+
+def book_checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> int:
+    """OKX `books` checksum: CRC32 of the top 25 levels, bid and ask interleaved as price:size."""
+    parts: list[str] = []
+    for i in range(25):
+        if i < len(bids):
+            parts.append(f"{bids[i][0]}:{bids[i][1]}")
+        if i < len(asks):
+            parts.append(f"{asks[i][0]}:{asks[i][1]}")
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc  # OKX sends it as signed 32-bit
