@@ -268,5 +268,6 @@ def _next_intent(
         price=limit,
         tif=TimeInForce.IOC,
         reduce_only=reduce_only,
+        kind=base.request.kind,
     )
     return Intent(intent_id, base.venue, request, decision)

@@ -46,6 +46,7 @@ class Intent:
         decision_price: Decimal,
         tif: TimeInForce = TimeInForce.GTC,
         reduce_only: bool = False,
+        kind: str | None = None,
     ) -> Intent:
         """An intent whose client order id is derived from its id within `rules`."""
         request = OrderRequest(
@@ -57,5 +58,6 @@ class Intent:
             price=price,
             tif=tif,
             reduce_only=reduce_only,
+            kind=kind,
         )
         return cls(intent_id, venue, request, decision_price)

@@ -317,6 +317,7 @@ class PairRunner:
                 decision_price=touch,
                 tif=TimeInForce.IOC,
                 reduce_only=step == "exit" and inst.kind.value == "perp",
+                kind=inst.kind.value,
             )
             orders.append(LegOrder(role, intent, inst))
         return base, orders

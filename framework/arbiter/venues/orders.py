@@ -63,8 +63,13 @@ class OrderRequest:
     price: Decimal | None = None  # required for limit orders
     tif: TimeInForce = TimeInForce.GTC
     reduce_only: bool = False
+    # "spot" or "perp". A venue can list both under one symbol (Bybit: "BTCUSDT" is spot and
+    # linear), so a plugin must refuse a request whose product it cannot tell from the symbol.
+    kind: str | None = None
 
     def __post_init__(self) -> None:
+        if self.kind not in (None, "spot", "perp"):
+            raise ValueError(f"{self.client_id}: expected kind spot or perp, was {self.kind!r}")
         if self.qty <= 0:
             raise ValueError(f"{self.client_id}: expected positive qty, was {self.qty}")
         if self.type is OrderType.LIMIT and (self.price is None or self.price <= 0):
