@@ -55,14 +55,25 @@ class Ledger:
     _day: str = ""
     _realized_before_today: Decimal = ZERO
 
-    def on_fill(self, intent: Intent, fill: Fill, instrument: Instrument, asset: str) -> None:
-        """Book one fill of one of this strategy's orders (`instrument`: the leg's own)."""
+    def on_fill(
+        self,
+        intent: Intent,
+        fill: Fill,
+        instrument: Instrument,
+        asset: str,
+        *,
+        replaying: bool = False,
+    ) -> None:
+        """Book one fill of one of this strategy's orders (`instrument`: the leg's own).
+
+        `replaying`: a restart rebuilding the books from the journal; hedge fills then go into
+        the inventory too, since no hedger is there to book them."""
         self.fills += 1
         inst = replace(instrument, venue=fill.venue)  # keyed like the fill, whatever the listing
         base = inst.base_qty(fill.qty)
         signed = base if fill.side is Side.BUY else -base
         pair, cycle = intent.id.pair, intent.id.cycle
-        if pair != HEDGE_PAIR:
+        if pair != HEDGE_PAIR or replaying:
             kind = "spot" if instrument.kind.value == "spot" else "perp"
             self.inventory.apply_fill(asset, fill.venue, kind, signed)
         book = self.cycles.get((pair, cycle))

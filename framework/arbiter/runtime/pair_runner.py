@@ -145,6 +145,11 @@ class PairRunner:
         self._apply_params(plan, pair)
         return True
 
+    def resume_from(self, state: str, direction: str | None, held_base: Decimal) -> None:
+        """After a restart: the state, direction and position the journal's fills show."""
+        self.machine.restore(state)
+        self.direction, self.open_base = direction, held_base
+
     @property
     def busy(self) -> asyncio.Task[None] | None:
         """The entry, exit or repair in flight, if any."""

@@ -52,14 +52,22 @@ from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
 from arbiter.runtime.market import MarketState
 from arbiter.runtime.reload import DEFAULT_POLL_S, ManifestWatcher, ReloadDecision, ReloadManager
+from arbiter.runtime.restore import restore_cycle
 from arbiter.runtime.strategy_runner import StrategyHooks, StrategyRunner
 from arbiter.runtime.supervisor import Supervised, Supervisor
 from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
-from arbiter.store.replay import restore_orders
+from arbiter.store.replay import load_strategy_fills, restore_orders
 from arbiter.venues.client_ids import IntentId
 from arbiter.venues.contract import TradingVenue
-from arbiter.venues.orders import OrderType, PositionUpdate, PrivateEvent, Side, TimeInForce
+from arbiter.venues.orders import (
+    Fill,
+    OrderType,
+    PositionUpdate,
+    PrivateEvent,
+    Side,
+    TimeInForce,
+)
 from arbiter.venues.registry import Installed, installed
 from arbiter.venues.session import BookRef
 
@@ -151,9 +159,7 @@ class Runtime:
     async def start(self) -> None:
         state = self.journal.load_state()
         restore_orders(state, self.tracker)
-        self._journal_cycles = {
-            key: record.cycle for key, record in state.cycles.items()
-        }  # (strategy, pair) -> last cycle
+        self._journal_cycles = dict(state.cycles)  # (strategy, pair) -> last cycle record
         decisions = self.reloads.apply(self.watcher.scan())
         startable = [d for d in decisions if d.action == "start" and d.manifest is not None]
         for decision in decisions:
@@ -243,6 +249,7 @@ class Runtime:
         host = StrategyHost(path, loaded, runner, Ledger(name, runner.inventory), accounts=specs)
         host.hedge_seq = self._last_cycle(name, HEDGE_PAIR)
         self.strategies[name] = host
+        self._restore(host)
         host.hedger = self._hedger(host)
         self._rewatch(host)
         runner.build_engine()
@@ -254,6 +261,28 @@ class Runtime:
         logger.bind(strategy=name).info(
             "strategy {} started from {} ({} pairs)", name, path, len(runner.pairs)
         )
+
+    def _restore(self, host: StrategyHost) -> None:
+        """Rebuild the strategy's books and each pair's last cycle from the journal."""
+        history = load_strategy_fills(self.journal.connection, host.name)
+        for intent, fill in history:
+            self._book_fill(intent, fill, host, replaying=True)
+        for pid, runner in host.runner.pairs.items():
+            record = self._journal_cycles.get((host.name, pid))
+            if record is None:
+                continue
+            restored = restore_cycle(
+                runner.pair, record.cycle, record.state, history, self.market.instrument
+            )
+            runner.resume_from(restored.state, restored.direction, restored.held_base)
+            if restored.last_state != "idle":
+                logger.bind(strategy=host.name, pair=pid).warning(
+                    "restored: {} -> {} ({})", restored.last_state, restored.state, restored.reason
+                )
+            if restored.state == "halted":
+                self.incidents.raise_(
+                    f"legging:{host.name}/{pid}", "legging", "restart", restored.reason
+                )
 
     async def _drain_strategy(self, name: str) -> None:
         """The manifest is gone: no new entries; pairs exit as usual and the strategy ends
@@ -395,7 +424,8 @@ class Runtime:
         row = self.journal.connection.execute(
             "SELECT MAX(cycle) FROM intents WHERE strategy = ? AND pair = ?", (strategy, pair)
         ).fetchone()
-        return max(int(row[0] or 0), self._journal_cycles.get((strategy, pair), 0))
+        record = self._journal_cycles.get((strategy, pair))
+        return max(int(row[0] or 0), record.cycle if record else 0)
 
     def _journal_cycle(self, strategy: str, pair: str, cycle: int, d: FsmDecision) -> None:
         self.journal.record_cycle(
@@ -475,7 +505,10 @@ class Runtime:
             if change.snapshot.is_final:
                 self.checker.reservations.release(applied.client_id)
             if change.fill is not None:
-                self._book_fill(applied.client_id, change.fill)
+                intent = self.tracker.intent(applied.client_id)
+                host = self.strategies.get(intent.id.strategy)
+                if host is not None:  # else: a strategy no longer running, from the journal
+                    self._book_fill(intent, change.fill, host)
         if applied.incident is not None:
             i = applied.incident
             self.incidents.raise_(
@@ -485,18 +518,16 @@ class Runtime:
                 f"{i.venue}:{i.symbol} {i.message}",
             )
 
-    def _book_fill(self, client_id: str, fill: Any) -> None:
-        intent = self.tracker.intent(client_id)
-        host = self.strategies.get(intent.id.strategy)
-        if host is None:
-            return  # an order of a strategy no longer running (recovered from the journal)
+    def _book_fill(
+        self, intent: Intent, fill: Fill, host: StrategyHost, *, replaying: bool = False
+    ) -> None:
         kind = intent.request.kind or "spot"
         inst = self.market.instruments.get((intent.venue, kind, intent.request.symbol))
         asset = host.asset_of(intent)
         if inst is None or asset is None:
-            logger.error("fill {} of {}: no instrument or asset to book it", fill, client_id)
+            logger.error("fill {} of {}: no instrument or asset to book it", fill, intent.id)
             return
-        host.ledger.on_fill(intent, fill, inst, asset)
+        host.ledger.on_fill(intent, fill, inst, asset, replaying=replaying)
 
     # -- trading states, incidents, kill switches --------------------------------------------
 
