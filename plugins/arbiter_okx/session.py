@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 
 from arbiter.market.instrument import Instrument
+from arbiter.venues.contract import VenueLimits
 from arbiter.venues.credentials import ApiKeys
 from arbiter.venues.session import VenueConfig
 from arbiter.venues.stream_codec import BookStream, PrivateCodec
@@ -53,9 +54,12 @@ def stream_dialect(config: VenueConfig, keys: ApiKeys) -> StreamDialect:
     )
 
 
-def make_session(config: VenueConfig) -> StreamingSession:
-    """The whole OKX session of one account; `await session.start()` before use."""
+def make_session(config: VenueConfig, *, limits: VenueLimits | None = None) -> StreamingSession:
+    """The whole OKX session of one account; `await session.start()` before use.
+
+    `limits` replaces the venue's published rate limits (for tests that need the pace).
+    """
     if config.keys is None:
         raise ValueError(f"{config.account}: expected API keys for the private stream, was none")
-    trading = importlib.import_module("arbiter_okx.trading").OkxTrading(config)
+    trading = importlib.import_module("arbiter_okx.trading").OkxTrading(config, limits=limits)
     return StreamingSession(config, trading, stream_dialect(config, config.keys))

@@ -46,14 +46,14 @@ class OkxWs:
     def __init__(self, engine: VenueEngine, faults: FaultPlan) -> None:
         self.engine = engine
         self.faults = faults
+        # Orders whose state push went out with their last fill: the engine's own state event
+        # that follows each fill would repeat it.
+        self._reported_with_fill: set[str] = set()
         self.public: list[Connection] = []
         self.private: list[Connection] = []
         self._conn_ids = itertools.count(1)
         # Per connection and instrument: the seqId of the last `books` message, sent or dropped.
         self._seq: dict[tuple[int, str], int] = {}
-        # Orders whose state push went out with their last fill: the engine's own state event
-        # that follows each fill would repeat it.
-        self._reported_with_fill: set[str] = set()
         engine.listeners.append(self.on_event)
 
     def install(self, app: web.Application) -> None:

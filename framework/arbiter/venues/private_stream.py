@@ -9,8 +9,9 @@ Rules kept here:
   order tracker dedups fills by trade id and absorbs stale statuses, so a replay is safe);
 - "recent" means since the last frame of the previous connection (less `slack_ms` for clock
   skew and frames in flight); the first connection looks back `initial_lookback_ms`;
-- an order we saw open that the venue no longer lists is queried by client id: it finished
-  (cancelled, expired) while we were away, and no fill would say so;
+- an order we saw working (or placed through the session, see `watched_trading`) that the
+  venue no longer lists is queried by client id: it finished (cancelled, expired) while we
+  were away, and no fill would say so;
 - a REST failure during reconciliation is retried with backoff for as long as the connection
   stands; a reconciliation for a connection that has since dropped is thrown away;
 - a refused login is final (`AuthenticationFailed` from `start`): the same keys will not work
@@ -28,6 +29,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
+from arbiter.venues.contract import TradingVenue
 from arbiter.venues.errors import AuthenticationFailed
 from arbiter.venues.orders import (
     BalanceUpdate,
@@ -57,8 +59,32 @@ class Reconciler(Protocol):
     async def query_order(self, symbol: str, client_id: str) -> OrderUpdate | None: ...
 
 
+class SessionTrading(TradingVenue, Protocol):
+    """A plugin's trading object as the session drives it: the contract, its lifetime, the
+    REST reads a reconciliation needs, and `publish`, which hands a private event to every
+    sink registered with `on_private`."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def fills(self, symbol: str | None, since_ms: int) -> list[Fill]: ...
+
+    def publish(self, event: PrivateEvent) -> None: ...
+
+
 def wall_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+async def stop_task(task: asyncio.Task[None], grace_s: float = 5.0) -> None:
+    """Wait for a closed session's task to finish; cancel it if it hangs (a connect attempt
+    to a host that never answers)."""
+    done, _ = await asyncio.wait({task}, timeout=grace_s)
+    if not done:
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 class PrivateStream:
@@ -130,8 +156,7 @@ class PrivateStream:
             self._reconciling.cancel()
         await self.ws.close()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
 
     # -- SessionCodec, delegated to the venue codec --------------------------------------------
@@ -185,6 +210,14 @@ class PrivateStream:
             self.delivery_errors += 1
             self._log.opt(exception=True).error("{}: private event sink failed", self.name)
 
+    def note_placed(self, client_id: str, symbol: str) -> None:
+        """An order is about to be sent: watch it until an event says it ended."""
+        self._open[client_id] = symbol
+
+    def note_refused(self, client_id: str, symbol: str) -> None:
+        """The venue certainly did not take the order: nothing to watch."""
+        self._open.pop(client_id, None)
+
     def _note(self, event: OrderUpdate | Fill) -> None:
         if isinstance(event, OrderUpdate) and event.client_id:
             if event.status.final:
@@ -221,8 +254,8 @@ class PrivateStream:
         self.ws.refresh()
 
     async def _read_rest(self) -> tuple[list[OrderUpdate], list[OrderUpdate], list[Fill]]:
-        assert self._gap_start_ms is not None  # set until a reconciliation succeeds
-        since = self._gap_start_ms - self._slack_ms
+        gap_start = self._gap_start_ms if self._gap_start_ms is not None else self._clock_ms()
+        since = gap_start - self._slack_ms
         orders = await self._rest.open_orders()
         listed = {o.client_id for o in orders}
         finished: list[OrderUpdate] = []
@@ -230,7 +263,9 @@ class PrivateStream:
             if client_id in listed:
                 continue
             update = await self._rest.query_order(symbol, client_id)
-            if update is not None:
+            if update is None:
+                self._open.pop(client_id, None)  # the venue never got it: nothing to report
+            else:
                 finished.append(update)
         fills = await self._rest.fills(None, since)
         return orders, finished, fills

@@ -18,22 +18,19 @@ alive rules) and its `TradingVenue`; `StreamingSession` implements `VenueSession
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 from loguru import logger
 
 from arbiter.market.book import OrderBook
 from arbiter.market.events import MarketEvent
 from arbiter.market.instrument import Instrument
-from arbiter.venues.contract import TradingVenue
-from arbiter.venues.orders import Fill, PrivateEvent
-from arbiter.venues.private_stream import PrivateStream, wall_ms
+from arbiter.venues.private_stream import PrivateStream, SessionTrading, stop_task, wall_ms
 from arbiter.venues.session import BookRef, MarketSink, VenueConfig
 from arbiter.venues.stream_codec import BookStream, PrivateCodec
+from arbiter.venues.watched_trading import WatchedTrading
 from arbiter.venues.ws_session import Keepalive, WsSession
 
 InstrumentMap = Mapping[tuple[str, str], Instrument]  # (kind, symbol) -> instrument
@@ -96,8 +93,7 @@ class _Public:
     async def close(self) -> None:
         await self.ws.close()
         if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await stop_task(self.task)
             self.task = None
 
 
@@ -116,42 +112,42 @@ class StreamingSession:
         start_timeout_s: float = 30.0,
     ) -> None:
         self.config = config
-        self.trading = trading
         self.dialect = dialect
         self.stats = SessionStats()
         self._seed = seed
-        self._clock_ms = clock_ms
-        self._lookback_ms = initial_lookback_ms
         self._start_timeout_s = start_timeout_s
         self._instruments: dict[tuple[str, str], Instrument] = {}
         self._public: dict[str, _Public] = {}
         self._refs: Counter[tuple[str, str]] = Counter()
         self._sinks: list[MarketSink] = []
-        self._private: PrivateStream | None = None
         self._started = False
         self._log = logger.bind(venue=config.account)
+        # The private codec reads the instruments `start` loads into this same dict.
+        self._private = PrivateStream(
+            f"{config.account}.private",
+            dialect.private_url,
+            dialect.private_codec(self._instruments),
+            trading,
+            trading.publish,
+            clock_ms=clock_ms,
+            initial_lookback_ms=initial_lookback_ms,
+            seed=seed,
+            keepalive=dialect.keepalive,
+        )
+        self.trading = WatchedTrading(
+            trading, self._private.note_placed, self._private.note_refused
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self._started:
             raise RuntimeError(f"{self.config.account}: session already started")
-        await self.trading.start()
-        for inst in await self.trading.instruments():
-            self._instruments[(inst.kind.value, inst.symbol)] = inst
-        self._private = PrivateStream(
-            f"{self.config.account}.private",
-            self.dialect.private_url,
-            self.dialect.private_codec(self._instruments),
-            self.trading,
-            self.trading.publish,
-            clock_ms=self._clock_ms,
-            initial_lookback_ms=self._lookback_ms,
-            seed=self._seed,
-            keepalive=self.dialect.keepalive,
-        )
         self._started = True
         try:
+            await self.trading.start()
+            for inst in await self.trading.instruments():
+                self._instruments[(inst.kind.value, inst.symbol)] = inst
             await self._private.start(self._start_timeout_s)
         except BaseException:
             await self.close()
@@ -160,8 +156,7 @@ class StreamingSession:
     async def close(self) -> None:
         for public in self._public.values():
             await public.close()
-        if self._private is not None:
-            await self._private.close()
+        await self._private.close()
         await self.trading.close()
 
     # -- VenueSession ------------------------------------------------------------------------
@@ -215,7 +210,7 @@ class StreamingSession:
             for kind, public in self._public.items()
             if public.task is not None
         }
-        if self._private is not None:
+        if self._started:
             states["private"] = self._private.ws.state.state
         return states
 
@@ -229,8 +224,6 @@ class StreamingSession:
 
     @property
     def private(self) -> PrivateStream:
-        if self._private is None:
-            raise RuntimeError(f"{self.config.account}: session not started")
         return self._private
 
     # -- internals ---------------------------------------------------------------------------
@@ -283,17 +276,3 @@ class StreamingSession:
             except Exception:  # one consumer's bug must not starve the others
                 self.stats.sink_errors += 1
                 self._log.opt(exception=True).error("market sink failed")
-
-
-class SessionTrading(TradingVenue, Protocol):
-    """A plugin's trading object as the session drives it: the contract, its lifetime, the
-    REST reads a reconciliation needs, and `publish`, which hands a private event to every
-    sink registered with `on_private`."""
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def fills(self, symbol: str | None, since_ms: int) -> list[Fill]: ...
-
-    def publish(self, event: PrivateEvent) -> None: ...

@@ -167,6 +167,9 @@ class WsSession:
                 raise
             except (OSError, websockets.exceptions.WebSocketException) as exc:
                 self._log.warning("{}: connection failed or lost: {}", self.name, exc)
+            except Exception:  # a bug (say, in a codec's connect frames) must not end the session
+                self.stats.handler_errors += 1
+                self._log.opt(exception=True).error("{}: session failed; reconnecting", self.name)
             finally:
                 self._ws = None
                 self._outbox = None
