@@ -21,14 +21,16 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from arbiter.market.book import OrderBook
 from arbiter.market.events import MarketEvent
 from arbiter.market.instrument import Instrument
+from arbiter.venues.contract import TradingVenue
 from arbiter.venues.private_stream import PrivateStream, SessionTrading, stop_task, wall_ms
-from arbiter.venues.session import BookRef, MarketSink, VenueConfig
+from arbiter.venues.session import BookRef, MarketSink, VenueConfig, VenueSession
 from arbiter.venues.stream_codec import BookStream, PrivateCodec
 from arbiter.venues.watched_trading import WatchedTrading
 from arbiter.venues.ws_session import Keepalive, WsSession
@@ -134,9 +136,10 @@ class StreamingSession:
             seed=seed,
             keepalive=dialect.keepalive,
         )
-        self.trading = WatchedTrading(
+        self._trading = WatchedTrading(
             trading, self._private.note_placed, self._private.note_refused
         )
+        self.trading: TradingVenue = self._trading
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -145,8 +148,8 @@ class StreamingSession:
             raise RuntimeError(f"{self.config.account}: session already started")
         self._started = True
         try:
-            await self.trading.start()
-            for inst in await self.trading.instruments():
+            await self._trading.start()
+            for inst in await self._trading.instruments():
                 self._instruments[(inst.kind.value, inst.symbol)] = inst
             await self._private.start(self._start_timeout_s)
         except BaseException:
@@ -157,7 +160,7 @@ class StreamingSession:
         for public in self._public.values():
             await public.close()
         await self._private.close()
-        await self.trading.close()
+        await self._trading.close()
 
     # -- VenueSession ------------------------------------------------------------------------
 
@@ -276,3 +279,7 @@ class StreamingSession:
             except Exception:  # one consumer's bug must not starve the others
                 self.stats.sink_errors += 1
                 self._log.opt(exception=True).error("market sink failed")
+
+
+if TYPE_CHECKING:  # mypy proves the session keeps the contract the runtime drives
+    _CONTRACT: type[VenueSession] = StreamingSession

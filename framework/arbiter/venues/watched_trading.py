@@ -35,19 +35,10 @@ class WatchedTrading:
 
     def __init__(self, inner: SessionTrading, placed: OrderNote, refused: OrderNote) -> None:
         self.inner = inner
+        self.name: str = inner.name
+        self.limits: VenueLimits = inner.limits
+        self.capabilities: Capabilities = inner.capabilities
         self._placed, self._refused = placed, refused
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def limits(self) -> VenueLimits:
-        return self.inner.limits
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self.inner.capabilities
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
         self._placed(request.client_id, request.symbol)
