@@ -9,6 +9,7 @@ from arbiter.commands import control as control_commands
 from arbiter.commands import demo as demo_commands
 from arbiter.commands import manifest as manifest_commands
 from arbiter.commands import sim as sim_commands
+from arbiter.commands import venues as venue_commands
 
 app = typer.Typer(
     name="arbiter",
@@ -23,6 +24,7 @@ book_commands.register(app)
 demo_commands.register(app)
 control_commands.register(app)
 sim_commands.register(app)
+venue_commands.register(app)
 
 
 def main() -> None:
