@@ -23,8 +23,9 @@ from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.faults import FaultPlan
+from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
 from arbiter.sim.gate import guarded
-from arbiter.sim.orders import OrderType, Rejected, RejectReason
+from arbiter.sim.orders import Execution, OrderType, Rejected, RejectReason
 
 Params = dict[str, Any]
 Route = Callable[[Account | None, Params], Awaitable[Any]]
@@ -65,6 +66,7 @@ class BybitRest:
         self.engine = engine
         self.faults = faults
         self.hang = hang
+        self.records = RestRecords(fills=FillLog().attach(engine))
         self.routes: dict[tuple[str, str], tuple[bool, Route]] = {
             ("GET", "/v5/market/time"): (False, self._time),
             ("GET", "/v5/market/instruments-info"): (False, self._instruments),
@@ -83,12 +85,16 @@ class BybitRest:
             ("POST", "/v5/order/cancel"): (True, self._cancel),
             ("GET", "/v5/order/realtime"): (True, self._realtime),
             ("GET", "/v5/order/history"): (True, self._history),
+            ("GET", "/v5/execution/list"): (True, self._executions),
         }
 
     def install(self, app: web.Application) -> None:
         app.router.add_route("*", "/v5/{tail:.*}", self.dispatch)
+        app[REST_RECORDS] = self.records
 
     async def dispatch(self, request: web.Request) -> web.Response:
+        self.records.requests.count(request)
+
         async def handle() -> web.Response:
             return await self._handle(request)
 
@@ -230,6 +236,7 @@ class BybitRest:
         }
 
     async def _fee_rate(self, _: Account | None, params: Params) -> Any:
+        self._kind(params)  # category is required
         rows = [
             {
                 "symbol": i.symbol,
@@ -237,7 +244,8 @@ class BybitRest:
                 "takerFeeRate": codec.s(i.taker_fee),
             }
             for i in self.engine.instruments.values()
-            if not params.get("category") or codec.category(i) == params["category"]
+            if codec.category(i) == params["category"]
+            and (not params.get("symbol") or i.symbol == params["symbol"])
         ]
         return {"list": rows}
 
@@ -341,7 +349,9 @@ class BybitRest:
         kind = self._kind(params)
         oid, cid = params.get("orderId") or None, params.get("orderLinkId") or None
         out = []
-        for o in sorted(self.engine.orders.values(), key=lambda o: -o.created_ms):
+        for o in sorted(
+            self.engine.orders.values(), key=lambda o: (-o.created_ms, -int(o.order_id))
+        ):
             if (
                 self.engine._owners.get(o.order_id) != account.api_key
                 or o.instrument.kind is not kind
@@ -358,11 +368,61 @@ class BybitRest:
         return out
 
     async def _realtime(self, account: Account | None, params: Params) -> Any:
+        """Pages of `limit` (default 20, at most 50); `cursor` is the last order id served."""
         assert account is not None
+        try:
+            limit = limit_param(params, default=20, maximum=50)
+        except ValueError as exc:
+            raise BybitError(10001, f"params error: {exc}") from exc
+        rows = self._select(account, params, True)
+        cursor = params.get("cursor") or ""
+        if cursor:
+            ids = [r["orderId"] for r in rows]
+            if cursor not in ids:
+                raise BybitError(
+                    10001, f"params error: expected a cursor from a previous page, was {cursor!r}"
+                )
+            rows = rows[ids.index(cursor) + 1 :]
+        page = rows[:limit]
         return {
             "category": params.get("category"),
-            "list": self._select(account, params, True),
-            "nextPageCursor": "",
+            "list": page,
+            "nextPageCursor": page[-1]["orderId"] if len(rows) > limit else "",
+        }
+
+    async def _executions(self, account: Account | None, params: Params) -> Any:
+        """Executions newest first; `cursor` is the `seq` of the last row of the previous page."""
+        assert account is not None
+        kind = self._kind(params)
+        try:
+            limit = limit_param(params, default=50, maximum=100)
+            older_than = int(params["cursor"]) if params.get("cursor") else None
+            start = int(params["startTime"]) if params.get("startTime") else None
+            end = int(params["endTime"]) if params.get("endTime") else None
+        except ValueError as exc:
+            raise BybitError(10001, f"params error: {exc}") from exc
+        if params.get("execType") not in (None, "", "Trade"):
+            return {"category": params["category"], "list": [], "nextPageCursor": ""}
+
+        def keep(e: Execution) -> bool:
+            o = e.order
+            return (
+                o.instrument.kind is kind
+                and (not params.get("symbol") or o.instrument.symbol == params["symbol"])
+                and (not params.get("orderId") or o.order_id == params["orderId"])
+                and (not params.get("orderLinkId") or o.client_id == params["orderLinkId"])
+                and (start is None or e.ts_ms >= start)
+                and (end is None or e.ts_ms <= end)
+                and (older_than is None or e.seq < older_than)
+            )
+
+        rows = self.records.fills.newest_first(account.api_key, keep)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return {
+            "category": params["category"],
+            "list": [codec.execution(e) for e in page],
+            "nextPageCursor": str(page[-1].seq) if more else "",
         }
 
     async def _history(self, account: Account | None, params: Params) -> Any:

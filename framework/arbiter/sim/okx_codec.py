@@ -15,6 +15,7 @@ from arbiter.sim.accounts import Account, Position
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.orders import (
     CancelReason,
+    Execution,
     Order,
     OrderStatus,
     OrderType,
@@ -210,3 +211,32 @@ def book_checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) 
             parts.append(f"{asks[i][0]}:{asks[i][1]}")
     crc = zlib.crc32(":".join(parts).encode())
     return crc - (1 << 32) if crc >= 1 << 31 else crc  # OKX sends it as signed 32-bit
+
+
+def fill(e: Execution) -> dict[str, Any]:
+    """One row of /api/v5/trade/fills, in OKX's words (fees charged are negative)."""
+    o = e.order
+    inst = o.instrument
+    return {
+        "instType": inst_type(inst),
+        "instId": inst.symbol,
+        "tradeId": e.exec_id,
+        "ordId": o.order_id,
+        "clOrdId": o.client_id,
+        "billId": e.exec_id,
+        "subType": "1" if o.side.value == "buy" else "2",
+        "tag": "",
+        "fillPx": s(e.price),
+        "fillSz": s(e.qty),
+        "fillIdxPx": "",
+        "fillPnl": "0",
+        "fillMarkPx": "",
+        "side": o.side.value,
+        "posSide": "net" if inst.kind is InstrumentKind.PERP else "",
+        "execType": "M" if e.is_maker else "T",
+        "feeCcy": e.fee_coin,
+        "fee": s(-e.fee),
+        "feeRate": s(-e.fee_rate),
+        "ts": str(e.ts_ms),
+        "fillTime": str(e.ts_ms),
+    }
