@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,9 +46,10 @@ async def bybit_request(
     path: str,
     params: dict[str, Any],
     give_up_s: float = WAIT_S,
+    now_ms: int | None = None,
 ) -> Reply:
     """A Bybit v5 request signed as Bybit documents it (timestamp+key+window+payload)."""
-    ts, window = str(int(time.time() * 1000)), "5000"
+    ts, window = str(now_ms or int(time.time() * 1000)), "5000"
     query = urlencode(params) if method == "GET" else ""
     body = json.dumps(params) if method == "POST" else ""
     payload = ts + ep.api_key + window + (body or query)
@@ -73,9 +75,11 @@ async def okx_request(
     path: str,
     params: dict[str, Any],
     give_up_s: float = WAIT_S,
+    now_ms: int | None = None,
 ) -> Reply:
     """An OKX v5 request signed as OKX documents it (ISO time+method+path+body, base64)."""
-    ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = datetime.fromtimestamp(now_ms / 1000, UTC) if now_ms else datetime.now(UTC)
+    ts = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     query = urlencode(params) if method == "GET" else ""
     target = path + (f"?{query}" if query else "")
     body = json.dumps(params) if method == "POST" else ""
@@ -201,6 +205,8 @@ class Speaker:
     venue: str
     ep: VenueEndpoints
     session: aiohttp.ClientSession
+    # A client that keeps its clock on the venue's (as ccxt can): signs with this time.
+    clock: Callable[[], int] | None = None
 
     @property
     def perp(self) -> str:
@@ -228,7 +234,8 @@ class Speaker:
         self, method: str, path: str, params: dict[str, Any], give_up_s: float = WAIT_S
     ) -> Reply:
         call = bybit_request if self.venue == "bybit" else okx_request
-        return await call(self.session, self.ep, method, path, params, give_up_s)
+        now_ms = self.clock() if self.clock is not None else None
+        return await call(self.session, self.ep, method, path, params, give_up_s, now_ms)
 
     async def place(
         self,
@@ -236,33 +243,63 @@ class Speaker:
         side: str,
         price: str | None = None,
         tif: str = "GTC",
+        *,
+        qty: str | None = None,
+        reduce_only: bool = False,
+        spot: bool = False,
         give_up_s: float = WAIT_S,
     ) -> Reply:
-        """A limit order (a market order when `price` is None) of one lot on the perp."""
+        """A limit order (a market order when `price` is None) on the perp, or on the spot
+        pair; `tif` is GTC, IOC, FOK or PostOnly; `qty` defaults to one lot of the perp."""
+        size = qty or self.lot
         if self.venue == "bybit":
             params: dict[str, Any] = {
-                "category": "linear",
+                "category": "spot" if spot else "linear",
                 "symbol": self.perp,
                 "side": side.capitalize(),
                 "orderType": "Market" if price is None else "Limit",
-                "qty": self.lot,
+                "qty": size,
                 "orderLinkId": client_id,
             }
             if price is not None:
                 params |= {"price": price, "timeInForce": tif}
+            if reduce_only:
+                params["reduceOnly"] = True
         else:
-            kind = "market" if price is None else {"GTC": "limit", "IOC": "ioc"}[tif]
+            kinds = {"GTC": "limit", "IOC": "ioc", "FOK": "fok", "PostOnly": "post_only"}
             params = {
-                "instId": self.perp,
-                "tdMode": "cross",
+                "instId": "BTC-USDT" if spot else self.perp,
+                "tdMode": "cash" if spot else "cross",
                 "side": side.lower(),
-                "ordType": kind,
-                "sz": self.lot,
+                "ordType": "market" if price is None else kinds[tif],
+                "sz": size,
                 "clOrdId": client_id,
             }
             if price is not None:
                 params["px"] = price
+            if reduce_only:
+                params["reduceOnly"] = True
         return await self.request("POST", self.order_path, params, give_up_s)
+
+    async def order_row(self, client_id: str) -> Any:
+        """The venue's own order record for a perp order, as its order query returns it."""
+        if self.venue == "bybit":
+            params = {"category": "linear", "orderLinkId": client_id}
+            body = (await self.request("GET", "/v5/order/realtime", params)).json()
+            return body["result"]["list"][0]
+        params = {"instId": self.perp, "clOrdId": client_id}
+        return (await self.request("GET", "/api/v5/trade/order", params)).json()["data"][0]
+
+    async def usdt(self) -> Decimal:
+        """The USDT wallet balance the venue's balance endpoint reports."""
+        if self.venue == "bybit":
+            params = {"accountType": "UNIFIED"}
+            body = (await self.request("GET", "/v5/account/wallet-balance", params)).json()
+            coins = body["result"]["list"][0]["coin"]
+            return Decimal(next(c["walletBalance"] for c in coins if c["coin"] == "USDT"))
+        body = (await self.request("GET", "/api/v5/account/balance", {})).json()
+        details = body["data"][0]["details"]
+        return Decimal(next(d["cashBal"] for d in details if d["ccy"] == "USDT"))
 
     async def cancel(self, client_id: str) -> Reply:
         if self.venue == "bybit":

@@ -140,7 +140,7 @@ class BybitRest:
         except BybitError as exc:
             return _envelope(self.engine, exc.code, exc.msg, {})
         except Rejected as exc:
-            code, msg = codec.REJECT_CODES[exc.reason]
+            code, msg = codec.reject_code(exc.reason, str(params.get("category", "")))
             return _envelope(self.engine, code, f"{msg} ({exc.detail})", {})
         return _envelope(self.engine, 0, "OK", result)
 

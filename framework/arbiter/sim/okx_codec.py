@@ -70,6 +70,14 @@ ORD_TYPES = {
     "post_only": (OrderType.LIMIT, TimeInForce.POST_ONLY),
 }
 _ORD_TYPE_NAME = {v: k for k, v in ORD_TYPES.items()}
+# OKX's cancelSource codes for why an order ended unfilled.
+_CANCEL_SOURCE = {
+    CancelReason.USER: "1",
+    CancelReason.FOK_NOT_FILLED: "13",
+    CancelReason.IOC_REMAINDER: "14",
+    CancelReason.NO_LIQUIDITY: "14",
+    CancelReason.POST_ONLY_WOULD_TAKE: "31",
+}
 
 
 def s(value: Decimal) -> str:
@@ -141,9 +149,7 @@ def order(o: Order) -> dict[str, Any]:
         "rebateCcy": inst.quote,
         "pnl": "0",
         "reduceOnly": "true" if o.reduce_only else "false",
-        "cancelSource": "1"
-        if o.cancel_reason is CancelReason.USER
-        else ("" if o.cancel_reason is None else "14"),
+        "cancelSource": "" if o.cancel_reason is None else _CANCEL_SOURCE[o.cancel_reason],
         "category": "normal",
         "cTime": str(o.created_ms),
         "uTime": str(o.updated_ms),
