@@ -251,6 +251,24 @@ async def test_private_reorder_when_order_fills_client_sees_later_event_first(
     await private.close()
 
 
+async def test_private_reorder_when_nothing_follows_held_event_still_arrives(
+    venue: str, sim: Simulation, plan: FaultPlan, speaker: Speaker
+) -> None:
+    channel = "order" if venue == "bybit" else "orders"
+    plan.add(FaultKind.PRIVATE_REORDER, f"{venue} private:{channel}")
+    private = await speaker.private_probe()
+
+    reply = await speaker.place("ro-2", "buy", _far_bid(sim, venue))  # rests: one event only
+
+    assert speaker.accepted(reply)
+    frames = await private.wait_for(
+        lambda fs: speaker.order_updates(fs, "ro-2") == ["new"], "the held update"
+    )
+    assert plan.fired == [(FaultKind.PRIVATE_REORDER, f"{venue} private:{channel}")]
+    assert speaker.order_updates(frames, "ro-2") == ["new"]
+    await private.close()
+
+
 async def test_fill_after_cancel_when_raced_cancel_acked_then_two_filled_messages(
     venue: str, sim: Simulation, plan: FaultPlan, speaker: Speaker
 ) -> None:

@@ -38,7 +38,8 @@ def register(app: typer.Typer) -> None:
             DEFAULT_SYMBOLS
         ),
         faults: Annotated[
-            Path | None, typer.Option(help="YAML fault plan (see FaultPlan).")
+            Path | None,
+            typer.Option(help="YAML fault plan (kinds and targets: README, Simulator)."),
         ] = None,
         rate: Annotated[
             float,
