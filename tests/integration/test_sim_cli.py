@@ -67,7 +67,7 @@ async def running() -> AsyncIterator[tuple[asyncio.subprocess.Process, dict[str,
 
 
 def _client(module: Any, info: dict[str, str]) -> Any:
-    exchange = getattr(module, info["venue"])({"enableRateLimit": False})
+    exchange = getattr(module, info["venue"])({"enableRateLimit": False, "timeout": 30_000})
     return point_at_simulator(exchange, VenueEndpoints(**info))
 
 

@@ -5,6 +5,7 @@ events and the fill-after-cancel race, seen by plain signed clients (and ccxt wh
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -17,7 +18,8 @@ import pytest
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim import FaultKind, FaultPlan, Latency, Simulation, start
 from arbiter.sim.clients import point_at_simulator
-from tests.sim_support import Speaker
+from arbiter.sim.events import Event, OrderChanged
+from tests.sim_support import WAIT_S, Speaker
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -50,7 +52,7 @@ async def speaker(venue: str, sim: Simulation) -> AsyncIterator[Speaker]:
 
 @pytest.fixture
 async def exchange(venue: str, sim: Simulation) -> AsyncIterator[Any]:
-    client = getattr(ccxt, venue)({"enableRateLimit": False})
+    client = getattr(ccxt, venue)({"enableRateLimit": False, "timeout": 30_000})
     point_at_simulator(client, sim.endpoints(venue))
     await client.load_markets()
     yield client
@@ -83,6 +85,18 @@ def _held(sim: Simulation, venue: str, client_id: str) -> bool:
     return any(o.client_id == client_id for o in engine.open_orders(account)) or any(
         o.client_id == client_id for o in engine.orders.values()
     )
+
+
+def _accepted_event(sim: Simulation, venue: str, client_id: str) -> asyncio.Event:
+    """Set when the engine takes the order `client_id`."""
+    accepted = asyncio.Event()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, OrderChanged) and event.order.client_id == client_id:
+            accepted.set()
+
+    sim.engine(venue).listeners.append(on_event)
+    return accepted
 
 
 def _target(speaker: Speaker) -> str:
@@ -131,11 +145,13 @@ async def test_timeout_after_accept_when_client_gives_up_order_exists(
     venue: str, sim: Simulation, plan: FaultPlan, speaker: Speaker
 ) -> None:
     plan.add(FaultKind.REST_TIMEOUT_AFTER_ACCEPT, _target(speaker))
+    accepted = _accepted_event(sim, venue, "to-1")
 
     with pytest.raises(TimeoutError):
         await speaker.place("to-1", "buy", _far_bid(sim, venue), give_up_s=0.5)
 
-    assert _held(sim, venue, "to-1")
+    # However late the request reached the engine, it was taken: no answer ever comes.
+    await asyncio.wait_for(accepted.wait(), WAIT_S)
     assert await speaker.status("to-1") == "new"
 
 
