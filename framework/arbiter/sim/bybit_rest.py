@@ -22,9 +22,9 @@ from arbiter.sim import bybit_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.faults import FaultPlan
+from arbiter.sim.faults import FaultPlan, FaultRule
 from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
-from arbiter.sim.gate import guarded
+from arbiter.sim.gate import endpoint_of, guarded
 from arbiter.sim.orders import Execution, OrderType, Rejected, RejectReason
 
 Params = dict[str, Any]
@@ -38,7 +38,7 @@ class BybitError(Exception):
         self.msg = msg
 
 
-def _envelope(engine: VenueEngine, code: int, msg: str, result: Any) -> web.Response:
+def _envelope(engine: VenueEngine, code: int | str, msg: str, result: Any) -> web.Response:
     body = {
         "retCode": code,
         "retMsg": msg,
@@ -100,12 +100,30 @@ class BybitRest:
 
         return await guarded(
             self.faults,
-            request.path,
+            endpoint_of(self.engine.name, request),
             handle=handle,
-            rate_limited=lambda: _envelope(self.engine, *codec.RATE_LIMIT, {}),
-            rejected=lambda: _envelope(self.engine, *codec.GENERIC_REJECT, {}),
+            rate_limited=self._rate_limited,
+            rejected=self._rejected,
             hang=self.hang,
         )
+
+    def _rate_limited(self) -> web.Response:
+        # Bybit answers HTTP 200 with retCode 10006 and says in headers when the limit resets.
+        response = _envelope(self.engine, *codec.RATE_LIMIT, {})
+        now = self.engine.clock.now_ms()
+        response.headers.update(
+            {
+                "X-Bapi-Limit-Status": "0",
+                "X-Bapi-Limit": "10",
+                "X-Bapi-Limit-Reset-Timestamp": str(now + 1000),
+            }
+        )
+        return response
+
+    def _rejected(self, rule: FaultRule) -> web.Response:
+        code, msg = codec.GENERIC_REJECT
+        ret: int | str = int(rule.code) if rule.code.lstrip("-").isdigit() else rule.code
+        return _envelope(self.engine, ret or code, rule.message or msg, {})
 
     async def _handle(self, request: web.Request) -> web.Response:
         entry = self.routes.get((request.method, request.path))
@@ -128,7 +146,7 @@ class BybitRest:
         except BybitError as exc:
             return _envelope(self.engine, exc.code, exc.msg, {})
         except Rejected as exc:
-            code, msg = codec.REJECT_CODES[exc.reason]
+            code, msg = codec.reject_code(exc.reason, str(params.get("category", "")))
             return _envelope(self.engine, code, f"{msg} ({exc.detail})", {})
         return _envelope(self.engine, 0, "OK", result)
 

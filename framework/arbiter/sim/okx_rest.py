@@ -24,9 +24,9 @@ from arbiter.sim import okx_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.faults import FaultPlan
+from arbiter.sim.faults import FaultPlan, FaultRule
 from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
-from arbiter.sim.gate import guarded
+from arbiter.sim.gate import endpoint_of, guarded
 from arbiter.sim.orders import Execution, Rejected
 from arbiter.sim.wire import grid
 
@@ -43,8 +43,8 @@ class OkxError(Exception):
         self.data = data or []
 
 
-def _reply(code: str, msg: str, data: list[Any]) -> web.Response:
-    return web.json_response({"code": code, "msg": msg, "data": data})
+def _reply(code: str, msg: str, data: list[Any], status: int = 200) -> web.Response:
+    return web.json_response({"code": code, "msg": msg, "data": data}, status=status)
 
 
 def _dec(params: Params, key: str, required: bool = True) -> Decimal | None:
@@ -109,12 +109,23 @@ class OkxRest:
         async def handle() -> web.Response:
             return await self._handle(request)
 
+        def rejected(rule: FaultRule) -> web.Response:
+            code, msg = (
+                rule.code or codec.GENERIC_REJECT[0],
+                rule.message or codec.GENERIC_REJECT[1],
+            )
+            if "/trade/" in request.path:  # order endpoints carry the code per order, in sCode
+                err = _order_error(code, msg)
+                return _reply(err.code, err.msg, err.data)
+            return _reply(code, msg, [])
+
         return await guarded(
             self.faults,
-            request.path,
+            endpoint_of(self.engine.name, request),
             handle=handle,
-            rate_limited=lambda: _reply(*codec.RATE_LIMIT, []),
-            rejected=lambda: _reply(*codec.GENERIC_REJECT, []),
+            # OKX answers a rate limit with HTTP 429 and code 50011.
+            rate_limited=lambda: _reply(*codec.RATE_LIMIT, [], status=429),
+            rejected=rejected,
             hang=self.hang,
         )
 
