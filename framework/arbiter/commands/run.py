@@ -50,9 +50,7 @@ class LogFormat(StrEnum):
 
 # A livelier market than the simulator's default, so a short run sees basis windows open and
 # close: a wider, faster basis and more frequent jumps (see arbiter.sim.generator).
-DEMO_MARKET = MarketParams(
-    basis_mean=0.0012, basis_vol=0.0004, basis_reversion=0.08, jump_probability=0.01
-)
+DEMO_MARKET = MarketParams(basis_vol=0.001, basis_reversion=0.5, jump_rate=0.3, jump_size=0.004)
 
 
 @dataclass
@@ -98,7 +96,7 @@ async def run_runtime(
         simulation = await start_sim(
             symbols=sim_symbols(targets),
             seed=seed,
-            updates_per_second=sim_rate,
+            steps_per_second=sim_rate,
             market=market or MarketParams(),
         )
     runtime = Runtime(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -130,11 +130,12 @@ class Runtime:
         self.states = TradingStates(self.incidents, on_change=self._on_state_change)
         self.supervisor = Supervisor(on_give_up=self._gave_up)
         self.watcher = ManifestWatcher(options.targets)
-        self.reloads = ReloadManager()
+        plugins = plugins or installed()
+        self.reloads = ReloadManager(plugins=plugins.names)
         self.strategies: dict[str, StrategyHost] = {}
         self.accounts = VenueAccounts(
             self.market,
-            plugins or installed(),
+            plugins,
             on_market=self._on_market,
             on_private=self._on_private,
             sim=sim,
@@ -151,6 +152,7 @@ class Runtime:
         self._by_symbol: dict[tuple[str, str], list[StrategyHost]] = {}
         self._unhealthy_since: dict[str, float] = {}
         self._reload_now = asyncio.Event()
+        self._changed = asyncio.Condition()
         self._stopped = False
         self.incidents.subscribe(self._journal_incident)
 
@@ -219,6 +221,24 @@ class Runtime:
         await self.supervisor.stop()
         await self.accounts.close_all()
         self.journal.close()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
+        """Wait until `predicate()` holds, re-checked whenever the runtime's state changes (a
+        cycle transition, an order change, a reload, a trading-state change, each tick).
+        Returns False if `timeout_s` passed first."""
+        try:
+            async with asyncio.timeout(timeout_s), self._changed:
+                await self._changed.wait_for(predicate)
+        except TimeoutError:
+            return predicate()
+        return True
+
+    def _notify(self) -> None:
+        async def notify() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        asyncio.get_running_loop().create_task(notify())
 
     def reload_now(self) -> None:
         """Re-read the manifests at once (SIGHUP, `arbiter reload`)."""
@@ -431,6 +451,7 @@ class Runtime:
         self.journal.record_cycle(
             strategy, pair, cycle, trigger=d.trigger, source=d.source, dest=d.dest
         )
+        self._notify()
 
     def _on_fills(
         self, strategy: str, pair: PairPlan, result: DualResult | RepairResult, step: str
@@ -499,6 +520,7 @@ class Runtime:
         self.gateway.on_private(event)
 
     def _on_applied(self, applied: Applied) -> None:
+        self._notify()
         change = applied.change
         if change is not None:
             self.checker.reservations.update(change.snapshot)
@@ -532,6 +554,7 @@ class Runtime:
     # -- trading states, incidents, kill switches --------------------------------------------
 
     def _on_state_change(self, change: StateChange) -> None:
+        self._notify()
         self.journal.record_trading_state(
             change.scope, source=change.source, dest=change.dest, by=change.by, reason=change.reason
         )
@@ -606,6 +629,7 @@ class Runtime:
             self._check_risk(host, now)
             if not runner.pairs and not runner.draining:
                 await self._finish_drained(host)
+        self._notify()
 
     def _check_risk(self, host: StrategyHost, now: float) -> None:
         risk = host.loaded.manifest.risk
@@ -655,6 +679,7 @@ class Runtime:
             if changes:
                 for decision in self.reloads.apply(changes):
                     await self._apply_decision(decision, seen_at)
+                self._notify()
 
     async def _apply_decision(self, decision: ReloadDecision, seen_at: float) -> None:
         if decision.action == "rejected":
