@@ -8,7 +8,6 @@ defaults that `urls` may override.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 
 from arbiter.market.instrument import Instrument
@@ -20,6 +19,7 @@ from arbiter.venues.streaming import StreamDialect, StreamingSession, endpoint_u
 from arbiter.venues.ws_session import Keepalive
 from arbiter_bybit.codec import BybitCodec
 from arbiter_bybit.streams import BybitBooks, BybitPrivateCodec
+from arbiter_bybit.trading import BybitTrading
 
 URLS: Mapping[str, Mapping[str, str]] = {
     "mainnet": {
@@ -63,5 +63,5 @@ def make_session(config: VenueConfig, *, limits: VenueLimits | None = None) -> S
     """
     if config.keys is None:
         raise ValueError(f"{config.account}: expected API keys for the private stream, was none")
-    trading = importlib.import_module("arbiter_bybit.trading").BybitTrading(config, limits=limits)
+    trading = BybitTrading(config, limits=limits)
     return StreamingSession(config, trading, stream_dialect(config, config.keys))

@@ -8,7 +8,6 @@ have defaults that `urls` may override.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 
 from arbiter.market.instrument import Instrument
@@ -20,6 +19,7 @@ from arbiter.venues.streaming import StreamDialect, StreamingSession, endpoint_u
 from arbiter.venues.ws_session import Keepalive
 from arbiter_okx.codec import OkxCodec
 from arbiter_okx.streams import OkxBooks, OkxPrivateCodec
+from arbiter_okx.trading import OkxTrading
 
 URLS: Mapping[str, Mapping[str, str]] = {
     "mainnet": {
@@ -61,5 +61,5 @@ def make_session(config: VenueConfig, *, limits: VenueLimits | None = None) -> S
     """
     if config.keys is None:
         raise ValueError(f"{config.account}: expected API keys for the private stream, was none")
-    trading = importlib.import_module("arbiter_okx.trading").OkxTrading(config, limits=limits)
+    trading = OkxTrading(config, limits=limits)
     return StreamingSession(config, trading, stream_dialect(config, config.keys))

@@ -60,15 +60,8 @@ class Reconciler(Protocol):
 
 
 class SessionTrading(TradingVenue, Protocol):
-    """A plugin's trading object as the session drives it: the contract, its lifetime, the
-    REST reads a reconciliation needs, and `publish`, which hands a private event to every
-    sink registered with `on_private`."""
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def fills(self, symbol: str | None, since_ms: int) -> list[Fill]: ...
+    """A plugin's trading object as the session drives it: the contract, plus `publish`, which
+    hands a private event to every sink registered with `on_private`."""
 
     def publish(self, event: PrivateEvent) -> None: ...
 
