@@ -42,7 +42,7 @@ def stream_dialect(config: VenueConfig, keys: ApiKeys) -> StreamDialect:
 
     def book_stream(kind: str, venue: str, instruments: Sequence[Instrument]) -> BookStream:
         codec = BybitCodec(instruments, venue=venue)
-        return BookStream(codec, BybitBooks(codec))
+        return BookStream(codec, BybitBooks(codec, funding=kind == "perp"))
 
     def private_codec(instruments: Mapping[tuple[str, str], Instrument]) -> PrivateCodec:
         return BybitPrivateCodec(keys, config.account, instruments)

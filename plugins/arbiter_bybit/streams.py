@@ -1,8 +1,8 @@
 """Bybit v5 stream dialect (sans-IO): book subscriptions and the private stream codec.
 
 Books: `orderbook.{depth}.{symbol}` on the category's own connection (`/v5/public/spot`,
-`/v5/public/linear`), at most 10 topics per subscribe request (Bybit's spot limit, kept for
-both), `{"op":"ping"}` every 20 s.
+`/v5/public/linear`), plus `tickers.{symbol}` for perps (the funding rate), at most 10 topics
+per subscribe request (Bybit's spot limit, kept for both), `{"op":"ping"}` every 20 s.
 
 Private (`/v5/private`): `auth` with `[api_key, expires_ms, hex(HMAC-SHA256(secret,
 "GET/realtime" + expires))]`, then one subscribe to `order`, `execution`, `position`, `wallet`.
@@ -42,7 +42,7 @@ from arbiter.venues.orders import (
 )
 from arbiter.venues.stream_codec import FRAME_ERRORS, PrivateCodec, PrivateStreamEvent, as_text
 from arbiter.venues.ws_session import Frame
-from arbiter_bybit.codec import BybitCodec, orderbook_topic
+from arbiter_bybit.codec import BybitCodec, orderbook_topic, tickers_topic
 
 BOOK_DEPTH = 50
 TOPICS_PER_REQUEST = 10
@@ -71,11 +71,16 @@ def wall_ms() -> int:
 
 
 class BybitBooks:
-    """The book subscriptions of one Bybit public connection (`BookDialect`)."""
+    """The book subscriptions of one Bybit public connection (`BookDialect`).
 
-    def __init__(self, codec: BybitCodec, depth: int = BOOK_DEPTH) -> None:
+    With `funding`, each book also subscribes its symbol's `tickers` topic: on a linear
+    connection that is where Bybit publishes the funding rate (and mark and index prices).
+    """
+
+    def __init__(self, codec: BybitCodec, depth: int = BOOK_DEPTH, funding: bool = False) -> None:
         self.codec = codec
         self.depth = depth
+        self.funding = funding
 
     def subscribe(self, symbols: Sequence[str]) -> list[Frame]:
         return [self.codec.subscribe(chunk) for chunk in self._topics(symbols)]
@@ -88,6 +93,8 @@ class BybitBooks:
 
     def _topics(self, symbols: Sequence[str]) -> list[list[str]]:
         topics = [orderbook_topic(s, self.depth) for s in symbols]
+        if self.funding:
+            topics += [tickers_topic(s) for s in symbols]
         return [
             topics[i : i + TOPICS_PER_REQUEST] for i in range(0, len(topics), TOPICS_PER_REQUEST)
         ]

@@ -40,7 +40,7 @@ def stream_dialect(config: VenueConfig, keys: ApiKeys) -> StreamDialect:
 
     def book_stream(kind: str, venue: str, instruments: Sequence[Instrument]) -> BookStream:
         codec = OkxCodec(instruments, venue=venue)
-        return BookStream(codec, OkxBooks(codec))
+        return BookStream(codec, OkxBooks(codec, funding=kind == "perp"))
 
     def private_codec(instruments: Mapping[tuple[str, str], Instrument]) -> PrivateCodec:
         return OkxPrivateCodec(keys, config.account)

@@ -1,7 +1,7 @@
 """OKX v5 stream dialect (sans-IO): book subscriptions and the private stream codec.
 
 Books: the `books` channel (400 levels, snapshot on subscribe, then updates chained by
-`prevSeqId`/`seqId` with a CRC32 checksum); OKX lists spot and swaps on one public URL, and the
+`prevSeqId`/`seqId` with a CRC32 checksum), plus `funding-rate` for swaps; OKX lists spot and swaps on one public URL, and the
 session still opens one connection per product so each product's books have their own codec.
 Keep-alive: the text `ping` after 20 s without a message (OKX cuts a connection idle for 30 s).
 
@@ -67,11 +67,15 @@ def wall_s() -> str:
 
 
 class OkxBooks:
-    """The book subscriptions of one OKX public connection (`BookDialect`)."""
+    """The book subscriptions of one OKX public connection (`BookDialect`).
 
-    def __init__(self, codec: OkxCodec, channel: str = BOOK_CHANNEL) -> None:
+    With `funding`, each book also subscribes its swap's `funding-rate` channel.
+    """
+
+    def __init__(self, codec: OkxCodec, channel: str = BOOK_CHANNEL, funding: bool = False) -> None:
         self.codec = codec
         self.channel = channel
+        self.funding = funding
 
     def subscribe(self, symbols: Sequence[str]) -> list[Frame]:
         return [self.codec.subscribe(chunk) for chunk in self._args(symbols)]
@@ -84,6 +88,8 @@ class OkxBooks:
 
     def _args(self, symbols: Sequence[str]) -> list[list[dict[str, str]]]:
         args = [book_arg(s, self.channel) for s in symbols]
+        if self.funding:
+            args += [{"channel": "funding-rate", "instId": s} for s in symbols]
         return [args[i : i + ARGS_PER_REQUEST] for i in range(0, len(args), ARGS_PER_REQUEST)]
 
 

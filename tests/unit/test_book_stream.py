@@ -125,3 +125,21 @@ def test_feed_when_delta_in_sequence_passes_events_through_untouched() -> None:
     events = stream.feed(bybit_book("delta", 2, [["100.1", "1"]], []), 0)
     assert [type(e) for e in events] == [BookDelta]
     assert stream.synced()
+
+
+def test_funding_when_asked_subscribes_each_perp_funding_source_with_its_book() -> None:
+    bybit_codec, okx_codec = BybitCodec(), OkxCodec()
+    bybit = BookStream(bybit_codec, BybitBooks(bybit_codec, funding=True))
+    okx = BookStream(okx_codec, OkxBooks(okx_codec, funding=True))
+    assert _ops(bybit.watch(["BTCUSDT"])) == [
+        ("subscribe", ["orderbook.50.BTCUSDT", "tickers.BTCUSDT"])
+    ]
+    assert [json.loads(f)["args"] for f in okx.watch(["BTC-USDT-SWAP"])] == [
+        [
+            {"channel": "books", "instId": "BTC-USDT-SWAP"},
+            {"channel": "funding-rate", "instId": "BTC-USDT-SWAP"},
+        ]
+    ]
+    assert _ops(bybit.unwatch(["BTCUSDT"])) == [
+        ("unsubscribe", ["orderbook.50.BTCUSDT", "tickers.BTCUSDT"])
+    ]

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import pytest
 
-from arbiter.market.events import BookDelta, BookSnapshot, ResyncRequested
+from arbiter.market.events import BookDelta, BookSnapshot, Funding, ResyncRequested, Ticker
 from arbiter.venues.orders import Side, TimeInForce
 from arbiter.venues.session import BookRef
 from arbiter.venues.testing.session_harness import (
@@ -89,6 +89,22 @@ class VenueSessionContract:
         book_events = [e for e in recorder.market if isinstance(e, BookSnapshot | BookDelta)]
         assert book_events
         assert {e.venue for e in book_events} == {venue}
+
+    async def test_watch_books_when_perp_watched_its_funding_rate_arrives_too(
+        self, session_harness: SessionHarness, recorder: Recorder
+    ) -> None:
+        h = session_harness
+        await self.watch_synced(h, recorder, "perp")
+
+        def funding_seen() -> bool:
+            return any(
+                (isinstance(e, Funding) or (isinstance(e, Ticker) and e.funding_rate is not None))
+                and e.symbol == h.perp
+                for e in recorder.market
+            )
+
+        await h.observer.move()
+        await recorder.until(funding_seen, f"the funding rate of {h.perp}")
 
     async def test_watch_books_when_two_watchers_share_a_book_it_lives_until_the_last_leaves(
         self, session_harness: SessionHarness, recorder: Recorder
