@@ -216,6 +216,21 @@ class VenueSessionContract:
         )
         assert orders.refused() == []
 
+    async def test_private_disconnect_when_an_order_ends_unfilled_meanwhile_its_end_arrives(
+        self, session_harness: SessionHarness, recorder: Recorder
+    ) -> None:
+        h = session_harness
+        faults = self.faults(h)
+        orders = Orders.open(h, recorder, "quiet")
+        # An IOC that cannot fill is cancelled at once: no fill and no open order is left to
+        # tell of it, so only a query by client id after the reconnect can.
+        faults.inject(StreamFault.PRIVATE_DISCONNECT, "spot", h.spot)
+        price = orders.far("spot", Side.BUY)
+        cid = await orders.place(orders.request("spot", Side.BUY, price, TimeInForce.IOC))
+        await recorder.until(lambda: orders.agrees(cid), "the order's end reconciled")
+        assert orders.tracker.snapshot(cid).state == "cancelled"
+        assert orders.refused() == []
+
     async def test_private_reorder_when_events_swap_tracker_ends_as_the_venue(
         self, session_harness: SessionHarness, recorder: Recorder
     ) -> None:
