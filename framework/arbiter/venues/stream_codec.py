@@ -119,13 +119,20 @@ class BookStream:
 
     def feed(self, frame: Frame, recv_ns: int) -> Sequence[MarketEvent]:
         events = self.codec.feed(frame)
+        if len(events) == 1:  # the hot path: one delta of a watched book, nothing to track
+            event = events[0]
+            if type(event) is BookDelta and event.symbol in self._watched:
+                return events
+        return self._sift(events)
+
+    def _sift(self, events: list[MarketEvent]) -> list[MarketEvent]:
         watched = self._watched
         kept: list[MarketEvent] | None = None  # built only when an event must be swallowed
         for i, event in enumerate(events):
             symbol = _book_symbol(event)
+            if symbol is not None and symbol in watched and type(event) is not BookDelta:
+                self._track(event, symbol)
             if symbol is None or symbol in watched:
-                if symbol is not None and not isinstance(event, BookDelta):
-                    self._track(event, symbol)
                 if kept is not None:
                     kept.append(event)
                 continue
