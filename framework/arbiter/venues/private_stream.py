@@ -108,7 +108,8 @@ class PrivateStream:
         self._retry = (retry_base_s, retry_max_s)
         self._rng = random.Random(seed)
         self.ws = WsSession(name, url, self, self._on_events, seed=seed, keepalive=keepalive)
-        self._gap_start_ms: int | None = clock_ms() - initial_lookback_ms
+        self._lookback_ms = initial_lookback_ms
+        self._gap_start_ms: int | None = None  # set by `start`, then by every disconnect
         self._last_frame_ms = 0
         self._open: dict[str, str] = {}  # client id -> symbol of orders last seen working
         self._task: asyncio.Task[None] | None = None
@@ -123,6 +124,7 @@ class PrivateStream:
 
     async def start(self, timeout_s: float = 30.0) -> None:
         """Connect and return once the stream is live (logged in, subscribed, reconciled)."""
+        self._gap_start_ms = self._clock_ms() - self._lookback_ms
         rejected: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._rejected = rejected
         self._task = asyncio.create_task(self.ws.run())
