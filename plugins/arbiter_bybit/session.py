@@ -63,5 +63,5 @@ def make_session(config: VenueConfig, *, limits: VenueLimits | None = None) -> S
     """
     if config.keys is None:
         raise ValueError(f"{config.account}: expected API keys for the private stream, was none")
-    trading = BybitTrading(config, limits=limits)
+    trading = BybitTrading(config, limits=limits or config.limits)
     return StreamingSession(config, trading, stream_dialect(config, config.keys))

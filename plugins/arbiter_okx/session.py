@@ -61,5 +61,5 @@ def make_session(config: VenueConfig, *, limits: VenueLimits | None = None) -> S
     """
     if config.keys is None:
         raise ValueError(f"{config.account}: expected API keys for the private stream, was none")
-    trading = OkxTrading(config, limits=limits)
+    trading = OkxTrading(config, limits=limits or config.limits)
     return StreamingSession(config, trading, stream_dialect(config, config.keys))

@@ -59,7 +59,7 @@ from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
 from arbiter.store.replay import load_strategy_fills, restore_orders
 from arbiter.venues.client_ids import IntentId
-from arbiter.venues.contract import TradingVenue
+from arbiter.venues.contract import TradingVenue, VenueLimits
 from arbiter.venues.orders import (
     Fill,
     OrderType,
@@ -84,6 +84,8 @@ class RuntimeOptions:
     tick_s: float = TICK_S
     balance_refresh_s: float = 5.0
     venue_grace_s: float = 10.0  # a venue unhealthy this long is a risk breach
+    # plugin -> rate limits replacing the venue's published ones (see VenueConfig.limits)
+    venue_limits: Mapping[str, VenueLimits] = field(default_factory=dict)
     cancel_timeout_s: float = 5.0
 
 
@@ -140,6 +142,7 @@ class Runtime:
             on_private=self._on_private,
             sim=sim,
             environ=environ,
+            limits=options.venue_limits,
         )
         self.journal = Journal.open(options.journal)
         self.tracker = self.journal.tracker()
@@ -149,7 +152,8 @@ class Runtime:
         self.checker = PretradeChecker(Reservations())
         self.scheduler = AsyncIOScheduler()
         self.kill_switches: dict[Path, KillSwitch] = {}
-        self._by_symbol: dict[tuple[str, str], list[StrategyHost]] = {}
+        # ("{account}:{kind}", symbol) -> strategies watching that book
+        self._by_book: dict[tuple[str, str], list[StrategyHost]] = {}
         self._unhealthy_since: dict[str, float] = {}
         self._reload_now = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -252,8 +256,8 @@ class Runtime:
         problems = self.accounts.check(specs.values())
         if problems:
             raise AccountError("; ".join(problems))
-        for spec in specs.values():
-            await self.accounts.acquire(spec, name)
+        # Every account opens at once: each start is a few rate-limited REST reads.
+        await asyncio.gather(*(self.accounts.acquire(spec, name) for spec in specs.values()))
         return specs
 
     async def _start_strategy(self, path: Path, loaded: LoadedManifest, seen_at: float) -> None:
@@ -341,11 +345,11 @@ class Runtime:
     def _index(self) -> None:
         index: dict[tuple[str, str], list[StrategyHost]] = {}
         for host in self.strategies.values():
-            for acct, _, symbol in host.watched:
-                bucket = index.setdefault((acct, symbol), [])
+            for acct, kind, symbol in host.watched:
+                bucket = index.setdefault((f"{acct}:{kind}", symbol), [])
                 if host not in bucket:
                     bucket.append(host)
-        self._by_symbol = index
+        self._by_book = index
 
     def _hedger(self, host: StrategyHost) -> Hedger | None:
         hedge = host.loaded.manifest.hedge
@@ -503,12 +507,14 @@ class Runtime:
         for event in events:
             if isinstance(event, BookDelta | BookSnapshot):
                 self.stats.book_events += 1
-                for host in self._by_symbol.get((account, event.symbol), ()):
+                # the session names each book "{account}:{kind}" (Bybit spot and linear
+                # share symbols)
+                for host in self._by_book.get((event.venue, event.symbol), ()):
                     runner = host.runner
                     if runner.engine is None:
                         runner.build_engine()
                     else:
-                        runner.on_book(account, event.symbol, received)
+                        runner.on_book(event.venue, event.symbol, received)
             elif isinstance(event, Funding | Ticker):
                 self.accounts.on_slow_market(account, event)
 

@@ -239,13 +239,13 @@ class StrategyRunner:
         assert pair.sizing.order_notional is not None
         return pair.sizing.order_notional / touch
 
-    def on_book(self, account: str, symbol: str, received_ns: int) -> None:
-        """A book of `account`/`symbol` changed. Called from the reader; never blocks."""
+    def on_book(self, book: str, symbol: str, received_ns: int) -> None:
+        """The book `symbol` of `book` ("{account}:{kind}") changed. Called from the reader;
+        never blocks."""
         engine = self.engine
         if engine is None:
             return
-        for kind in ("spot", "perp"):
-            engine.mark_dirty(f"{account}:{kind}", symbol)
+        engine.mark_dirty(book, symbol)
         self._dispatch(received_ns)
 
     def _dispatch(self, received_ns: int) -> None:

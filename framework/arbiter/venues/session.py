@@ -29,7 +29,7 @@ from typing import Protocol
 from arbiter.market.book import OrderBook
 from arbiter.market.events import MarketEvent
 from arbiter.market.instrument import Instrument
-from arbiter.venues.contract import TradingVenue
+from arbiter.venues.contract import TradingVenue, VenueLimits
 from arbiter.venues.credentials import ApiKeys
 
 MarketSink = Callable[[Sequence[MarketEvent]], None]
@@ -43,6 +43,9 @@ class VenueConfig:
         default_factory=dict
     )  # overrides: rest, ws_public, ws_private, ...
     keys: ApiKeys | None = None
+    # Replaces the venue's published rate limits: an account with raised limits, or a
+    # simulator that enforces none (tests that need the pace). None keeps the plugin's own.
+    limits: VenueLimits | None = None
 
 
 @dataclass(frozen=True, slots=True)
