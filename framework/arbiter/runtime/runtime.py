@@ -438,6 +438,7 @@ class Runtime:
             on_fills=self._on_fills,
             trading_state=self.states.state,
             pretrade=self._pretrade,
+            sending=self._sending,
             hand_to_hedger=self._hand_to_hedger,
             cycle_numbers=self._last_cycle,
         )
@@ -499,6 +500,20 @@ class Runtime:
         verdict = self.checker.check_and_reserve(planned, self._free_balances(), limit)
         return "" if verdict.passed else verdict.reason
 
+    def _sending(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> None:
+        """Both legs count in net delta from now until they fill or end, so their fills
+        arriving one after the other never show as exposure (they hedge each other)."""
+        host = self.strategies[strategy]
+        for leg in legs:
+            request = leg.intent.request
+            base = leg.instrument.base_qty(request.qty)
+            host.runner.inventory.reserve(
+                request.client_id,
+                pair.asset,
+                leg.instrument.kind.value,
+                base if request.side is Side.BUY else -base,
+            )
+
     # -- venue events ------------------------------------------------------------------------
 
     def _on_market(self, account: str, events: Sequence[MarketEvent]) -> None:
@@ -530,13 +545,14 @@ class Runtime:
         change = applied.change
         if change is not None:
             self.checker.reservations.update(change.snapshot)
+            intent = self.tracker.intent(applied.client_id)
+            host = self.strategies.get(intent.id.strategy)  # None: a strategy since stopped
+            if change.fill is not None and host is not None:
+                self._book_fill(intent, change.fill, host)
             if change.snapshot.is_final:
                 self.checker.reservations.release(applied.client_id)
-            if change.fill is not None:
-                intent = self.tracker.intent(applied.client_id)
-                host = self.strategies.get(intent.id.strategy)
-                if host is not None:  # else: a strategy no longer running, from the journal
-                    self._book_fill(intent, change.fill, host)
+                if host is not None:
+                    host.runner.inventory.release(applied.client_id)
         if applied.incident is not None:
             i = applied.incident
             self.incidents.raise_(
