@@ -27,6 +27,8 @@ class StrategyHost:
     breaches: dict[str, str] = field(default_factory=dict)  # risk condition -> why, while it holds
     hedge_seq: int = 0  # last hedge intent number used (continues across restarts)
     max_abs_delta: dict[str, Decimal] = field(default_factory=dict)  # asset -> worst |quote|
+    last_abs_delta: dict[str, Decimal] = field(default_factory=dict)  # asset -> |quote| now
+    over_since: dict[str, float] = field(default_factory=dict)  # asset -> delta over its limit
 
     @property
     def name(self) -> str:

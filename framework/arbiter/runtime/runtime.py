@@ -400,9 +400,8 @@ class Runtime:
         touch = self.market.touch(leg, hedge_slice.side)
         if inst is None or touch is None:
             raise RuntimeError(f"no live book for {leg.venue}:{leg.symbol}")
-        state = self.states.state(host.name)
-        if state == "halted":
-            raise RuntimeError(f"{host.name} is halted: no hedge orders")
+        if self.states.state(GLOBAL) == "halted":
+            raise RuntimeError("everything is halted (kill switch or operator): no hedge orders")
         host.hedge_seq += 1
         intent = Intent.build(
             IntentId(host.name, HEDGE_PAIR, host.hedge_seq, f"hedge.{asset}"),
@@ -583,12 +582,14 @@ class Runtime:
         logger.bind(strategy=change.scope).warning(
             "trading state {} -> {} by {}: {}", change.source, change.dest, change.by, change.reason
         )
-        scopes = list(self.strategies) if change.scope == GLOBAL else [change.scope]
-        for name in scopes:
-            host = self.strategies.get(name)
-            if host is None or host.hedger is None:
+        # Only a global halt (the kill switch, an operator's kill) stops the hedgers: a strategy
+        # halted or reducing on a risk breach still has its residual delta hedged, since every
+        # hedge order shrinks exposure (a naked leg is never left because trading stopped).
+        stopped = self.states.state(GLOBAL) == "halted"
+        for host in self.strategies.values():
+            if host.hedger is None:
                 continue
-            if self.states.state(name) == "halted":
+            if stopped:
                 host.hedger.halt()
             else:
                 host.hedger.resume()
@@ -666,17 +667,25 @@ class Runtime:
             delta = host.runner.inventory.delta(asset).notional(price)
             worst = host.max_abs_delta.get(asset, ZERO)
             host.max_abs_delta[asset] = max(worst, abs(delta))
-            if abs(delta) > risk.max_net_delta_notional:
+            host.last_abs_delta[asset] = abs(delta)
+            if abs(delta) <= risk.max_net_delta_notional:
+                host.over_since.pop(asset, None)
+                continue
+            # A one-legged fill is exposure for as long as its repair takes; the manifest gives
+            # that `max_unhedged_ms`. Only delta beyond the limit for longer is a breach.
+            since = host.over_since.setdefault(asset, now)
+            if now - since >= risk.max_unhedged_ms / 1000:
                 conditions[f"max_net_delta:{asset}"] = (
-                    f"{asset} net delta {delta:.2f} beyond {risk.max_net_delta_notional}"
+                    f"{asset} net delta {delta:.2f} beyond {risk.max_net_delta_notional} "
+                    f"for {now - since:.1f}s"
                 )
         loss = -host.ledger.realized_today()
         if loss > risk.daily_loss_limit:
             conditions["daily_loss"] = f"loss today {loss:.2f} beyond {risk.daily_loss_limit}"
         for acct in host.accounts:
-            since = self._unhealthy_since.get(acct)
-            if since is not None and now - since > self.options.venue_grace_s:
-                conditions[f"venue:{acct}"] = f"venue {acct} not live for {now - since:.0f}s"
+            down = self._unhealthy_since.get(acct)
+            if down is not None and now - down > self.options.venue_grace_s:
+                conditions[f"venue:{acct}"] = f"venue {acct} not live for {now - down:.0f}s"
         new = {k: v for k, v in conditions.items() if k not in host.breaches}
         cleared = [k for k in host.breaches if k not in conditions and k != "daily_loss"]
         for key in cleared:
