@@ -67,8 +67,6 @@ class _TopicState:
 
 _SIDES = {"Buy": TradeSide.BUY, "Sell": TradeSide.SELL}
 _decode_book_frame = messages.BOOK_FRAME.decode
-_BOOK_PREFIX = messages.BOOK_PREFIX
-_BOOK_PREFIX_TEXT = messages.BOOK_PREFIX_TEXT
 
 
 class BybitCodec:
@@ -94,15 +92,53 @@ class BybitCodec:
     # -- frames in ---------------------------------------------------------------------------
 
     def feed(self, frame: bytes | str) -> list[MarketEvent]:
-        self.stats.frames += 1
-        prefix = _BOOK_PREFIX if type(frame) is bytes else _BOOK_PREFIX_TEXT
-        if frame.startswith(prefix):  # type: ignore[arg-type]  # prefix matches frame's type
+        stats = self.stats
+        stats.frames += 1
+        # Book deltas are most of the traffic, so their shape is tried first: other frames fail
+        # this decode quickly (a missing or mistyped field) and take the general path.
+        try:
+            msg = _decode_book_frame(frame)
+        except _FRAME_ERRORS:
+            return self._feed_general(frame)
+        state = self._topics.get(msg.topic)  # only `orderbook.` topics ever get a state
+        if state is None:
+            return self._feed_general(frame)  # an unknown topic, or a book's first frame
+        # The next delta of a live book with level texts seen before is applied right here;
+        # anything else goes to `_on_book`, which decides everything afresh.
+        data = msg.data
+        book = state.book
+        u = data.u
+        if (
+            msg.type == "delta"
+            and u == book.update_id + 1
+            and u != 1
+            and not book.stale
+            and data.s == state.symbol
+        ):
+            prices = state.known_prices
+            sizes = state.known_sizes
+            bids: list[Level] = []
+            asks: list[Level] = []
             try:
-                msg = _decode_book_frame(frame)
-            except _FRAME_ERRORS:
-                pass  # the general path below decodes it again and says what is wrong
+                # Plain loops, not comprehensions: on 1-5 levels a comprehension's own call
+                # costs more than its per-level savings (Python 3.11).
+                for p, q in data.b:
+                    bids.append((prices[p], sizes[q]))
+                for p, q in data.a:
+                    asks.append((prices[p], sizes[q]))
+            except KeyError:
+                pass  # a text not validated yet
             else:
-                return self._on_book(msg)
+                ts = msg.ts
+                crossed = book.apply(bids, asks, ts)
+                book.update_id = u
+                if crossed:
+                    return self._crossed(book, msg.topic)
+                stats.updates_applied += 1
+                return [BookDelta(self.venue, state.symbol, bids, asks, u, ts, data.seq, msg.cts)]
+        return self._on_book(msg)
+
+    def _feed_general(self, frame: bytes | str) -> list[MarketEvent]:
         try:
             env = messages.ENVELOPE.decode(frame)
         except _FRAME_ERRORS as exc:
@@ -146,23 +182,11 @@ class BybitCodec:
         try:
             if data.s != symbol:
                 raise ValueError(f"expected symbol {symbol!r}, was {data.s!r}")
-            prices = state.known_prices
-            sizes = state.known_sizes
-            bids: list[Level] = []
-            asks: list[Level] = []
-            try:
-                # Plain loops, not comprehensions: on 1-5 levels a comprehension's own call
-                # costs more than its per-level savings (Python 3.11).
-                for p, q in data.b:
-                    bids.append((prices[p], sizes[q]))
-                for p, q in data.a:
-                    asks.append((prices[p], sizes[q]))
-            except KeyError:
-                # A text not seen before: the parsers validate, convert and remember it.
-                parse_price = state.prices
-                parse_size = state.sizes
-                bids = [(parse_price[p], parse_size[q]) for p, q in data.b]
-                asks = [(parse_price[p], parse_size[q]) for p, q in data.a]
+            # The parsers validate a text once, then answer from their cache.
+            prices = state.prices
+            sizes = state.sizes
+            bids = [(prices[p], sizes[q]) for p, q in data.b]
+            asks = [(prices[p], sizes[q]) for p, q in data.a]
         except ValueError as exc:
             return self._keeper.malformed(
                 CodecErrorKind.BAD_FIELD, f"{topic}: {exc}", symbol, topic

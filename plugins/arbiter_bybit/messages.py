@@ -65,9 +65,5 @@ class TickerData(msgspec.Struct):
 ENVELOPE = msgspec.json.Decoder(Envelope)
 BOOK = msgspec.json.Decoder(BookData)
 BOOK_FRAME = msgspec.json.Decoder(BookFrame)
-# Bybit writes `topic` first. Frames with this prefix take the one-decode path; anything else
-# (or a book frame that fails it) takes the general path, which also names what was wrong.
-BOOK_PREFIX = b'{"topic":"orderbook.'
-BOOK_PREFIX_TEXT = BOOK_PREFIX.decode()
 TRADES = msgspec.json.Decoder(list[TradeData])
 TICKER = msgspec.json.Decoder(TickerData)

@@ -109,42 +109,45 @@ class OrderBook:
         Returns whether the book is now crossed (see `is_crossed`): the caller's cue to refuse
         the update, checked here because it costs a comparison rather than another call.
         """
-        sizes = self._bid_sizes
-        prices = self._bid_prices
-        bound = self._bid_bound
-        inside = False
-        for price, size in bids:
-            if price >= bound:
-                inside = True
-            if size:
-                if price not in sizes:
-                    insort(prices, price)
-                sizes[price] = size
-            elif sizes.pop(price, 0):
-                del prices[bisect_left(prices, price)]
-        if inside:
-            self.bid_epoch += 1
-            self._bid_bound = _ABOVE_ALL
-        bid_prices = prices
-        sizes = self._ask_sizes
-        prices = self._ask_prices
-        bound = self._ask_bound
-        inside = False
-        for price, size in asks:
-            if price <= bound:
-                inside = True
-            if size:
-                if price not in sizes:
-                    insort(prices, price)
-                sizes[price] = size
-            elif sizes.pop(price, 0):
-                del prices[bisect_left(prices, price)]
-        if inside:
-            self.ask_epoch += 1
-            self._ask_bound = _BELOW_ALL
+        if bids:  # a delta often touches one side only: skip the other's setup
+            sizes = self._bid_sizes
+            prices = self._bid_prices
+            bound = self._bid_bound
+            inside = False
+            for price, size in bids:
+                if price >= bound:
+                    inside = True
+                if size:
+                    if price not in sizes:
+                        insort(prices, price)
+                    sizes[price] = size
+                elif sizes.pop(price, 0):
+                    del prices[bisect_left(prices, price)]
+            if inside:
+                self.bid_epoch += 1
+                self._bid_bound = _ABOVE_ALL
+        if asks:
+            sizes = self._ask_sizes
+            prices = self._ask_prices
+            bound = self._ask_bound
+            inside = False
+            for price, size in asks:
+                if price <= bound:
+                    inside = True
+                if size:
+                    if price not in sizes:
+                        insort(prices, price)
+                    sizes[price] = size
+                elif sizes.pop(price, 0):
+                    del prices[bisect_left(prices, price)]
+            if inside:
+                self.ask_epoch += 1
+                self._ask_bound = _BELOW_ALL
         self.updated_ms = ts_ms
-        if bid_prices and prices:
-            return bid_prices[-1] >= prices[0]
+        bid_prices = self._bid_prices
+        ask_prices = self._ask_prices
+        if bid_prices and ask_prices:
+            return bid_prices[-1] >= ask_prices[0]
         return False
 
     def mark_stale(self, reason: str) -> None:
