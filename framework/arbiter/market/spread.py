@@ -91,6 +91,7 @@ class _Pair:
 
     __slots__ = (
         "_scales",
+        "dirty",
         "entry",
         "entry_a",
         "entry_active",
@@ -124,6 +125,7 @@ class _Pair:
 
     def __init__(self, spec: PairSpec, spot: Instrument, perp: Instrument) -> None:
         self.spec = spec
+        self.dirty = False  # listed in the engine's dirty pairs
         self.spot = spot
         self.perp = perp
         self.entry_threshold = to_units(spec.entry_bps, SPREAD_SCALE)
@@ -307,9 +309,9 @@ class SpreadEngine:
         self._books = books
         self._pairs: dict[str, _Pair] = {}
         self._pairs_by_leg: dict[str, dict[str, list[_Pair]]] = {}  # venue -> symbol -> pairs
-        # Pairs touching a book marked dirty since the last recompute, in marking order (a dict
-        # as an ordered set, so signals come out in a deterministic order).
-        self._dirty: dict[_Pair, None] = {}
+        # Pairs touching a book marked dirty since the last recompute, in marking order (each
+        # listed once, by its `dirty` flag), so signals come out in a deterministic order.
+        self._dirty: list[_Pair] = []
         for spec in pairs:
             if spec.pair_id in self._pairs:
                 raise ValueError(f"expected unique pair ids, was {spec.pair_id!r} twice")
@@ -332,21 +334,21 @@ class SpreadEngine:
         """A book changed (or went stale); O(1), called from the venue reader on every update."""
         venue_pairs = self._pairs_by_leg.get(venue)
         if venue_pairs is not None:
-            pairs = venue_pairs.get(symbol)
-            if pairs is not None:
-                dirty = self._dirty
-                for pair in pairs:
-                    dirty[pair] = None
+            for pair in venue_pairs.get(symbol, ()):
+                if not pair.dirty:
+                    pair.dirty = True
+                    self._dirty.append(pair)
 
     def recompute(self) -> list[SpreadSignal]:
         """Recompute pairs touching a dirty book; return threshold crossings only."""
         signals: list[SpreadSignal] = []
         dirty = self._dirty
         if dirty:
+            self._dirty = []
             books = self._books
             for pair in dirty:
-                pair.recompute(books, signals)  # never marks anything dirty itself
-            dirty.clear()
+                pair.dirty = False
+                pair.recompute(books, signals)
         return signals
 
     def spreads(self, pair_id: str) -> tuple[Decimal | None, Decimal | None]:
