@@ -15,10 +15,11 @@ tick. A missing, stale or too-thin book makes a figure unknown, which deactivate
 Arithmetic is exact integer arithmetic on book units; spreads are integers of micro-bps
 (1e-6 bp), floored. No float touches a price.
 
-Each figure remembers the epochs of the two book sides it was computed from (see
-`arbiter.market.book`): a dirty pair whose inputs kept their epochs is skipped, since its VWAPs,
-hence its figures and signal states, are exactly what they were. That is the common case on a
-live book, where most updates land beyond the depth a pair's size consumes.
+A pair keeps the cost of its size on each of its four book sides together with that side's
+epoch (see `arbiter.market.book`). A side whose epoch stands is not walked again, and a figure
+whose two sides both stand is not recomputed: its VWAPs, hence the figure and its signal state,
+are exactly what they were. On a live book most updates land beyond the depth a pair's size
+consumes, or on one side only, so most recomputes walk one side or none.
 """
 
 from __future__ import annotations
