@@ -93,18 +93,20 @@ class _Pair:
     __slots__ = (
         "_scales",
         "dirty",
-        "entry",
         "entry_a",
         "entry_active",
         "entry_b",
         "entry_den",
+        "entry_hold",
+        "entry_on",
         "entry_release",
         "entry_threshold",
-        "exit",
         "exit_a",
         "exit_active",
         "exit_b",
         "exit_den",
+        "exit_hold",
+        "exit_on",
         "exit_release",
         "exit_threshold",
         "perp",
@@ -136,8 +138,6 @@ class _Pair:
         self.exit_release = self.exit_threshold + hysteresis  # an active exit turns off above
         self.entry_active = False
         self.exit_active = False
-        self.entry: int | None = None
-        self.exit: int | None = None
         # The cost of taking the pair's size from each book side, and the side's epoch when it
         # was walked (-1 is never an epoch): unchanged epoch, unchanged cost.
         self.spot_ask: int | None = None
@@ -151,8 +151,8 @@ class _Pair:
         self.perp_book: OrderBook | None = None
         # filled by `constants` for the scales above
         self.spot_qty = self.perp_qty = 0
-        self.entry_a = self.entry_b = self.entry_den = 0
-        self.exit_a = self.exit_b = self.exit_den = 0
+        self.entry_a = self.entry_b = self.entry_den = self.entry_on = self.entry_hold = 0
+        self.exit_a = self.exit_b = self.exit_den = self.exit_on = self.exit_hold = 0
 
     def constants(self, spot_book: OrderBook, perp_book: OrderBook) -> None:
         scales = (
@@ -183,6 +183,34 @@ class _Pair:
             perp_unit * pd * (sd - sn) * _BPS_NUMERATOR,
             perp_unit * pd * sd,
         )
+        # Threshold tests without the division, exact because spot_cost * den > 0 and the
+        # thresholds are integers: floor(n / d) >= t iff n >= t * d, and <= t iff n < (t + 1) * d.
+        # So with n = perp_cost * a - spot_cost * b and d = spot_cost * den, each test is
+        # perp_cost * a against spot_cost * (b + t * den).
+        self.entry_on = self.entry_b + self.entry_threshold * self.entry_den  # entry >= threshold
+        self.entry_hold = self.entry_b + self.entry_release * self.entry_den  # entry >= release
+        self.exit_on = self.exit_b + (self.exit_threshold + 1) * self.exit_den  # exit <= threshold
+        self.exit_hold = self.exit_b + (self.exit_release + 1) * self.exit_den  # exit <= release
+
+    def entry(self) -> int | None:
+        """The entry spread in micro-bps, floored, from the costs last walked; None if unknown."""
+        spot_cost = self.spot_ask
+        perp_cost = self.perp_bid
+        if spot_cost and perp_cost:  # None (too thin) or 0 (zero price) is no spread
+            return (perp_cost * self.entry_a - spot_cost * self.entry_b) // (
+                spot_cost * self.entry_den
+            )
+        return None
+
+    def exit(self) -> int | None:
+        """The exit spread in micro-bps, floored, from the costs last walked; None if unknown."""
+        spot_cost = self.spot_bid
+        perp_cost = self.perp_ask
+        if spot_cost and perp_cost:
+            return (perp_cost * self.exit_a - spot_cost * self.exit_b) // (
+                spot_cost * self.exit_den
+            )
+        return None
 
     def recompute(
         self, books: Mapping[str, Mapping[str, OrderBook]], signals: list[SpreadSignal]
@@ -231,60 +259,47 @@ class _Pair:
         if entry_changed:
             spot_cost = self.spot_ask
             perp_cost = self.perp_bid
-            if spot_cost and perp_cost:  # None (too thin) or 0 (zero price) is no spread
-                entry = (perp_cost * self.entry_a - spot_cost * self.entry_b) // (
-                    spot_cost * self.entry_den
-                )
-                self.entry = entry
+            if spot_cost and perp_cost:
+                gain = perp_cost * self.entry_a
                 if self.entry_active:
-                    if entry < self.entry_release:
-                        self._signal(SignalKind.ENTRY, False, entry, signals)
-                elif entry >= self.entry_threshold:
-                    self._signal(SignalKind.ENTRY, True, entry, signals)
-            else:
-                self.entry = None
-                if self.entry_active:
-                    self._signal(SignalKind.ENTRY, False, None, signals, _TOO_THIN)
+                    if gain < spot_cost * self.entry_hold:
+                        self._signal(SignalKind.ENTRY, False, signals)
+                elif gain >= spot_cost * self.entry_on:
+                    self._signal(SignalKind.ENTRY, True, signals)
+            elif self.entry_active:
+                self._signal(SignalKind.ENTRY, False, signals, _TOO_THIN)
 
         if exit_changed:
             spot_cost = self.spot_bid
             perp_cost = self.perp_ask
             if spot_cost and perp_cost:
-                exit_ = (perp_cost * self.exit_a - spot_cost * self.exit_b) // (
-                    spot_cost * self.exit_den
-                )
-                self.exit = exit_
+                cost = perp_cost * self.exit_a
                 if self.exit_active:
-                    if exit_ > self.exit_release:
-                        self._signal(SignalKind.EXIT, False, exit_, signals)
-                elif exit_ <= self.exit_threshold:
-                    self._signal(SignalKind.EXIT, True, exit_, signals)
-            else:
-                self.exit = None
-                if self.exit_active:
-                    self._signal(SignalKind.EXIT, False, None, signals, _TOO_THIN)
+                    if cost >= spot_cost * self.exit_hold:
+                        self._signal(SignalKind.EXIT, False, signals)
+                elif cost < spot_cost * self.exit_on:
+                    self._signal(SignalKind.EXIT, True, signals)
+            elif self.exit_active:
+                self._signal(SignalKind.EXIT, False, signals, _TOO_THIN)
 
     def _unknown(self, reason: str, signals: list[SpreadSignal]) -> None:
         """Both figures unknown (a book missing or stale): deactivate what was active."""
-        self.entry = self.exit = None
+        self.spot_ask = self.spot_bid = self.perp_ask = self.perp_bid = None
         self.spot_ask_epoch = self.spot_bid_epoch = self.perp_ask_epoch = self.perp_bid_epoch = -1
         if self.entry_active:
-            self._signal(SignalKind.ENTRY, False, None, signals, reason)
+            self._signal(SignalKind.ENTRY, False, signals, reason)
         if self.exit_active:
-            self._signal(SignalKind.EXIT, False, None, signals, reason)
+            self._signal(SignalKind.EXIT, False, signals, reason)
 
     def _signal(
-        self,
-        kind: SignalKind,
-        active: bool,
-        spread: int | None,
-        signals: list[SpreadSignal],
-        reason: str = "",
+        self, kind: SignalKind, active: bool, signals: list[SpreadSignal], reason: str = ""
     ) -> None:
         if kind is SignalKind.ENTRY:
             self.entry_active = active
+            spread = self.entry()
         else:
             self.exit_active = active
+            spread = self.exit()
         signals.append(SpreadSignal(self.spec.pair_id, kind, active, _bps(spread), reason))
 
 
@@ -355,7 +370,7 @@ class SpreadEngine:
     def spreads(self, pair_id: str) -> tuple[Decimal | None, Decimal | None]:
         """(entry, exit) in bps as last computed; None while unknown."""
         pair = self._pairs[pair_id]
-        return _bps(pair.entry), _bps(pair.exit)
+        return _bps(pair.entry()), _bps(pair.exit())
 
 
 def _reduced(a: int, b: int, den: int) -> tuple[int, int, int]:
