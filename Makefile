@@ -28,8 +28,10 @@ unit: install
 
 test: lint types unit
 
+DURATION ?= 60
+
 demo: install
-	$(BIN)/arbiter demo strategies
+	$(BIN)/arbiter demo strategies --duration $(DURATION)
 
 schema: install
 	$(BIN)/arbiter schema --write

@@ -8,7 +8,9 @@ from arbiter.commands import book as book_commands
 from arbiter.commands import control as control_commands
 from arbiter.commands import demo as demo_commands
 from arbiter.commands import manifest as manifest_commands
+from arbiter.commands import run as run_commands
 from arbiter.commands import sim as sim_commands
+from arbiter.commands import venues as venue_commands
 
 app = typer.Typer(
     name="arbiter",
@@ -23,6 +25,8 @@ book_commands.register(app)
 demo_commands.register(app)
 control_commands.register(app)
 sim_commands.register(app)
+run_commands.register(app)
+venue_commands.register(app)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import asyncio
 import ccxt
 import pytest
 
-from arbiter.venues.ccxt_errors import map_ccxt_error, translated
+from arbiter.venues.ccxt_errors import error_codes, map_ccxt_error, translated
 from arbiter.venues.errors import (
     Ambiguous,
     AuthenticationFailed,
@@ -64,3 +64,33 @@ async def test_translated_when_ccxt_raises_reraises_ours_and_keeps_cancellation(
         raise ccxt.ExchangeNotAvailable("504 gateway")
     with pytest.raises(asyncio.CancelledError), translated("okx"):
         raise asyncio.CancelledError
+
+
+def test_venue_code_when_named_by_the_plugin_wins_over_ccxt_class() -> None:
+    # ccxt files Bybit's duplicate orderLinkId (110072) as a plain InvalidOrder.
+    exc = ccxt.InvalidOrder('bybit {"retCode":110072,"retMsg":"OrderLinkedID is duplicate"}')
+
+    mapped = map_ccxt_error("bybit", exc, {"110072": DuplicateClientId}, ("retCode",))
+
+    assert type(mapped) is DuplicateClientId
+    assert mapped.code == "110072"
+
+
+def test_venue_code_when_nested_in_okx_data_is_found() -> None:
+    exc = ccxt.InvalidOrder(
+        'okx {"code": "1", "msg": "All operations failed", "data": [{"sCode": "51016"}]}'
+    )
+
+    assert error_codes(exc, ("code", "sCode")) == ["1", "51016"]
+    mapped = map_ccxt_error("okx", exc, {"51016": DuplicateClientId}, ("code", "sCode"))
+    assert type(mapped) is DuplicateClientId
+
+
+@pytest.mark.parametrize(
+    "message", ["bybit 502 Bad Gateway", 'bybit {"retCode": 10001}', "okx {not json"]
+)
+def test_venue_code_when_absent_or_unnamed_falls_back_to_ccxt_class(message: str) -> None:
+    mapped = map_ccxt_error(
+        "bybit", ccxt.InvalidOrder(message), {"110072": DuplicateClientId}, ("retCode",)
+    )
+    assert type(mapped) is OrderRejected

@@ -172,7 +172,7 @@ def test_console_script_when_installed_runs_validate() -> None:
 
 
 def test_demo_when_run_on_examples_prints_every_plan() -> None:
-    result = runner.invoke(app, ["demo", str(REPO / "strategies")])
+    result = runner.invoke(app, ["demo", str(REPO / "strategies"), "--duration", "0"])
     assert result.exit_code == 0, result.output
     for name in ("btc-basis-bybit-okx", "eth-spot-spot", "majors-basis-multi"):
         assert name in result.output
@@ -181,6 +181,6 @@ def test_demo_when_run_on_examples_prints_every_plan() -> None:
 
 def test_demo_when_a_manifest_is_invalid_exits_one(tmp_path: Path) -> None:
     _write(tmp_path, "bad.yaml", MINIMAL.replace("version: 1", "version: 9"))
-    result = runner.invoke(app, ["demo", str(tmp_path)])
+    result = runner.invoke(app, ["demo", str(tmp_path), "--duration", "0"])
     assert result.exit_code == 1
     assert "strategy.version" in result.output

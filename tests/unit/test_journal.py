@@ -29,14 +29,16 @@ def test_open_when_new_file_is_wal_at_latest_version(tmp_path: Path) -> None:
         assert versions == [(v,) for v in range(1, LATEST + 1)]
 
 
-def test_migrate_when_v1_file_opened_applies_v2_once_and_keeps_rows(tmp_path: Path) -> None:
+def test_migrate_when_v1_file_opened_applies_later_versions_once_and_keeps_rows(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "v1.sqlite"
     intent = make_intent()
     conn = sqlite3.connect(path, isolation_level=None)
     assert migrate(conn, target=1) == [1]
     conn.execute(
         "INSERT INTO intents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        intent_row(intent, 7),
+        intent_row(intent, 7)[:17],  # v1 had no kind column
     )
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'incidents'").fetchall() == []
     conn.close()
@@ -45,9 +47,11 @@ def test_migrate_when_v1_file_opened_applies_v2_once_and_keeps_rows(tmp_path: Pa
         conn = journal.connection
         assert conn.execute("SELECT client_id FROM intents").fetchall() == [(intent.client_id,)]
         assert conn.execute("SELECT COUNT(*) FROM incidents").fetchone() == (0,)
+        assert conn.execute("SELECT kind FROM intents").fetchall() == [(None,)]
+        assert conn.execute("SELECT COUNT(*) FROM trading_state_changes").fetchone() == (0,)
     with Journal.open(path) as journal:  # a second open applies nothing again
         rows = journal.connection.execute("SELECT version FROM schema_version").fetchall()
-        assert rows == [(1,), (2,)]
+        assert rows == [(1,), (2,), (3,)]
 
 
 def test_open_when_file_schema_is_newer_is_refused(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ def make_intent(cycle: int = 1, leg: str = "entry.spot", qty: str = "1") -> Inte
         qty=D(qty),
         price=D("100.5"),
         decision_price=D("100.0"),
+        kind="spot",  # journaled with the intent: a restart must know which product it asks
     )
 
 

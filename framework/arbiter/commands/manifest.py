@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 invalid input (or a stale schema for `schema --check`),
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from arbiter.fsm import MACHINES, MachineDef
 from arbiter.fsm.render import to_dot, to_mermaid
 from arbiter.manifest import LoadedManifest, ManifestError, SourceError, load_manifest, schema_text
 from arbiter.manifest.schema import DEFAULT_PATH
+from arbiter.venues.registry import installed
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2
@@ -57,13 +59,25 @@ def _error_json(error: SourceError) -> dict[str, Any]:
     }
 
 
-def validate_files(files: list[Path]) -> list[tuple[str, LoadedManifest | None, list[SourceError]]]:
-    """Load every file; also refuse a strategy name already used by an earlier file."""
+def plugin_names() -> list[str]:
+    """The venue plugins a manifest may name: those installed that load (see `arbiter venues`)."""
+    found = installed()
+    for name, why in sorted(found.broken.items()):
+        typer.echo(f"warning: venue plugin {name!r} is installed but cannot load: {why}", err=True)
+    return found.names
+
+
+def validate_files(
+    files: list[Path], plugins: Collection[str] | None = None
+) -> list[tuple[str, LoadedManifest | None, list[SourceError]]]:
+    """Load every file; also refuse a strategy name already used by an earlier file, and a
+    venue plugin that is not installed (`plugins`, by default the installed ones)."""
+    usable = plugin_names() if plugins is None else plugins
     results: list[tuple[str, LoadedManifest | None, list[SourceError]]] = []
     names: dict[str, str] = {}
     for path in files:
         try:
-            loaded = load_manifest(path)
+            loaded = load_manifest(path, usable)
         except ManifestError as exc:
             results.append((str(path), None, exc.errors))
             continue
@@ -85,7 +99,7 @@ def validate_files(files: list[Path]) -> list[tuple[str, LoadedManifest | None, 
 
 def _load_or_exit(path: Path) -> LoadedManifest:
     try:
-        return load_manifest(path)
+        return load_manifest(path, plugin_names())
     except ManifestError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_INVALID) from None
@@ -199,4 +213,4 @@ def register(app: typer.Typer) -> None:
         typer.echo("\n".join(render(m) for m in machines_for(compiled, pair, machine)), nl=False)
 
 
-__all__ = ["MACHINES", "register", "validate_files"]
+__all__ = ["MACHINES", "plugin_names", "register", "validate_files"]

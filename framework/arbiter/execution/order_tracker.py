@@ -112,6 +112,9 @@ class OrderTracker:
     def snapshot(self, client_id: str) -> OrderSnapshot:
         return self._get(client_id).snapshot
 
+    def intent(self, client_id: str) -> Intent:
+        return self._get(client_id).intent
+
     def fills(self, client_id: str) -> list[Fill]:
         return list(self._get(client_id).fills.values())
 

@@ -48,6 +48,7 @@ class LoadedManifest:
     manifest: Manifest
     sha256: str
     document: Document
+    text: str = ""  # the file as read (UTF-8), journaled with each applied version
 
 
 def load_manifest(path: str | FsPath, plugins: Collection[str] | None = None) -> LoadedManifest:
@@ -79,7 +80,13 @@ def load_manifest_bytes(
     if problems:
         errors = [_at(document, path, message) for path, message in problems]
         raise ManifestError(filename, errors)
-    return LoadedManifest(filename, manifest, hashlib.sha256(data).hexdigest(), document)
+    return LoadedManifest(
+        filename,
+        manifest,
+        hashlib.sha256(data).hexdigest(),
+        document,
+        data.decode("utf-8", errors="replace"),
+    )
 
 
 def _at(document: Document, path: Path, message: str) -> SourceError:

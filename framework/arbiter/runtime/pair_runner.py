@@ -53,6 +53,12 @@ class PairServices:
     on_fills: Callable[[PairPlan, DualResult | RepairResult, str], None]
     hand_to_hedger: Callable[[str, Decimal], Any] | None = None
     cycle_numbers: Callable[[str], int] = field(default=lambda pair: 0)
+    # The strategy's trading state (active, reducing, halted): reducing lets exits through,
+    # halted nothing; a leg being repaired is never stopped.
+    trading_state: Callable[[], str] = field(default=lambda: "active")
+    # Pre-trade checks of both legs (instrument rules, funds net of reservations, position
+    # limit); returns why they failed, or "" after reserving funds for both legs.
+    pretrade: Callable[[PairPlan, list[LegOrder]], str] = field(default=lambda pair, legs: "")
 
 
 @dataclass
@@ -80,7 +86,8 @@ class PairRunner:
         self._busy: asyncio.Task[None] | None = None
         self._entry_active: str | None = None  # the direction whose entry spread is active
         self._exit_active = False
-        self._pending_params: PairPlan | None = None
+        self._pending_params: tuple[Plan, PairPlan] | None = None
+        self.draining = False  # removed by a reload: no new entries, exits as usual
         self._log = logger.bind(strategy=services.strategy, pair=pair.id)
 
     # -- the fast lane's hand-off ----------------------------------------------------------
@@ -101,6 +108,9 @@ class PairRunner:
         """Advance the machine as far as the current signals allow, without waiting."""
         if self._busy is not None and not self._busy.done():
             return  # legs in flight: the outcome will call step() again
+        mode = self.services.trading_state()
+        if mode == "halted":
+            return
         state = self.machine.state
         if state == "idle" and self._entry_active:
             self._fire("spread_entered")
@@ -108,8 +118,14 @@ class PairRunner:
         if state == "armed":
             if not self._entry_active:
                 self._fire("spread_retreated")
-            else:
+            elif mode == "active" and not self.draining:
                 self._try(self._enter(self._entry_active))
+            else:
+                self.last_refusal = (
+                    "draining: no new entries"
+                    if self.draining
+                    else (f"strategy is {mode}: no new entries")
+                )
         elif state == "open" and self._exit_active:
             self._try(self._exit())
 
@@ -120,16 +136,36 @@ class PairRunner:
 
     # -- reload ----------------------------------------------------------------------------
 
-    def retune(self, pair: PairPlan) -> bool:
-        """New thresholds/sizing/gates for the same pair: applied now if at a safe point."""
+    def retune(self, plan: Plan, pair: PairPlan) -> bool:
+        """New thresholds/sizing/gates/execution for the same pair: applied now if at a safe
+        point, else when the legs in flight have settled (never mid-entry)."""
         if self.machine.state in ("entering", "exiting", "legging"):
-            self._pending_params = pair
+            self._pending_params = (plan, pair)
             return False
-        self._apply_params(pair)
+        self._apply_params(plan, pair)
         return True
 
-    def _apply_params(self, pair: PairPlan) -> None:
-        self.pair = pair
+    def resume_from(self, state: str, direction: str | None, held_base: Decimal) -> None:
+        """After a restart: the state, direction and position the journal's fills show."""
+        self.machine.restore(state)
+        self.direction, self.open_base = direction, held_base
+
+    @property
+    def busy(self) -> asyncio.Task[None] | None:
+        """The entry, exit or repair in flight, if any."""
+        return self._busy
+
+    def reset_signals(self) -> None:
+        """The spread engine was rebuilt: forget crossings until it reports them again."""
+        self._entry_active, self._exit_active = None, False
+
+    @property
+    def flat(self) -> bool:
+        """No position and nothing in flight: safe to remove."""
+        return self.open_base == 0 and self.machine.state in ("idle", "armed", "cooling_down")
+
+    def _apply_params(self, plan: Plan, pair: PairPlan) -> None:
+        self.plan, self.pair = plan, pair
         self.gates = PairGates(pair, self.gates.stats, other=self._position_guard)
         state = self.machine.state
         self.machine = MachineRunner(pair.cycle, self.gates.resolve)
@@ -152,7 +188,7 @@ class PairRunner:
             "exiting",
             "legging",
         ):
-            self._apply_params(self._pending_params)
+            self._apply_params(*self._pending_params)
         if self.machine.state == "cooling_down":
             cooldown = self.pair.thresholds.cooldown_s
             asyncio.get_running_loop().call_later(cooldown, self._cooled)
@@ -176,6 +212,12 @@ class PairRunner:
         if not verdict.accepted:
             self.stats.entries_refused += 1
             self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
+            return
+        refused = self.services.pretrade(self.pair, orders)
+        if refused:  # nothing was sent: leave through the machine's no-exposure edge
+            self.stats.entries_refused += 1
+            self.last_refusal = f"pre-trade: {refused}"
+            self._fire("both_failed")
             return
         self.cycle = next_cycle
         self.direction = direction

@@ -17,6 +17,7 @@ keeps the file-saved-to-change-in-effect latency under 200 ms without a notifica
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +105,7 @@ class ReloadDecision:
 class ReloadManager:
     running: dict[Path, LoadedManifest] = field(default_factory=dict)
     last_error: dict[Path, str] = field(default_factory=dict)
+    plugins: Collection[str] | None = None  # installed venue plugins a manifest may name
 
     def strategy_of(self, path: Path) -> str | None:
         loaded = self.running.get(path)
@@ -131,7 +133,7 @@ class ReloadManager:
                 return ReloadDecision(change.path, "unchanged")
             return ReloadDecision(change.path, "drain", old.manifest.strategy.name, old)
         try:
-            new = load_manifest_bytes(change.content, str(change.path))
+            new = load_manifest_bytes(change.content, str(change.path), self.plugins)
         except ManifestError as exc:
             return ReloadDecision(
                 change.path,

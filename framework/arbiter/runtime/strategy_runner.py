@@ -12,24 +12,26 @@ it, and hands threshold crossings to the pair runners, which never block the rea
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from arbiter.compiler.plan import LegPlan, PairPlan, Plan, compile_manifest
-from arbiter.execution.dual_leg import DualLegExecutor, DualResult, RepairResult
+from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
 from arbiter.fsm.runner import Decision as FsmDecision
+from arbiter.manifest.diff import ManifestDiff
 from arbiter.manifest.loader import LoadedManifest
-from arbiter.market.book import OrderBook
 from arbiter.market.instrument import Instrument
 from arbiter.market.spread import LegRef, PairSpec, SpreadEngine
 from arbiter.risk.book_view import OrderBookView
 from arbiter.risk.gates import GateStats
 from arbiter.risk.inventory import Inventory
-from arbiter.risk.snapshot import BalanceView, RiskSnapshot
+from arbiter.risk.snapshot import RiskSnapshot
+from arbiter.runtime.market import MarketState, book_key
 from arbiter.runtime.pair_runner import PairRunner, PairServices
-from arbiter.venues.client_ids import ClientIdRules
 from arbiter.venues.orders import Side
 
 _DIRECTIONS = {
@@ -44,45 +46,28 @@ def directions(pair: PairPlan) -> dict[str, tuple[str, str]]:
     return dict(table) if pair.direction == "both" else {pair.direction: table[pair.direction]}
 
 
-def book_key(leg: LegPlan) -> str:
-    return f"{leg.venue}:{leg.kind}"
-
-
-@dataclass
-class MarketState:
-    """What the runtime knows of every venue account, shared by all strategies."""
-
-    books: dict[str, Mapping[str, OrderBook]] = field(
-        default_factory=dict
-    )  # "acct:kind" -> symbol -> book
-    instruments: dict[tuple[str, str, str], Instrument] = field(
-        default_factory=dict
-    )  # (acct, kind, symbol)
-    balances: dict[tuple[str, str], BalanceView] = field(default_factory=dict)  # (acct, asset)
-    funding: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (acct, symbol)
-    healthy: dict[str, bool] = field(default_factory=dict)  # acct -> every stream live
-    rules: dict[str, ClientIdRules] = field(default_factory=dict)  # acct -> client id rules
-
-    def book(self, leg: LegPlan) -> OrderBook | None:
-        return self.books.get(book_key(leg), {}).get(leg.symbol)
-
-    def instrument(self, leg: LegPlan) -> Instrument | None:
-        return self.instruments.get((leg.venue, leg.kind, leg.symbol))
-
-    def touch(self, leg: LegPlan, side: Side) -> Decimal | None:
-        """The price a taker order on `side` crosses: the best ask to buy, the best bid to sell."""
-        book = self.book(leg)
-        if book is None or book.stale:
-            return None
-        level = book.best_ask() if side is Side.BUY else book.best_bid()
-        return None if level is None else book.price(level[0])
-
-
 @dataclass
 class StrategyStats:
     spread_recomputes: int = 0
     signals: int = 0
-    decide_ns: list[int] = field(default_factory=list)  # book event -> decision, per recompute
+    # book event -> decision, per recompute; the latest DECIDE_SAMPLES only, so weeks of
+    # uptime cost no memory
+    decide_ns: deque[int] = field(default_factory=lambda: deque(maxlen=DECIDE_SAMPLES))
+
+
+DECIDE_SAMPLES = 100_000
+
+
+@dataclass
+class StrategyHooks:
+    """What the runtime around a strategy provides to each of its pairs."""
+
+    journal_cycle: Callable[[str, str, int, FsmDecision], None]  # (strategy, pair, cycle, d)
+    on_fills: Callable[[str, PairPlan, DualResult | RepairResult, str], None]
+    trading_state: Callable[[str], str] = lambda strategy: "active"
+    pretrade: Callable[[str, PairPlan, list[LegOrder]], str] = lambda strategy, pair, legs: ""
+    hand_to_hedger: Callable[[str, str, Decimal], Awaitable[None]] | None = None
+    cycle_numbers: Callable[[str, str], int] = lambda strategy, pair: 0
 
 
 class StrategyRunner:
@@ -91,9 +76,8 @@ class StrategyRunner:
         loaded: LoadedManifest,
         market: MarketState,
         executor: DualLegExecutor,
+        hooks: StrategyHooks,
         *,
-        journal_cycle: Callable[[str, str, int, FsmDecision], None],
-        on_fills: Callable[[str, PairPlan, DualResult | RepairResult, str], None],
         gate_stats: GateStats | None = None,
     ) -> None:
         self.loaded = loaded
@@ -101,39 +85,107 @@ class StrategyRunner:
         self.name = self.plan.strategy
         self.market = market
         self.executor = executor
+        self.hooks = hooks
         self.gate_stats = gate_stats or GateStats()
         self.inventory = Inventory(
             loaded.manifest.hedge.ratio if loaded.manifest.hedge else Decimal(1)
         )
         self.stats = StrategyStats()
-        self._journal_cycle, self._on_fills = journal_cycle, on_fills
         self.pairs: dict[str, PairRunner] = {p.id: self._runner(p) for p in self.plan.pairs}
+        self.draining: dict[str, PairRunner] = {}  # removed or restarted, still holding a position
         self.engine: SpreadEngine | None = None
         self._spec_direction: dict[str, tuple[str, str]] = {}  # spec id -> (pair id, direction)
         self.last_reload_error = ""
 
     def _runner(self, pair: PairPlan) -> PairRunner:
+        hooks, name = self.hooks, self.name
+        hand = hooks.hand_to_hedger
         services = PairServices(
-            strategy=self.name,
+            strategy=name,
             executor=self.executor,
             instrument=self.market.instrument,
             touch=self.market.touch,
             snapshot=self.snapshot,
             rules=lambda leg: self.market.rules.get(leg.venue),
-            journal_cycle=lambda pair_id, cycle, d: self._journal_cycle(
-                self.name, pair_id, cycle, d
-            ),
-            on_fills=lambda pair_plan, result, step: self._on_fills(
-                self.name, pair_plan, result, step
-            ),
+            journal_cycle=lambda pair_id, cycle, d: hooks.journal_cycle(name, pair_id, cycle, d),
+            on_fills=lambda pair_plan, result, step: hooks.on_fills(name, pair_plan, result, step),
+            hand_to_hedger=(lambda asset, residual: hand(name, asset, residual)) if hand else None,
+            cycle_numbers=lambda pair_id: hooks.cycle_numbers(name, pair_id),
+            trading_state=lambda: hooks.trading_state(name),
+            pretrade=lambda pair_plan, legs: hooks.pretrade(name, pair_plan, legs),
         )
         return PairRunner(self.plan, pair, services, self.gate_stats)
 
     # -- the spread engine -----------------------------------------------------------------
 
     def watched(self) -> set[tuple[str, str, str]]:
-        """(account, kind, symbol) of every leg: what the venue sessions must stream."""
-        return {(leg.venue, leg.kind, leg.symbol) for p in self.plan.pairs for leg in p.legs}
+        """(account, kind, symbol) of every leg and hedge instrument: what must be streamed."""
+        out = set()
+        for runner in self.runners():
+            for leg in (*runner.pair.legs, runner.pair.hedge_leg):
+                if leg is not None:
+                    out.add((leg.venue, leg.kind, leg.symbol))
+        return out
+
+    def runners(self) -> list[PairRunner]:
+        return [*self.pairs.values(), *self.draining.values()]
+
+    def in_flight(self) -> list[asyncio.Task[None]]:
+        """Entries, exits and repairs still running (shutdown waits for them)."""
+        return [t for r in self.runners() if (t := r.busy) is not None and not t.done()]
+
+    # -- reload ----------------------------------------------------------------------------
+
+    def reload(self, loaded: LoadedManifest, diff: ManifestDiff) -> list[str]:
+        """Apply a new version of this strategy's manifest in place; returns what was done.
+
+        Parameters reach every pair at its next safe point; a removed pair drains (no new
+        entries, exits as usual, dropped once flat); a pair whose venue or symbol changed
+        drains and its new version starts once the old one is flat; an added pair starts.
+        """
+        plan = compile_manifest(loaded)
+        self.loaded, self.plan = loaded, plan
+        new_pairs = {p.id: p for p in plan.pairs}
+        done: list[str] = []
+        for pid in (*diff.pairs_removed, *diff.pairs_restarted):
+            runner = self.pairs.pop(pid, None)
+            if runner is None:
+                continue
+            if runner.flat:
+                done.append(f"pair {pid}: stopped (flat)")
+            else:
+                runner.draining = True
+                self.draining[pid] = runner
+                done.append(f"pair {pid}: draining ({runner.open_base} {runner.pair.asset} held)")
+        for pid, pair in new_pairs.items():
+            runner = self.pairs.get(pid)
+            if runner is not None:
+                now = runner.retune(plan, pair)
+                if pid in diff.pairs_retuned or diff.strategy_params:
+                    done.append(f"pair {pid}: {'retuned' if now else 'retune at next safe point'}")
+            elif pid not in self.draining:
+                self.pairs[pid] = self._runner(pair)
+                done.append(f"pair {pid}: started")
+        if self.loaded.manifest.hedge is not None:
+            self.inventory.ratio = self.loaded.manifest.hedge.ratio
+        self.build_engine()
+        return done
+
+    def collect_drained(self) -> list[str]:
+        """Drop draining pairs that are flat now; start the new version of a restarted one."""
+        done = []
+        for pid, runner in list(self.draining.items()):
+            if not runner.flat:
+                continue
+            del self.draining[pid]
+            done.append(f"pair {pid}: drained")
+            pair = next((p for p in self.plan.pairs if p.id == pid), None)
+            if pair is not None:
+                self.pairs[pid] = self._runner(pair)
+                done.append(f"pair {pid}: started")
+        if done:
+            self.build_engine()
+        return done
 
     def build_engine(self) -> bool:
         """Build the engine once every leg has an instrument and a synced book; False if not yet.
@@ -143,7 +195,8 @@ class StrategyRunner:
         specs: list[PairSpec] = []
         instruments: dict[tuple[str, str], Instrument] = {}
         self._spec_direction.clear()
-        for pair in self.plan.pairs:
+        self.engine = None
+        for pair in (r.pair for r in self.runners()):
             for direction, (buy_role, sell_role) in directions(pair).items():
                 buy, sell = pair.leg(buy_role), pair.leg(sell_role)
                 legs = [(buy, self.market.instrument(buy)), (sell, self.market.instrument(sell))]
@@ -169,6 +222,8 @@ class StrategyRunner:
                     )
                 )
         self.engine = SpreadEngine(specs, instruments.values(), self.market.books)
+        for runner in self.runners():
+            runner.reset_signals()
         for spec in specs:  # the first computation, so a spread already past its threshold fires
             self.engine.mark_dirty(spec.spot.venue, spec.spot.symbol)
             self.engine.mark_dirty(spec.perp.venue, spec.perp.symbol)
@@ -201,7 +256,8 @@ class StrategyRunner:
         for signal in signals:
             self.stats.signals += 1
             pair_id, direction = self._spec_direction[signal.pair_id]
-            self.pairs[pair_id].on_signal(signal, direction)
+            runner = self.pairs.get(pair_id) or self.draining[pair_id]
+            runner.on_signal(signal, direction)
 
     def spreads(self, pair_id: str) -> dict[str, tuple[Decimal | None, Decimal | None]]:
         if self.engine is None:

@@ -4,13 +4,14 @@
 """
 
 from arbiter.sim.clock import FakeClock, WallClock
-from arbiter.sim.faults import FaultKind, FaultPlan, FaultRule, Latency
+from arbiter.sim.faults import FaultKind, FaultPlan, FaultPlanError, FaultRule, Latency
 from arbiter.sim.server import Simulation, VenueEndpoints, start
 
 __all__ = [
     "FakeClock",
     "FaultKind",
     "FaultPlan",
+    "FaultPlanError",
     "FaultRule",
     "Latency",
     "Simulation",

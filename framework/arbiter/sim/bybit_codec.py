@@ -35,6 +35,8 @@ REJECT_CODES: dict[RejectReason, tuple[int, str]] = {
     RejectReason.UNKNOWN_SYMBOL: (10001, "params error: symbol invalid"),
     RejectReason.INVALID_PARAM: (10001, "params error"),
 }
+# Spot orders on a unified account are refused with the spot engine's own code.
+SPOT_INSUFFICIENT_BALANCE = (170131, "Insufficient balance.")
 RATE_LIMIT = (10006, "Too many visits!")
 GENERIC_REJECT = (10001, "params error")
 
@@ -58,6 +60,13 @@ _REJECT_REASON = {
     CancelReason.IOC_REMAINDER: "EC_IOCCancel",
     CancelReason.NO_LIQUIDITY: "EC_NoImmediateQtyToFill",
 }
+
+
+def reject_code(reason: RejectReason, category: str) -> tuple[int, str]:
+    """Bybit's code for a refused request in `category` ("spot", "linear")."""
+    if reason is RejectReason.INSUFFICIENT_BALANCE and category == "spot":
+        return SPOT_INSUFFICIENT_BALANCE
+    return REJECT_CODES[reason]
 
 
 def category(inst: Instrument) -> str:

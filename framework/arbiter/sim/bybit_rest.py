@@ -22,9 +22,10 @@ from arbiter.sim import bybit_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.faults import FaultPlan
-from arbiter.sim.gate import guarded
-from arbiter.sim.orders import OrderType, Rejected, RejectReason
+from arbiter.sim.faults import FaultPlan, FaultRule
+from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
+from arbiter.sim.gate import endpoint_of, guarded
+from arbiter.sim.orders import Execution, OrderType, Rejected, RejectReason
 
 Params = dict[str, Any]
 Route = Callable[[Account | None, Params], Awaitable[Any]]
@@ -37,7 +38,7 @@ class BybitError(Exception):
         self.msg = msg
 
 
-def _envelope(engine: VenueEngine, code: int, msg: str, result: Any) -> web.Response:
+def _envelope(engine: VenueEngine, code: int | str, msg: str, result: Any) -> web.Response:
     body = {
         "retCode": code,
         "retMsg": msg,
@@ -65,6 +66,7 @@ class BybitRest:
         self.engine = engine
         self.faults = faults
         self.hang = hang
+        self.records = RestRecords(fills=FillLog().attach(engine))
         self.routes: dict[tuple[str, str], tuple[bool, Route]] = {
             ("GET", "/v5/market/time"): (False, self._time),
             ("GET", "/v5/market/instruments-info"): (False, self._instruments),
@@ -83,23 +85,45 @@ class BybitRest:
             ("POST", "/v5/order/cancel"): (True, self._cancel),
             ("GET", "/v5/order/realtime"): (True, self._realtime),
             ("GET", "/v5/order/history"): (True, self._history),
+            ("GET", "/v5/execution/list"): (True, self._executions),
         }
 
     def install(self, app: web.Application) -> None:
         app.router.add_route("*", "/v5/{tail:.*}", self.dispatch)
+        app[REST_RECORDS] = self.records
 
     async def dispatch(self, request: web.Request) -> web.Response:
+        self.records.requests.count(request)
+
         async def handle() -> web.Response:
             return await self._handle(request)
 
         return await guarded(
             self.faults,
-            request.path,
+            endpoint_of(self.engine.name, request),
             handle=handle,
-            rate_limited=lambda: _envelope(self.engine, *codec.RATE_LIMIT, {}),
-            rejected=lambda: _envelope(self.engine, *codec.GENERIC_REJECT, {}),
+            rate_limited=self._rate_limited,
+            rejected=self._rejected,
             hang=self.hang,
         )
+
+    def _rate_limited(self) -> web.Response:
+        # Bybit answers HTTP 200 with retCode 10006 and says in headers when the limit resets.
+        response = _envelope(self.engine, *codec.RATE_LIMIT, {})
+        now = self.engine.clock.now_ms()
+        response.headers.update(
+            {
+                "X-Bapi-Limit-Status": "0",
+                "X-Bapi-Limit": "10",
+                "X-Bapi-Limit-Reset-Timestamp": str(now + 1000),
+            }
+        )
+        return response
+
+    def _rejected(self, rule: FaultRule) -> web.Response:
+        code, msg = codec.GENERIC_REJECT
+        ret: int | str = int(rule.code) if rule.code.lstrip("-").isdigit() else rule.code
+        return _envelope(self.engine, ret or code, rule.message or msg, {})
 
     async def _handle(self, request: web.Request) -> web.Response:
         entry = self.routes.get((request.method, request.path))
@@ -122,7 +146,7 @@ class BybitRest:
         except BybitError as exc:
             return _envelope(self.engine, exc.code, exc.msg, {})
         except Rejected as exc:
-            code, msg = codec.REJECT_CODES[exc.reason]
+            code, msg = codec.reject_code(exc.reason, str(params.get("category", "")))
             return _envelope(self.engine, code, f"{msg} ({exc.detail})", {})
         return _envelope(self.engine, 0, "OK", result)
 
@@ -230,6 +254,7 @@ class BybitRest:
         }
 
     async def _fee_rate(self, _: Account | None, params: Params) -> Any:
+        self._kind(params)  # category is required
         rows = [
             {
                 "symbol": i.symbol,
@@ -237,7 +262,8 @@ class BybitRest:
                 "takerFeeRate": codec.s(i.taker_fee),
             }
             for i in self.engine.instruments.values()
-            if not params.get("category") or codec.category(i) == params["category"]
+            if codec.category(i) == params["category"]
+            and (not params.get("symbol") or i.symbol == params["symbol"])
         ]
         return {"list": rows}
 
@@ -341,7 +367,9 @@ class BybitRest:
         kind = self._kind(params)
         oid, cid = params.get("orderId") or None, params.get("orderLinkId") or None
         out = []
-        for o in sorted(self.engine.orders.values(), key=lambda o: -o.created_ms):
+        for o in sorted(
+            self.engine.orders.values(), key=lambda o: (-o.created_ms, -int(o.order_id))
+        ):
             if (
                 self.engine._owners.get(o.order_id) != account.api_key
                 or o.instrument.kind is not kind
@@ -358,11 +386,61 @@ class BybitRest:
         return out
 
     async def _realtime(self, account: Account | None, params: Params) -> Any:
+        """Pages of `limit` (default 20, at most 50); `cursor` is the last order id served."""
         assert account is not None
+        try:
+            limit = limit_param(params, default=20, maximum=50)
+        except ValueError as exc:
+            raise BybitError(10001, f"params error: {exc}") from exc
+        rows = self._select(account, params, True)
+        cursor = params.get("cursor") or ""
+        if cursor:
+            ids = [r["orderId"] for r in rows]
+            if cursor not in ids:
+                raise BybitError(
+                    10001, f"params error: expected a cursor from a previous page, was {cursor!r}"
+                )
+            rows = rows[ids.index(cursor) + 1 :]
+        page = rows[:limit]
         return {
             "category": params.get("category"),
-            "list": self._select(account, params, True),
-            "nextPageCursor": "",
+            "list": page,
+            "nextPageCursor": page[-1]["orderId"] if len(rows) > limit else "",
+        }
+
+    async def _executions(self, account: Account | None, params: Params) -> Any:
+        """Executions newest first; `cursor` is the `seq` of the last row of the previous page."""
+        assert account is not None
+        kind = self._kind(params)
+        try:
+            limit = limit_param(params, default=50, maximum=100)
+            older_than = int(params["cursor"]) if params.get("cursor") else None
+            start = int(params["startTime"]) if params.get("startTime") else None
+            end = int(params["endTime"]) if params.get("endTime") else None
+        except ValueError as exc:
+            raise BybitError(10001, f"params error: {exc}") from exc
+        if params.get("execType") not in (None, "", "Trade"):
+            return {"category": params["category"], "list": [], "nextPageCursor": ""}
+
+        def keep(e: Execution) -> bool:
+            o = e.order
+            return (
+                o.instrument.kind is kind
+                and (not params.get("symbol") or o.instrument.symbol == params["symbol"])
+                and (not params.get("orderId") or o.order_id == params["orderId"])
+                and (not params.get("orderLinkId") or o.client_id == params["orderLinkId"])
+                and (start is None or e.ts_ms >= start)
+                and (end is None or e.ts_ms <= end)
+                and (older_than is None or e.seq < older_than)
+            )
+
+        rows = self.records.fills.newest_first(account.api_key, keep)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return {
+            "category": params["category"],
+            "list": [codec.execution(e) for e in page],
+            "nextPageCursor": str(page[-1].seq) if more else "",
         }
 
     async def _history(self, account: Account | None, params: Params) -> Any:

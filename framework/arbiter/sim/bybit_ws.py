@@ -32,15 +32,15 @@ from arbiter.sim.events import (
     WalletChanged,
 )
 from arbiter.sim.faults import FaultPlan
-from arbiter.sim.wire import grid
+from arbiter.sim.wire import encode, grid_text
 from arbiter.sim.wsconn import Connection
 
 BOOK_DEPTHS = (1, 50, 200)
 
 
 def _levels(inst: Instrument, levels: Any) -> list[list[str]]:
-    tick, lot = inst.tick_size, inst.lot_size
-    return [[grid(tick, t), grid(lot, q)] for t, q in levels]
+    px, sz = grid_text(inst.tick_size), grid_text(inst.lot_size)
+    return [[px(t), sz(q)] for t, q in levels]
 
 
 class BybitWs:
@@ -72,7 +72,7 @@ class BybitWs:
     ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        conn = Connection(ws, self.faults)
+        conn = Connection(ws, self.faults, self.engine.name)
         conn_id = str(next(self._conn_ids))
         writer = asyncio.create_task(conn.write_loop())
         pool.append(conn)
@@ -84,6 +84,8 @@ class BybitWs:
         finally:
             pool.remove(conn)
             writer.cancel()
+            for key in [k for k in self._u if k[0] == id(conn)]:
+                del self._u[key]
         return ws
 
     def _on_request(
@@ -159,7 +161,7 @@ class BybitWs:
         elif parts[0] == "tickers":
             conn.send(self._ticker_frame(inst, topic))
 
-    def _snapshot(self, conn: Connection, topic: str, inst: Instrument) -> str:
+    def _snapshot(self, conn: Connection, topic: str, inst: Instrument) -> bytes:
         depth = int(topic.split(".")[1])
         book = self.engine.book(inst)
         u = self._next_u(conn, topic, reset=True)
@@ -171,7 +173,7 @@ class BybitWs:
             "u": u,
             "seq": book.seq,
         }
-        return json.dumps({"topic": topic, "type": "snapshot", "ts": now, "data": data, "cts": now})
+        return encode({"topic": topic, "type": "snapshot", "ts": now, "data": data, "cts": now})
 
     def _next_u(self, conn: Connection, topic: str, reset: bool = False) -> int:
         key = (id(conn), topic)
@@ -179,9 +181,9 @@ class BybitWs:
         self._u[key] = u
         return u
 
-    def _ticker_frame(self, inst: Instrument, topic: str) -> str:
+    def _ticker_frame(self, inst: Instrument, topic: str) -> bytes:
         now = self.engine.clock.now_ms()
-        return json.dumps(
+        return encode(
             {
                 "topic": topic,
                 "type": "snapshot",
@@ -207,6 +209,8 @@ class BybitWs:
     def _on_book(self, inst: Instrument, delta: BookDelta) -> None:
         now = self.engine.clock.now_ms()
         ticker_topic = f"tickers.{inst.symbol}"
+        bids: list[list[str]] | None = None
+        asks: list[list[str]] = []
         for conn in self._pool(inst):
             for depth in BOOK_DEPTHS:
                 topic = f"orderbook.{depth}.{inst.symbol}"
@@ -216,25 +220,23 @@ class BybitWs:
                     # Depth 1 is pushed as a fresh snapshot of the touch whenever it may move.
                     conn.send_public(topic, self._snapshot(conn, topic, inst))
                     continue
+                if bids is None:
+                    bids, asks = _levels(inst, delta.bids), _levels(inst, delta.asks)
                 key = (id(conn), topic)
                 u = self._u.get(key, 0) + 1
-                data = {
-                    "s": inst.symbol,
-                    "b": _levels(inst, delta.bids),
-                    "a": _levels(inst, delta.asks),
-                    "u": u,
-                    "seq": delta.seq,
-                }
-                frame = json.dumps(
+                data = {"s": inst.symbol, "b": bids, "a": asks, "u": u, "seq": delta.seq}
+                frame = encode(
                     {"topic": topic, "type": "delta", "ts": now, "data": data, "cts": now}
                 )
 
-                def snap(conn: Connection = conn, topic: str = topic) -> str:
+                def restart(conn: Connection = conn, topic: str = topic) -> bytes:
+                    # Bybit's book service restarted: a snapshot with u=1, deltas go on from it.
+                    del self._u[(id(conn), topic)]
                     return self._snapshot(conn, topic, inst)
 
                 # A dropped delta still uses up its u, so the client sees the gap.
                 self._u[key] = u
-                conn.send_book(topic, frame, snap)
+                conn.send_book(topic, frame, restart)
             if ticker_topic in conn.topics:
                 conn.send_public(ticker_topic, self._ticker_frame(inst, ticker_topic))
 

@@ -67,7 +67,8 @@ def venue_instruments(
                 tick_size=tick,
                 lot_size=lot,
                 min_qty=lot,
-                min_notional=D(1) if kind is InstrumentKind.SPOT else D(0),
+                # Bybit spot publishes minOrderAmt; OKX publishes no minimum notional (minSz only).
+                min_notional=D(1) if kind is InstrumentKind.SPOT and venue == "bybit" else D(0),
                 contract_value=ct,
                 maker_fee=D("0.001") if kind is InstrumentKind.SPOT else D("0.0002"),
                 taker_fee=D("0.001") if kind is InstrumentKind.SPOT else D("0.00055"),

@@ -24,6 +24,7 @@ from arbiter.sim.events import (
     PublicTrade,
     WalletChanged,
 )
+from arbiter.sim.faults import FaultKind, FaultPlan
 from arbiter.sim.orders import (
     CancelReason,
     Execution,
@@ -59,7 +60,10 @@ class VenueEngine:
     orders: dict[str, Order] = field(default_factory=dict)
     funding: dict[str, FundingState] = field(default_factory=dict)
     listeners: list[Callable[[Event], None]] = field(default_factory=list)
+    faults: FaultPlan | None = None  # the fill-after-cancel race acts here, at the matcher
     _by_client: dict[tuple[str, str], Order] = field(default_factory=dict)
+    # Open orders per instrument key, so matching and fund checks never walk the history.
+    _open: dict[str, dict[str, Order]] = field(default_factory=dict)
     _owners: dict[str, str] = field(default_factory=dict)  # order id -> api key
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1_000_001))
     _exec_seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -111,13 +115,11 @@ class VenueEngine:
         return order
 
     def open_orders(self, account: Account, instrument: Instrument | None = None) -> list[Order]:
-        return [
-            o
-            for o in self.orders.values()
-            if o.status.is_open
-            and self._owner(o) == account.api_key
-            and (instrument is None or o.instrument == instrument)
-        ]
+        if instrument is None:
+            pools = list(self._open.values())
+        else:
+            pools = [self._open.get(instrument_key(instrument), {})]
+        return [o for pool in pools for o in pool.values() if self._owner(o) == account.api_key]
 
     # -- market side --------------------------------------------------------------------------
 
@@ -133,6 +135,22 @@ class VenueEngine:
                 book.set_level(side, ticks, lots)
         self._match_resting(instrument)
         self._publish_book(instrument)
+
+    def update_market(
+        self, instrument: Instrument, bids: dict[int, int], asks: dict[int, int]
+    ) -> None:
+        """Change some of the market's levels (ticks -> lots, 0 removes) as one delta."""
+        key = instrument_key(instrument)
+        book = self.books[key]
+        for ticks, lots in bids.items():
+            book.set_level(Side.BUY, ticks, lots)
+        for ticks, lots in asks.items():
+            book.set_level(Side.SELL, ticks, lots)
+        if self._open.get(key):
+            self._match_resting(instrument)
+        delta = book.flush()
+        if delta is not None:
+            self._emit(BookChanged(instrument, delta))
 
     def publish_trade(
         self, instrument: Instrument, price: Decimal, qty: Decimal, side: Side
@@ -198,14 +216,26 @@ class VenueEngine:
         self._owners[order_id] = account.api_key
         self._emit(OrderChanged(account, order))
         self._execute(account, order)
+        if order.status.is_open:
+            self._open.setdefault(instrument_key(instrument), {})[order_id] = order
         return order
 
     def cancel(self, account: Account, order: Order) -> Order:
+        """Cancel an open order. Under the fill-after-cancel fault the cancel is still acked
+        (both venues ack a cancel on receipt and report the outcome on the order stream), but
+        a fill reached the matcher first: the order fills in full at its price, and the
+        cancel's outcome then reports the order's final state, Filled, a second time."""
         if not order.status.is_open:
             raise Rejected(
                 RejectReason.ORDER_NOT_FOUND,
                 f"expected an open order, {order.order_id} is {order.status.value}",
             )
+        race = f"{self.name} {order.instrument.symbol}"
+        if self.faults is not None and self.faults.take(FaultKind.FILL_AFTER_CANCEL, race):
+            assert order.price is not None  # only limit orders rest
+            self._fill(account, order, order.price, order.leaves, True)
+            self._emit(OrderChanged(account, order))
+            return order
         self._end(account, order, CancelReason.USER)
         return order
 
@@ -410,11 +440,11 @@ class VenueEngine:
 
     def _match_resting(self, instrument: Instrument) -> None:
         """Fill our resting orders the market has just traded through, at our price (maker)."""
+        pool = self._open.get(instrument_key(instrument))
+        if not pool:
+            return
         book = self.book(instrument)
-        resting = [
-            o for o in self.orders.values() if o.status.is_open and o.instrument == instrument
-        ]
-        for order in resting:
+        for order in list(pool.values()):
             assert order.price is not None
             limit = instrument.price_to_ticks(order.price)
             lots = instrument.qty_to_lots(order.leaves)
@@ -455,6 +485,7 @@ class VenueEngine:
         order.updated_ms = now
         if order.filled == order.qty:
             order.status = OrderStatus.FILLED
+            self._close(order)
         else:
             order.status = OrderStatus.PARTIALLY_FILLED
         execution = Execution(
@@ -485,7 +516,13 @@ class VenueEngine:
             )
         )
 
+    def _close(self, order: Order) -> None:
+        pool = self._open.get(instrument_key(order.instrument))
+        if pool is not None:
+            pool.pop(order.order_id, None)
+
     def _end(self, account: Account, order: Order, reason: CancelReason) -> None:
+        self._close(order)
         order.status = OrderStatus.CANCELLED
         order.cancel_reason = reason
         order.updated_ms = self.clock.now_ms()

@@ -2,7 +2,8 @@
 
 Order of checks mirrors a real venue's edge: latency, rate limiter and gateway errors come
 before the matching engine sees the request; the ambiguous failures (5xx, timeout) come *after*
-it has accepted, so the client cannot tell whether its order exists.
+it has accepted, so the client cannot tell whether its order exists. Rules match against
+`endpoint_of(venue, request)`: "<venue> <METHOD> <path>".
 """
 
 from __future__ import annotations
@@ -12,9 +13,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from arbiter.sim.faults import FaultKind, FaultPlan
+from arbiter.sim.faults import FaultKind, FaultPlan, FaultRule
 
 Handler = Callable[[], Awaitable[web.Response]]
+
+
+def endpoint_of(venue: str, request: web.Request) -> str:
+    """What REST fault rules and latency bands match: OKX places and queries orders on one
+    path, so the method is part of it."""
+    return f"{venue} {request.method} {request.path}"
 
 
 async def guarded(
@@ -23,7 +30,7 @@ async def guarded(
     *,
     handle: Handler,
     rate_limited: Callable[[], web.Response],
-    rejected: Callable[[], web.Response],
+    rejected: Callable[[FaultRule], web.Response],
     hang: asyncio.Event,
 ) -> web.Response:
     delay = plan.latency_ms(endpoint)
@@ -33,8 +40,9 @@ async def guarded(
         return rate_limited()
     if plan.take(FaultKind.REST_5XX, endpoint):
         return web.Response(status=502, text="Bad Gateway")
-    if plan.take(FaultKind.REJECT, endpoint):
-        return rejected()
+    rule = plan.take(FaultKind.REJECT, endpoint)
+    if rule is not None:
+        return rejected(rule)
     response = await handle()
     if plan.take(FaultKind.REST_5XX_AFTER_ACCEPT, endpoint):
         return web.Response(status=502, text="Bad Gateway")

@@ -8,19 +8,23 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from decimal import Decimal
+from itertools import zip_longest
 from typing import Any
 
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim.accounts import Account, Position
+from arbiter.sim.book import MatchingBook, Side
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.orders import (
     CancelReason,
+    Execution,
     Order,
     OrderStatus,
     OrderType,
     RejectReason,
     TimeInForce,
 )
+from arbiter.sim.wire import grid_text
 
 REJECT_CODES: dict[RejectReason, tuple[str, str]] = {
     RejectReason.DUPLICATE_CLIENT_ID: ("51016", "Duplicated clOrdId"),
@@ -49,7 +53,8 @@ RATE_LIMIT = (
     "50011",
     "Rate limit reached. Please refer to API documentation and throttle requests accordingly.",
 )
-GENERIC_REJECT = ("50001", "Service temporarily unavailable. Please try again later.")
+# A plain refusal (the request is not acted on); a fault rule's `code` picks another.
+GENERIC_REJECT = ("51000", "Parameter error")
 
 _STATE = {
     OrderStatus.NEW: "live",
@@ -66,6 +71,14 @@ ORD_TYPES = {
     "post_only": (OrderType.LIMIT, TimeInForce.POST_ONLY),
 }
 _ORD_TYPE_NAME = {v: k for k, v in ORD_TYPES.items()}
+# OKX's cancelSource codes for why an order ended unfilled.
+_CANCEL_SOURCE = {
+    CancelReason.USER: "1",
+    CancelReason.FOK_NOT_FILLED: "13",
+    CancelReason.IOC_REMAINDER: "14",
+    CancelReason.NO_LIQUIDITY: "14",
+    CancelReason.POST_ONLY_WOULD_TAKE: "31",
+}
 
 
 def s(value: Decimal) -> str:
@@ -137,9 +150,7 @@ def order(o: Order) -> dict[str, Any]:
         "rebateCcy": inst.quote,
         "pnl": "0",
         "reduceOnly": "true" if o.reduce_only else "false",
-        "cancelSource": "1"
-        if o.cancel_reason is CancelReason.USER
-        else ("" if o.cancel_reason is None else "14"),
+        "cancelSource": "" if o.cancel_reason is None else _CANCEL_SOURCE[o.cancel_reason],
         "category": "normal",
         "cTime": str(o.created_ms),
         "uTime": str(o.updated_ms),
@@ -200,6 +211,19 @@ def balance(engine: VenueEngine, account: Account) -> dict[str, Any]:
     return {"totalEq": s(account.balance("USDT") + upnl), "uTime": str(now), "details": details}
 
 
+def book_checksum_of(inst: Instrument, book: MatchingBook) -> int:
+    """`book_checksum` of the simulator's book itself, without building the rows first."""
+    px, sz = grid_text(inst.tick_size), grid_text(inst.lot_size)
+    parts: list[str] = []
+    for bid, ask in zip_longest(book.depth(Side.BUY, 25), book.depth(Side.SELL, 25)):
+        if bid is not None:
+            parts.append(f"{px(bid[0])}:{sz(bid[1])}")
+        if ask is not None:
+            parts.append(f"{px(ask[0])}:{sz(ask[1])}")
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
 def book_checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> int:
     """OKX `books` checksum: CRC32 of the top 25 levels, bid and ask interleaved as price:size."""
     parts: list[str] = []
@@ -210,3 +234,32 @@ def book_checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) 
             parts.append(f"{asks[i][0]}:{asks[i][1]}")
     crc = zlib.crc32(":".join(parts).encode())
     return crc - (1 << 32) if crc >= 1 << 31 else crc  # OKX sends it as signed 32-bit
+
+
+def fill(e: Execution) -> dict[str, Any]:
+    """One row of /api/v5/trade/fills, in OKX's words (fees charged are negative)."""
+    o = e.order
+    inst = o.instrument
+    return {
+        "instType": inst_type(inst),
+        "instId": inst.symbol,
+        "tradeId": e.exec_id,
+        "ordId": o.order_id,
+        "clOrdId": o.client_id,
+        "billId": e.exec_id,
+        "subType": "1" if o.side.value == "buy" else "2",
+        "tag": "",
+        "fillPx": s(e.price),
+        "fillSz": s(e.qty),
+        "fillIdxPx": "",
+        "fillPnl": "0",
+        "fillMarkPx": "",
+        "side": o.side.value,
+        "posSide": "net" if inst.kind is InstrumentKind.PERP else "",
+        "execType": "M" if e.is_maker else "T",
+        "feeCcy": e.fee_coin,
+        "fee": s(-e.fee),
+        "feeRate": s(-e.fee_rate),
+        "ts": str(e.ts_ms),
+        "fillTime": str(e.ts_ms),
+    }

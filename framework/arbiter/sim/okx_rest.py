@@ -24,9 +24,10 @@ from arbiter.sim import okx_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.faults import FaultPlan
-from arbiter.sim.gate import guarded
-from arbiter.sim.orders import Rejected
+from arbiter.sim.faults import FaultPlan, FaultRule
+from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
+from arbiter.sim.gate import endpoint_of, guarded
+from arbiter.sim.orders import Execution, Rejected
 from arbiter.sim.wire import grid
 
 Params = dict[str, Any]
@@ -42,8 +43,8 @@ class OkxError(Exception):
         self.data = data or []
 
 
-def _reply(code: str, msg: str, data: list[Any]) -> web.Response:
-    return web.json_response({"code": code, "msg": msg, "data": data})
+def _reply(code: str, msg: str, data: list[Any], status: int = 200) -> web.Response:
+    return web.json_response({"code": code, "msg": msg, "data": data}, status=status)
 
 
 def _dec(params: Params, key: str, required: bool = True) -> Decimal | None:
@@ -70,6 +71,7 @@ class OkxRest:
         self.engine = engine
         self.faults = faults
         self.hang = hang
+        self.records = RestRecords(fills=FillLog().attach(engine))
         self.routes: dict[tuple[str, str], tuple[bool, Route]] = {
             ("GET", "/api/v5/public/time"): (False, self._time),
             ("GET", "/api/v5/public/instruments"): (False, self._instruments),
@@ -91,21 +93,39 @@ class OkxRest:
             ("GET", "/api/v5/trade/order"): (True, self._order),
             ("GET", "/api/v5/trade/orders-pending"): (True, self._pending),
             ("GET", "/api/v5/trade/orders-history"): (True, self._history),
+            # Both answer from the same record here: the simulator forgets nothing, so the
+            # venue's 3-day and 3-month windows are the same window.
+            ("GET", "/api/v5/trade/fills"): (True, self._fills),
+            ("GET", "/api/v5/trade/fills-history"): (True, self._fills),
         }
 
     def install(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/v5/{tail:.*}", self.dispatch)
+        app[REST_RECORDS] = self.records
 
     async def dispatch(self, request: web.Request) -> web.Response:
+        self.records.requests.count(request)
+
         async def handle() -> web.Response:
             return await self._handle(request)
 
+        def rejected(rule: FaultRule) -> web.Response:
+            code, msg = (
+                rule.code or codec.GENERIC_REJECT[0],
+                rule.message or codec.GENERIC_REJECT[1],
+            )
+            if "/trade/" in request.path:  # order endpoints carry the code per order, in sCode
+                err = _order_error(code, msg)
+                return _reply(err.code, err.msg, err.data)
+            return _reply(code, msg, [])
+
         return await guarded(
             self.faults,
-            request.path,
+            endpoint_of(self.engine.name, request),
             handle=handle,
-            rate_limited=lambda: _reply(*codec.RATE_LIMIT, []),
-            rejected=lambda: _reply(*codec.GENERIC_REJECT, []),
+            # OKX answers a rate limit with HTTP 429 and code 50011.
+            rate_limited=lambda: _reply(*codec.RATE_LIMIT, [], status=429),
+            rejected=rejected,
             hang=self.hang,
         )
 
@@ -219,23 +239,36 @@ class OkxRest:
         ]
 
     async def _trade_fee(self, _: Account | None, params: Params) -> list[Any]:
-        out = []
+        """One row: the account's rate for an instrument type, narrowed by instId (spot) or by
+        instFamily/uly (swaps). USDT-margined swap rates are in makerU/takerU, as on OKX."""
+        wanted = params.get("instType", "")
+        if wanted not in ("SPOT", "SWAP"):
+            raise OkxError(
+                "51000", f"Parameter instType error: expected SPOT or SWAP, was {wanted!r}"
+            )
+        family = params.get("instFamily") or params.get("uly") or ""
         for inst in self.engine.instruments.values():
-            if codec.inst_type(inst) != params.get("instType", codec.inst_type(inst)):
+            if codec.inst_type(inst) != wanted:
                 continue
             if params.get("instId") and inst.symbol != params["instId"]:
                 continue
-            out.append(
-                {
-                    "instType": codec.inst_type(inst),
-                    "instId": inst.symbol,
-                    "maker": codec.s(-inst.maker_fee),
-                    "taker": codec.s(-inst.taker_fee),
-                    "level": "Lv1",
-                    "ts": str(self.engine.clock.now_ms()),
-                }
-            )
-        return out[:1] if params.get("instId") else out
+            if family and f"{inst.base}-{inst.quote}" != family:
+                continue
+            maker, taker = codec.s(-inst.maker_fee), codec.s(-inst.taker_fee)
+            row = {
+                "instType": wanted,
+                "level": "Lv1",
+                "maker": maker,
+                "taker": taker,
+                "makerU": "",
+                "takerU": "",
+                "ts": str(self.engine.clock.now_ms()),
+            }
+            if wanted == "SWAP":
+                # OKX: maker/taker are the crypto-margined rates, makerU/takerU the USDT ones.
+                row |= {"makerU": maker, "takerU": taker}
+            return [row]
+        raise OkxError("51001", f"Instrument ID does not exist: no {wanted} matches {params}")
 
     async def _set_leverage(self, account: Account | None, params: Params) -> list[Any]:
         assert account is not None
@@ -382,7 +415,9 @@ class OkxRest:
 
     def _select(self, account: Account, params: Params, open_only: bool) -> list[Any]:
         out = []
-        for o in sorted(self.engine.orders.values(), key=lambda o: -o.created_ms):
+        for o in sorted(
+            self.engine.orders.values(), key=lambda o: (-o.created_ms, -int(o.order_id))
+        ):
             if (
                 self.engine._owners.get(o.order_id) != account.api_key
                 or o.status.is_open != open_only
@@ -396,12 +431,49 @@ class OkxRest:
         return out
 
     async def _pending(self, account: Account | None, params: Params) -> list[Any]:
+        """Newest first, `limit` rows (at most 100), `after` an ordId: only older orders."""
         assert account is not None
-        return self._select(account, params, True)
+        try:
+            limit = limit_param(params, default=100, maximum=100)
+            after = int(params["after"]) if params.get("after") else None
+        except ValueError as exc:
+            raise OkxError("51000", f"Parameter error: {exc}") from exc
+        rows = self._select(account, params, True)
+        if after is not None:
+            rows = [r for r in rows if int(r["ordId"]) < after]
+        return rows[:limit]
 
     async def _history(self, account: Account | None, params: Params) -> list[Any]:
         assert account is not None
         return self._select(account, params, False)
+
+    async def _fills(self, account: Account | None, params: Params) -> list[Any]:
+        """Fills newest first; `after`/`before` page by billId (older / newer than it)."""
+        assert account is not None
+        try:
+            limit = limit_param(params, default=100, maximum=100)
+            after = int(params["after"]) if params.get("after") else None
+            before = int(params["before"]) if params.get("before") else None
+            begin = int(params["begin"]) if params.get("begin") else None
+            end = int(params["end"]) if params.get("end") else None
+        except ValueError as exc:
+            raise OkxError("51000", f"Parameter error: {exc}") from exc
+
+        def keep(e: Execution) -> bool:
+            inst = e.order.instrument
+            bill = int(e.exec_id)
+            return (
+                (not params.get("instType") or codec.inst_type(inst) == params["instType"])
+                and (not params.get("instId") or inst.symbol == params["instId"])
+                and (not params.get("ordId") or e.order.order_id == params["ordId"])
+                and (after is None or bill < after)
+                and (before is None or bill > before)
+                and (begin is None or e.ts_ms >= begin)
+                and (end is None or e.ts_ms <= end)
+            )
+
+        rows = self.records.fills.newest_first(account.api_key, keep)
+        return [codec.fill(e) for e in rows[:limit]]
 
 
 def book_rows(inst: Instrument, levels: list[tuple[int, int]]) -> list[list[str]]:

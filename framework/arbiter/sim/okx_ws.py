@@ -3,6 +3,8 @@
 Public: `books` (snapshot then updates with seqId/prevSeqId and the CRC32 checksum), `books5`,
 `bbo-tbt`, `tickers`, `funding-rate`, `trades`, and the text ping/pong. Private: `login` with
 base64(hmac(secret, timestamp + "GET/users/self/verify")), then `orders`, `positions`, `account`.
+As on OKX, a fill is reported inside one `orders` push (`fillSz`, `fillPx`, `tradeId`,
+`fillFee`, `execType`) in the order's state after that fill; there is no separate state push.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from arbiter.sim.engine import VenueEngine
 from arbiter.sim.events import (
     BookChanged,
     Event,
+    Filled,
     OrderChanged,
     PositionChanged,
     PublicTrade,
@@ -31,7 +34,7 @@ from arbiter.sim.events import (
 )
 from arbiter.sim.faults import FaultPlan
 from arbiter.sim.okx_rest import book_rows, funding, ticker
-from arbiter.sim.wire import grid
+from arbiter.sim.wire import encode, grid_text
 from arbiter.sim.wsconn import Connection
 
 PUBLIC_CHANNELS = ("books", "books5", "bbo-tbt", "tickers", "funding-rate", "trades")
@@ -43,11 +46,16 @@ class OkxWs:
     def __init__(self, engine: VenueEngine, faults: FaultPlan) -> None:
         self.engine = engine
         self.faults = faults
+        # Orders whose state push went out with their last fill: the engine's own state event
+        # that follows each fill would repeat it.
+        self._reported_with_fill: set[str] = set()
         self.public: list[Connection] = []
         self.private: list[Connection] = []
         self._conn_ids = itertools.count(1)
-        # Per connection and instrument: the seqId of the last `books` message, sent or dropped.
+        # Per connection and instrument: the seqId of the last `books` message, sent or dropped,
+        # and how far the wire's seqId run stands from the book's own seq after a reset.
         self._seq: dict[tuple[int, str], int] = {}
+        self._shift: dict[tuple[int, str], int] = {}
         engine.listeners.append(self.on_event)
 
     def install(self, app: web.Application) -> None:
@@ -66,7 +74,7 @@ class OkxWs:
     ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        conn = Connection(ws, self.faults)
+        conn = Connection(ws, self.faults, self.engine.name)
         conn_id = f"{next(self._conn_ids):08x}"
         writer = asyncio.create_task(conn.write_loop())
         pool.append(conn)
@@ -97,6 +105,7 @@ class OkxWs:
             writer.cancel()
             for key in [k for k in self._seq if k[0] == id(conn)]:
                 del self._seq[key]
+                self._shift.pop(key, None)
         return ws
 
     def _on_request(
@@ -195,19 +204,20 @@ class OkxWs:
 
     def _frame(
         self, channel: str, inst: Instrument, data: list[Any], action: str | None = None
-    ) -> str:
+    ) -> bytes:
         body: dict[str, Any] = {"arg": {"channel": channel, "instId": inst.symbol}}
         if action:
             body["action"] = action
         body["data"] = data
-        return json.dumps(body)
+        return encode(body)
 
-    def _books_snapshot(self, conn: Connection, inst: Instrument) -> str:
+    def _books_snapshot(self, conn: Connection, inst: Instrument) -> bytes:
         book = self.engine.book(inst)
         bids = book_rows(inst, book.depth(Side.BUY, 400))
         asks = book_rows(inst, book.depth(Side.SELL, 400))
-        seq = book.seq
-        self._seq[(id(conn), inst.symbol)] = seq
+        key = (id(conn), inst.symbol)
+        seq = book.seq + self._shift.get(key, 0)
+        self._seq[key] = seq
         data = {
             "asks": asks,
             "bids": bids,
@@ -218,7 +228,7 @@ class OkxWs:
         }
         return self._frame("books", inst, [data], action="snapshot")
 
-    def _top_frame(self, channel: str, inst: Instrument) -> str:
+    def _top_frame(self, channel: str, inst: Instrument) -> bytes:
         book = self.engine.book(inst)
         n = 5 if channel == "books5" else 1
         data = {
@@ -237,7 +247,9 @@ class OkxWs:
             self._on_book(event.instrument, event.delta)
         elif isinstance(event, PublicTrade):
             self._on_trade(event)
-        elif isinstance(event, OrderChanged | PositionChanged | WalletChanged):
+        elif isinstance(event, OrderChanged) and event.order.order_id in self._reported_with_fill:
+            self._reported_with_fill.discard(event.order.order_id)
+        elif isinstance(event, OrderChanged | Filled | PositionChanged | WalletChanged):
             self._on_private(event)
 
     def _on_book(self, inst: Instrument, delta: BookDelta) -> None:
@@ -246,33 +258,35 @@ class OkxWs:
         watchers = [c for c in self.public if topic in c.topics]
         if watchers:
             # The checksum is over the book *after* this update, as OKX computes it.
-            checksum = codec.book_checksum(
-                book_rows(inst, book.depth(Side.BUY, 25)),
-                book_rows(inst, book.depth(Side.SELL, 25)),
-            )
-            tick, lot = inst.tick_size, inst.lot_size
-            changed = [[grid(tick, t), grid(lot, q), "0", "1" if q else "0"] for t, q in delta.bids]
-            changed_asks = [
-                [grid(tick, t), grid(lot, q), "0", "1" if q else "0"] for t, q in delta.asks
-            ]
+            checksum = codec.book_checksum_of(inst, book)
+            px, sz = grid_text(inst.tick_size), grid_text(inst.lot_size)
+            changed = [[px(t), sz(q), "0", "1" if q else "0"] for t, q in delta.bids]
+            changed_asks = [[px(t), sz(q), "0", "1" if q else "0"] for t, q in delta.asks]
             now = str(self.engine.clock.now_ms())
         for conn in watchers:
             key = (id(conn), inst.symbol)
+            seq = delta.seq + self._shift.get(key, 0)
             data = {
                 "asks": changed_asks,
                 "bids": changed,
                 "ts": now,
                 "checksum": checksum,
-                "prevSeqId": self._seq.get(key, delta.prev_seq),
-                "seqId": delta.seq,
+                "prevSeqId": self._seq.get(key, seq - 1),
+                "seqId": seq,
             }
             # A dropped update still moves seqId on, so the next prevSeqId shows the gap.
-            self._seq[key] = delta.seq
+            self._seq[key] = seq
 
-            def snap(conn: Connection = conn) -> str:
-                return self._books_snapshot(conn, inst)
+            def restart(key: tuple[int, str] = key, data: dict[str, Any] = data) -> bytes:
+                # Maintenance restarted OKX's sequence: this update's seqId falls below its
+                # prevSeqId, and the chain goes on from the new, smaller number.
+                new = data["prevSeqId"] // 2
+                self._shift[key] = new - delta.seq
+                self._seq[key] = new
+                return self._frame("books", inst, [data | {"seqId": new}], action="update")
 
-            conn.send_book(topic, self._frame("books", inst, [data], action="update"), snap)
+            frame = self._frame("books", inst, [data], action="update")
+            conn.send_book(topic, frame, restart)
         for channel in ("books5", "bbo-tbt", "tickers"):
             topic = _topic(channel, inst.symbol)
             subscribers = [c for c in self.public if topic in c.topics]
@@ -308,11 +322,15 @@ class OkxWs:
             if topic in conn.topics:
                 conn.send_public(topic, frame)
 
-    def _on_private(self, event: OrderChanged | PositionChanged | WalletChanged) -> None:
+    def _on_private(self, event: OrderChanged | Filled | PositionChanged | WalletChanged) -> None:
         now = self.engine.clock.now_ms()
         if isinstance(event, OrderChanged):
             channel, arg = "orders", {"channel": "orders", "instType": "ANY"}
             data = [codec.order(event.order)]
+        elif isinstance(event, Filled):
+            channel, arg = "orders", {"channel": "orders", "instType": "ANY"}
+            data = [_with_fill(codec.order(event.execution.order), event)]
+            self._reported_with_fill.add(event.execution.order.order_id)
         elif isinstance(event, PositionChanged):
             pos = event.position
             channel, arg = "positions", {"channel": "positions", "instType": "ANY"}
@@ -324,6 +342,20 @@ class OkxWs:
         for conn in self.private:
             if conn.authed_key == event.account.api_key and _topic(channel, "") in conn.topics:
                 conn.send_private(f"private:{channel}", frame)
+
+
+def _with_fill(order: dict[str, Any], event: Filled) -> dict[str, Any]:
+    """An `orders` push that reports one fill, in OKX's fill fields."""
+    execution = event.execution
+    return order | {
+        "fillPx": codec.s(execution.price),
+        "fillSz": codec.s(execution.qty),
+        "tradeId": execution.exec_id,
+        "fillTime": str(execution.ts_ms),
+        "fillFee": codec.s(-execution.fee),  # OKX signs a charged fee negative
+        "fillFeeCcy": execution.fee_coin,
+        "execType": "M" if execution.is_maker else "T",
+    }
 
 
 def _topic(channel: str, inst_id: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +24,8 @@ from arbiter.sim.generator import MarketGenerator, MarketParams
 from arbiter.sim.replay import Replayer
 
 VENUES = ("bybit", "okx")
+MAX_LAG_S = 0.25
+MAX_BATCH = 16  # steps made per wake-up at most, so writers and REST are never starved
 
 
 @dataclass
@@ -65,6 +67,8 @@ class Simulation:
     faults: FaultPlan
     hang: asyncio.Event
     replayer: Replayer | None = None
+    steps: int = 0  # market steps made by `run`
+    lagged: int = 0  # times `run` fell more than MAX_LAG_S behind its timeline and gave up on it
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def engine(self, venue: str) -> VenueEngine:
@@ -83,11 +87,26 @@ class Simulation:
             for v in self.venues.values():
                 v.engine.settle_funding()
 
-    async def run(self, updates_per_second: float) -> None:
-        interval = 1.0 / updates_per_second
+    async def run(self, steps_per_second: float) -> None:
+        """Step the market on a fixed timeline. Every step that is due when the loop wakes is
+        made at once (so clients get the rate asked for even though timers are coarser than a
+        step, and each socket sends a step's frames in one burst), unless the machine has
+        fallen so far behind that it never could catch up."""
+        loop = asyncio.get_running_loop()
+        interval = 1.0 / steps_per_second
+        due = loop.time()
         while True:
-            self.step()
-            await asyncio.sleep(interval)
+            now = loop.time()
+            if now - due > MAX_LAG_S:
+                self.lagged += 1
+                due = now
+            for _ in range(MAX_BATCH):
+                if due > now:
+                    break
+                self.step()
+                self.steps += 1
+                due += interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -145,7 +164,7 @@ async def start(
     seed: int = 0,
     faults: FaultPlan | None = None,
     clock: Clock | None = None,
-    updates_per_second: float = 0.0,
+    steps_per_second: float = 0.0,
     host: str = "127.0.0.1",
     port: int = 0,
     market: MarketParams | None = None,
@@ -153,6 +172,8 @@ async def start(
 ) -> Simulation:
     """Start the simulated venues with a funded account each; returns once they accept clients.
 
+    Each market step updates every book once; `steps_per_second` > 0 steps on a timeline (and
+    the model moves 1/rate seconds per step), 0 leaves stepping to `Simulation.step()`.
     `replay` maps a venue to a recorded stream file (one raw venue frame per line) to play
     instead of the generated market.
     """
@@ -165,11 +186,16 @@ async def start(
     engines = []
     served: dict[str, SimVenue] = {}
     for name in venues:
-        engine = VenueEngine(name, venue_instruments(name, tuple(symbols)), clock=the_clock)
+        engine = VenueEngine(
+            name, venue_instruments(name, tuple(symbols)), clock=the_clock, faults=plan
+        )
         account = funded_account(name, tuple(symbols))
         engine.accounts[account.api_key] = account
         engines.append(engine)
-    generator = MarketGenerator(engines, seed=seed, params=market or MarketParams())
+    params = market or MarketParams()
+    if steps_per_second > 0:
+        params = replace(params, step_seconds=1.0 / steps_per_second)
+    generator = MarketGenerator(engines, seed=seed, params=params)
     replayer = Replayer.from_files(engines, replay) if replay else None
     for engine in engines:
         served[engine.name] = await _serve_venue(
@@ -177,6 +203,6 @@ async def start(
         )
     sim = Simulation(served, generator, plan, hang, replayer)
     sim.step()  # every book has liquidity before the first client arrives
-    if updates_per_second > 0:
-        sim._task = asyncio.create_task(sim.run(updates_per_second))
+    if steps_per_second > 0:
+        sim._task = asyncio.create_task(sim.run(steps_per_second))
     return sim

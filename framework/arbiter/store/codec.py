@@ -34,7 +34,7 @@ def to_dec_or_none(text: str | None) -> Decimal | None:
 
 INTENT_COLUMNS = (
     "client_id, intent_id, strategy, pair, cycle, leg, attempt, venue, symbol, side, "
-    "order_type, qty, price, tif, reduce_only, decision_price, created_ns"
+    "order_type, qty, price, tif, reduce_only, decision_price, created_ns, kind"
 )
 
 
@@ -58,6 +58,7 @@ def intent_row(intent: Intent, ts_ns: int) -> tuple[object, ...]:
         int(r.reduce_only),
         dec(intent.decision_price),
         ts_ns,
+        r.kind,
     )
 
 
@@ -71,6 +72,7 @@ def intent_from_row(row: tuple[Any, ...]) -> Intent:
         price=to_dec_or_none(row[12]),
         tif=TimeInForce(row[13]),
         reduce_only=bool(row[14]),
+        kind=row[17],
     )
     intent_id = IntentId(row[2], row[3], row[4], row[5], row[6])
     return Intent(intent_id, row[7], request, Decimal(row[15]))

@@ -65,7 +65,7 @@ class ManifestVersion:
     applied_at_ns: int
 
 
-_INSERT_INTENT = f"INSERT INTO intents ({codec.INTENT_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+_INSERT_INTENT = f"INSERT INTO intents ({codec.INTENT_COLUMNS}) VALUES ({', '.join('?' * 18)})"
 _UPSERT_ORDER = (
     "INSERT INTO orders (client_id, venue, symbol, qty, state, venue_order_id, fills_qty, "
     "fills_notional, reported_qty, reported_avg_price, last_seq, updated_ns) "
@@ -282,6 +282,27 @@ class Journal:
             self._conn.execute(_UPSERT_CYCLE, (strategy, pair, cycle, dest, ts))
             self._conn.execute(
                 _INSERT_CYCLE_TRANSITION, (strategy, pair, cycle, trigger, source, dest, ts)
+            )
+
+    def record_trading_state(
+        self, scope: str, *, source: str, dest: str, by: str, reason: str
+    ) -> None:
+        with self.batch():
+            self._conn.execute(
+                "INSERT INTO trading_state_changes (scope, source, dest, changed_by, reason, ts_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (scope, source, dest, by, reason, self._clock()),
+            )
+
+    def record_incident_event(
+        self, key: str, *, kind: str, event: str, source: str, reason: str
+    ) -> None:
+        """One step of an operator-visible incident's life (open, recur, acknowledge, resolve)."""
+        with self.batch():
+            self._conn.execute(
+                "INSERT INTO incident_events (incident_key, kind, event, source, reason, ts_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, kind, event, source, reason, self._clock()),
             )
 
     def record_manifest(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import OrderTracker
 from arbiter.execution.records import (
     ChangeKind,
@@ -30,7 +31,7 @@ from arbiter.execution.records import (
 from arbiter.store import codec
 from arbiter.store.codec import to_dec_or_none
 from arbiter.store.schema import current_version
-from arbiter.venues.orders import PositionUpdate
+from arbiter.venues.orders import Fill, PositionUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,3 +155,19 @@ def restore_orders(state: JournalState, tracker: OrderTracker) -> None:
     """Put every non-final order back into `tracker`, at the state the journal left it."""
     for order in state.orders.values():
         tracker.restore(order)
+
+
+def load_strategy_fills(conn: sqlite3.Connection, strategy: str) -> list[tuple[Intent, Fill]]:
+    """Every fill of every order `strategy` placed, with its intent, oldest first.
+
+    What a restart rebuilds a strategy's inventory, PnL and held positions from."""
+    intent_columns = ", ".join(f"i.{c.strip()}" for c in codec.INTENT_COLUMNS.split(","))
+    fill_columns = ", ".join(f"f.{c.strip()}" for c in codec.FILL_COLUMNS.split(","))
+    rows = conn.execute(
+        f"SELECT {intent_columns}, {fill_columns} FROM fills f "
+        "JOIN intents i ON f.client_id = i.client_id WHERE i.strategy = ? "
+        "ORDER BY f.ts_local_ns, f.trade_id",
+        (strategy,),
+    ).fetchall()
+    width = len(codec.INTENT_COLUMNS.split(","))
+    return [(codec.intent_from_row(r[:width]), codec.fill_from_row(r[width:])) for r in rows]

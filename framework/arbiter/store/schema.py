@@ -134,6 +134,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ts_ns INTEGER NOT NULL
         ) STRICT""",
     ),
+    # v3: trading-state changes (who or what, why), the operator-visible incident lifecycle,
+    # and each intent's product kind (Bybit lists spot and linear under one symbol, so a query
+    # by client id after a restart must know which one it asks).
+    (
+        "ALTER TABLE intents ADD COLUMN kind TEXT",
+        """CREATE TABLE trading_state_changes (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,
+            source TEXT NOT NULL,
+            dest TEXT NOT NULL,
+            changed_by TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            ts_ns INTEGER NOT NULL
+        ) STRICT""",
+        """CREATE TABLE incident_events (
+            id INTEGER PRIMARY KEY,
+            incident_key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            event TEXT NOT NULL,
+            source TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            ts_ns INTEGER NOT NULL
+        ) STRICT""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -4,13 +4,20 @@ The question that matters for an order is not "what went wrong" but "can the ord
 now". ccxt's hierarchy answers a different question, so the order of the checks below is the
 point: duplicate id first (the order exists), then the venue's explicit refusals (it does not),
 then everything network-shaped (it might).
+
+ccxt files some answers under a class too broad for that question: Bybit's duplicate
+`orderLinkId` (110072) and OKX's duplicate `clOrdId` (51016) arrive as a plain `InvalidOrder`.
+A plugin names such codes (`codes`), found in the venue's own answer that ccxt quotes in the
+exception message, and they win over ccxt's class.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import json
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import ccxt
 
@@ -38,9 +45,44 @@ _DEFINITIVE: tuple[tuple[type[BaseException], type[VenueError]], ...] = (
 )
 
 
-def map_ccxt_error(venue: str, exc: BaseException) -> VenueError:
+def error_codes(exc: BaseException, keys: Collection[str]) -> list[str]:
+    """The venue's error codes (values of `keys`, at any depth) in the JSON ccxt quotes."""
+    text = str(exc)
+    start = text.find("{")
+    if start < 0:
+        return []
+    try:
+        body = json.loads(text[start:])
+    except ValueError:
+        return []
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in keys and isinstance(value, str | int) and str(value) not in ("", "0"):
+                    found.append(str(value))
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(body)
+    return found
+
+
+def map_ccxt_error(
+    venue: str,
+    exc: BaseException,
+    codes: Mapping[str, type[VenueError]] | None = None,
+    code_keys: Collection[str] = (),
+) -> VenueError:
     if isinstance(exc, VenueError):
         return exc
+    if codes:
+        for code in error_codes(exc, code_keys):
+            if code in codes:
+                return codes[code](venue, _message(exc), code)
     for ccxt_type, ours in _DEFINITIVE:
         if isinstance(exc, ccxt_type):
             return ours(venue, _message(exc), type(exc).__name__)
@@ -55,11 +97,15 @@ def _message(exc: BaseException) -> str:
 
 
 @contextmanager
-def translated(venue: str) -> Iterator[None]:
+def translated(
+    venue: str,
+    codes: Mapping[str, type[VenueError]] | None = None,
+    code_keys: Collection[str] = (),
+) -> Iterator[None]:
     """Run a ccxt call; whatever it raises leaves as one of our `VenueError`s."""
     try:
         yield
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        raise map_ccxt_error(venue, exc) from exc
+        raise map_ccxt_error(venue, exc, codes, code_keys) from exc

@@ -15,7 +15,14 @@ from typing import Protocol
 
 from arbiter.market.instrument import Instrument
 from arbiter.venues.client_ids import ClientIdRules
-from arbiter.venues.orders import OrderAck, OrderRequest, OrderUpdate, PositionUpdate, PrivateEvent
+from arbiter.venues.orders import (
+    Fill,
+    OrderAck,
+    OrderRequest,
+    OrderUpdate,
+    PositionUpdate,
+    PrivateEvent,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +42,9 @@ class Balance:
 @dataclass(frozen=True, slots=True)
 class FeeRate:
     symbol: str
-    maker: Decimal
+    maker: Decimal  # rates as fractions of notional, positive = paid (0.0002 is 2 bps)
     taker: Decimal
+    kind: str | None = None  # "spot" or "perp": Bybit prices both under one symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,14 @@ class TradingVenue(Protocol):
     limits: VenueLimits
     capabilities: Capabilities
 
+    async def start(self) -> None:
+        """Open the client and load the venue's markets; every other call needs this first."""
+        ...
+
+    async def close(self) -> None:
+        """Release the client's connections; safe to call twice."""
+        ...
+
     async def instruments(self) -> list[Instrument]: ...
 
     async def place_order(self, request: OrderRequest) -> OrderAck: ...
@@ -78,7 +94,18 @@ class TradingVenue(Protocol):
 
     async def positions(self) -> list[PositionUpdate]: ...
 
-    async def fee_rates(self, symbols: list[str]) -> list[FeeRate]: ...
+    async def fee_rates(self, symbols: list[str]) -> list[FeeRate]:
+        """The account's rates, one per listed product of each symbol (two for a Bybit symbol
+        listed as spot and linear)."""
+        ...
+
+    async def fills(self, symbol: str | None, since_ms: int) -> list[Fill]:
+        """Executions since `since_ms` (venue clock), oldest first, for one symbol or all.
+
+        A private stream that reconnects calls this to apply what it missed; fills are
+        deduplicated by `trade_id`, so overlapping windows are harmless.
+        """
+        ...
 
     def on_private(self, sink: PrivateSink) -> None:
         """Deliver every private event (orders, fills, positions, balances) to `sink`."""

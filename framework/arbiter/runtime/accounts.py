@@ -1,0 +1,285 @@
+"""Venue accounts of one runtime: one session per account, shared by every strategy naming it.
+
+An account is a manifest's venue entry (`venues.bybit: {plugin, endpoint, credentials, urls}`),
+known by its name. Two manifests that name the same account must describe it identically
+(same plugin, endpoint, URLs and credential references); a manifest that disagrees is refused
+rather than silently trading on the other's keys. A session opens when the first strategy needs
+it and closes when the last one lets go, so a reload that keeps the venue section keeps the
+connection.
+
+With a simulator (`arbiter run --sim`), an account whose endpoint is `sim` takes its URLs and a
+funded test account's keys from the simulator; no environment variable is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from arbiter.manifest.models import Credentials, Endpoint, Venue
+from arbiter.market.events import Funding, MarketEvent, Ticker
+from arbiter.risk.snapshot import BalanceView
+from arbiter.runtime.market import MarketState
+from arbiter.sim.server import Simulation
+from arbiter.venues.contract import Balance
+from arbiter.venues.credentials import ApiKeys, resolve
+from arbiter.venues.orders import BalanceUpdate, PrivateEvent
+from arbiter.venues.registry import Installed
+from arbiter.venues.session import BookRef, VenueConfig, VenueSession
+
+KINDS = ("spot", "perp")
+
+
+class AccountError(Exception):
+    """An account cannot be opened or two manifests disagree about it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """What makes two manifests' venue entries the same account."""
+
+    name: str
+    plugin: str
+    endpoint: str
+    urls: tuple[tuple[str, str], ...]
+    credentials: str  # the references as canonical JSON; never the secrets themselves
+
+    @classmethod
+    def of(cls, name: str, venue: Venue) -> AccountSpec:
+        urls = venue.urls.model_dump(exclude_none=True) if venue.urls else {}
+        creds = venue.credentials.model_dump(exclude_none=True) if venue.credentials else {}
+        return cls(
+            name,
+            venue.plugin,
+            venue.endpoint.value,
+            tuple(sorted(urls.items())),
+            json.dumps(creds, sort_keys=True),
+        )
+
+    def differences(self, other: AccountSpec) -> list[str]:
+        return [
+            f"{what}: {mine!r} vs {theirs!r}"
+            for what, mine, theirs in (
+                ("plugin", self.plugin, other.plugin),
+                ("endpoint", self.endpoint, other.endpoint),
+                ("urls", dict(self.urls), dict(other.urls)),
+                ("credentials", self.credentials, other.credentials),
+            )
+            if mine != theirs
+        ]
+
+
+@dataclass
+class _Account:
+    spec: AccountSpec
+    session: VenueSession
+    owners: set[str] = field(default_factory=set)
+    watched: dict[BookRef, int] = field(default_factory=dict)  # ref -> strategies watching
+
+
+MarketHandler = Callable[[str, Sequence[MarketEvent]], None]  # (account, events)
+PrivateHandler = Callable[[str, PrivateEvent], None]  # (account, event)
+
+
+class VenueAccounts:
+    def __init__(
+        self,
+        market: MarketState,
+        plugins: Installed,
+        *,
+        on_market: MarketHandler,
+        on_private: PrivateHandler,
+        sim: Simulation | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.market = market
+        self._plugins = plugins
+        self._on_market, self._on_private = on_market, on_private
+        self._sim = sim
+        self._environ = environ
+        self._accounts: dict[str, _Account] = {}
+        self._opening: dict[str, asyncio.Future[_Account]] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._accounts
+
+    def sessions(self) -> dict[str, VenueSession]:
+        return {name: acct.session for name, acct in self._accounts.items()}
+
+    def spec(self, name: str) -> AccountSpec | None:
+        acct = self._accounts.get(name)
+        return acct.spec if acct else None
+
+    def check(self, specs: Iterable[AccountSpec]) -> list[str]:
+        """Why these accounts could not be shared with the open ones ([] when they can)."""
+        problems = []
+        for spec in specs:
+            acct = self._accounts.get(spec.name)
+            if acct is not None and acct.spec != spec:
+                diff = "; ".join(spec.differences(acct.spec))
+                problems.append(
+                    f"venue {spec.name!r} is already open for {', '.join(sorted(acct.owners))} "
+                    f"with a different definition ({diff})"
+                )
+            if spec.plugin not in self._plugins.plugins:
+                problems.append(
+                    f"venue {spec.name!r}: plugin {spec.plugin!r} is not installed; installed: "
+                    f"{', '.join(self._plugins.names) or 'none'}"
+                )
+        return problems
+
+    async def acquire(self, spec: AccountSpec, owner: str) -> VenueSession:
+        """The account's session, opened (and started) on first use."""
+        problems = self.check([spec])
+        if problems:
+            raise AccountError("; ".join(problems))
+        acct = self._accounts.get(spec.name)
+        if acct is None:
+            pending = self._opening.get(spec.name)
+            if pending is None:
+                pending = asyncio.get_running_loop().create_future()
+                self._opening[spec.name] = pending
+                try:
+                    acct = await self._open(spec)
+                except BaseException as exc:
+                    pending.set_exception(exc)
+                    pending.exception()  # retrieved: the caller below raises it
+                    raise
+                finally:
+                    self._opening.pop(spec.name, None)
+                pending.set_result(acct)
+            else:
+                acct = await pending
+        acct.owners.add(owner)
+        return acct.session
+
+    async def _open(self, spec: AccountSpec) -> _Account:
+        plugin = self._plugins.plugins[spec.plugin]
+        config = self._config(spec)
+        session: VenueSession = plugin.factory(config)
+        session.on_market(lambda events: self._on_market(spec.name, events))
+        session.trading.on_private(lambda event: self._on_private_event(spec.name, event))
+        await session.start()
+        acct = _Account(spec, session)
+        self._accounts[spec.name] = acct
+        for kind in KINDS:
+            self.market.books[f"{spec.name}:{kind}"] = session.books(kind)
+        for (kind, symbol), inst in session.instruments().items():
+            self.market.instruments[(spec.name, kind, symbol)] = inst
+        self.market.rules[spec.name] = session.trading.limits.client_ids
+        await self.refresh_balances(spec.name)
+        self.refresh_health()
+        logger.bind(venue=spec.name).info(
+            "venue {} open ({} via {}, {} instruments)",
+            spec.name,
+            spec.endpoint,
+            spec.plugin,
+            len(session.instruments()),
+        )
+        return acct
+
+    def _config(self, spec: AccountSpec) -> VenueConfig:
+        urls = dict(spec.urls)
+        keys: ApiKeys | None = None
+        if spec.endpoint == Endpoint.SIM.value and self._sim is not None:
+            if spec.plugin not in self._sim.venues:
+                raise AccountError(
+                    f"venue {spec.name!r}: the simulator runs {', '.join(self._sim.venues)}, "
+                    f"not {spec.plugin!r}"
+                )
+            ends = self._sim.endpoints(spec.plugin)
+            urls = {"rest": ends.rest, "ws_public": ends.ws_public, "ws_private": ends.ws_private}
+            keys = ApiKeys(ends.api_key, ends.secret, ends.passphrase or None)
+        else:
+            creds = json.loads(spec.credentials)
+            if creds:
+                keys = resolve(spec.name, Credentials(**creds), self._environ)
+            if spec.endpoint == Endpoint.SIM.value and "rest" not in urls:
+                raise AccountError(
+                    f"venue {spec.name!r}: endpoint sim needs `urls` in the manifest, or "
+                    "`arbiter run --sim` to start the simulator"
+                )
+        return VenueConfig(account=spec.name, endpoint=spec.endpoint, urls=urls, keys=keys)
+
+    def watch(self, name: str, refs: Iterable[BookRef]) -> None:
+        acct = self._accounts[name]
+        new = []
+        for ref in refs:
+            acct.watched[ref] = acct.watched.get(ref, 0) + 1
+            if acct.watched[ref] == 1:
+                new.append(ref)
+        if new:
+            acct.session.watch_books(new)
+
+    def unwatch(self, name: str, refs: Iterable[BookRef]) -> None:
+        acct = self._accounts.get(name)
+        if acct is None:
+            return
+        gone = []
+        for ref in refs:
+            count = acct.watched.get(ref, 0) - 1
+            if count <= 0:
+                acct.watched.pop(ref, None)
+                gone.append(ref)
+            else:
+                acct.watched[ref] = count
+        if gone:
+            acct.session.unwatch_books(gone)
+
+    async def release(self, name: str, owner: str) -> None:
+        """`owner` no longer uses the account; the last one out closes the session."""
+        acct = self._accounts.get(name)
+        if acct is None:
+            return
+        acct.owners.discard(owner)
+        if not acct.owners:
+            await self._close(name)
+
+    async def _close(self, name: str) -> None:
+        acct = self._accounts.pop(name)
+        for kind in KINDS:
+            self.market.books.pop(f"{name}:{kind}", None)
+        for key in [k for k in self.market.instruments if k[0] == name]:
+            del self.market.instruments[key]
+        self.market.healthy.pop(name, None)
+        await acct.session.close()
+        logger.bind(venue=name).info("venue {} closed", name)
+
+    async def close_all(self) -> None:
+        for name in list(self._accounts):
+            await self._close(name)
+
+    # -- what the sessions tell us -----------------------------------------------------------
+
+    def _on_private_event(self, name: str, event: PrivateEvent) -> None:
+        if isinstance(event, BalanceUpdate):
+            self.market.balances[(name, event.asset)] = BalanceView(event.free, event.total)
+        self._on_private(name, event)
+
+    def on_slow_market(self, name: str, event: MarketEvent) -> None:
+        """Tickers and funding: the funding-rate gate reads the latest rate per symbol."""
+        if isinstance(event, Funding):
+            self.market.funding[(name, event.symbol)] = event.rate
+        elif isinstance(event, Ticker) and event.funding_rate is not None:
+            self.market.funding[(name, event.symbol)] = event.funding_rate
+
+    async def refresh_balances(self, name: str) -> None:
+        acct = self._accounts.get(name)
+        if acct is None:
+            return
+        balances: dict[str, Balance] = await acct.session.trading.balances()
+        for asset, bal in balances.items():
+            self.market.balances[(name, asset)] = BalanceView(bal.free, bal.total)
+
+    def refresh_health(self) -> dict[str, dict[str, str]]:
+        """Every account's streams and whether all of them are live; updates the market."""
+        out = {}
+        for name, acct in self._accounts.items():
+            states = dict(acct.session.connection_states())
+            self.market.healthy[name] = bool(states) and all(s == "live" for s in states.values())
+            out[name] = states
+        return out

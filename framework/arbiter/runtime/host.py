@@ -1,0 +1,48 @@
+"""One strategy inside the runtime: its runner, its ledger and its hedger, and what it streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from arbiter.execution.intent import Intent
+from arbiter.manifest.loader import LoadedManifest
+from arbiter.risk.hedger import Hedger
+from arbiter.runtime.accounts import AccountSpec
+from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
+from arbiter.runtime.strategy_runner import StrategyRunner
+
+
+@dataclass
+class StrategyHost:
+    path: Path
+    loaded: LoadedManifest
+    runner: StrategyRunner
+    ledger: Ledger
+    hedger: Hedger | None = None
+    accounts: dict[str, AccountSpec] = field(default_factory=dict)  # account name -> spec
+    watched: set[tuple[str, str, str]] = field(default_factory=set)  # (account, kind, symbol)
+    reload_ms: list[float] = field(default_factory=list)  # file seen -> change in effect
+    breaches: dict[str, str] = field(default_factory=dict)  # risk condition -> why, while it holds
+    hedge_seq: int = 0  # last hedge intent number used (continues across restarts)
+    max_abs_delta: dict[str, Decimal] = field(default_factory=dict)  # asset -> worst |quote|
+
+    @property
+    def name(self) -> str:
+        return self.runner.name
+
+    def asset_of(self, intent: Intent) -> str | None:
+        """The base asset an order of this strategy trades (for inventory and PnL)."""
+        if intent.id.pair == HEDGE_PAIR:
+            return intent.id.leg.split(".", 1)[1] if "." in intent.id.leg else None
+        for runner in self.runner.runners():
+            if runner.pair.id == intent.id.pair:
+                return runner.pair.asset
+        return None
+
+    def specs_in_use(self) -> dict[str, AccountSpec]:
+        """The accounts the strategy's legs and hedge instruments name."""
+        used = {venue for venue, _, _ in self.runner.watched()}
+        manifest = self.loaded.manifest
+        return {name: AccountSpec.of(name, manifest.venues[name]) for name in sorted(used)}

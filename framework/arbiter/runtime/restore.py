@@ -1,0 +1,95 @@
+"""Put a strategy back where the journal left it: held positions, open cycles, its books.
+
+A restart must neither forget a position nor invent one. The journal holds every fill of every
+order with its intent, and the cycle machine's last state per pair; from those:
+
+- the strategy's ledger (inventory, PnL) is rebuilt by replaying every fill, so the hedger sees
+  any residual a crashed cycle left, and net delta is what the fills say it is;
+- each pair's last cycle is classified by what its fills hold: a hedged position resumes in
+  `open` (it exits when the spread converges), nothing held resumes `idle`, and a one-legged
+  position (a crash between the legs, or mid-repair) resumes `halted` with an incident: the
+  hedger owns the residual and an operator decides when the pair trades again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from arbiter.compiler.plan import LegPlan, PairPlan
+from arbiter.execution.intent import Intent
+from arbiter.market.instrument import Instrument
+from arbiter.venues.orders import Fill, Side
+
+ZERO = Decimal(0)
+_IN_FLIGHT = ("armed", "entering", "open", "exiting", "legging", "halted", "error")
+_DIRECTION = {
+    ("spot_perp", "spot"): "buy_spot_short_perp",
+    ("spot_perp", "perp"): "sell_spot_long_perp",
+    ("spot_spot", "a"): "buy_a_sell_b",
+    ("spot_spot", "b"): "buy_b_sell_a",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredCycle:
+    pair: str
+    cycle: int
+    last_state: str  # the cycle machine's last journaled state
+    state: str  # where the pair resumes: idle, open or halted
+    direction: str | None
+    held_base: Decimal  # base the long leg still holds (entry buys net of exit sells)
+    residual_base: Decimal  # signed net of both legs: not zero means one-legged
+    reason: str
+
+
+def restore_cycle(
+    pair: PairPlan,
+    cycle: int,
+    last_state: str,
+    fills: list[tuple[Intent, Fill]],
+    instrument: Callable[[LegPlan], Instrument | None],
+) -> RestoredCycle:
+    """Classify a pair's last cycle from its fills (all of the strategy's; filtered here)."""
+    own = [(i, f) for i, f in fills if i.id.pair == pair.id and i.id.cycle == cycle]
+    if last_state not in _IN_FLIGHT or not own:
+        return RestoredCycle(pair.id, cycle, last_state, "idle", None, ZERO, ZERO, "flat")
+    signed: dict[str, Decimal] = {}  # role -> signed base
+    direction = None
+    for intent, fill in own:
+        parts = intent.id.leg.split(".")
+        role = parts[1] if len(parts) > 1 else ""
+        leg = next((x for x in pair.legs if x.role == role), None)
+        inst = instrument(leg) if leg is not None else None
+        if leg is None or inst is None:
+            continue
+        base = inst.base_qty(fill.qty)
+        signed[role] = signed.get(role, ZERO) + (base if fill.side is Side.BUY else -base)
+        if parts[0] == "entry" and intent.request.side is Side.BUY:
+            direction = _DIRECTION.get((pair.type, role))
+    residual = sum(signed.values(), ZERO)
+    held = max(signed.values(), default=ZERO)
+    if residual != 0:
+        return RestoredCycle(
+            pair.id,
+            cycle,
+            last_state,
+            "halted",
+            direction,
+            held,
+            residual,
+            f"cycle {cycle} stopped in {last_state} one-legged: residual {residual} {pair.asset}",
+        )
+    if held > 0 and direction is not None:
+        return RestoredCycle(
+            pair.id,
+            cycle,
+            last_state,
+            "open",
+            direction,
+            held,
+            ZERO,
+            f"cycle {cycle} holds {held} {pair.asset} hedged",
+        )
+    return RestoredCycle(pair.id, cycle, last_state, "idle", None, ZERO, ZERO, "flat")

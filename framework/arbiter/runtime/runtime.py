@@ -1,0 +1,769 @@
+"""The shared runtime: many strategies on one event loop, changed while they run.
+
+Start-up, in this order (nothing trades before recovery has finished):
+1. open the journal and put every order it left open back into the tracker;
+2. load every manifest; open the venue accounts they name (one session per account, shared);
+3. reconcile the journal with every open venue by client order id (`execution.recovery`);
+4. start the strategies: books watched, spread engines built once their books are synced,
+   hedgers scheduled; the control API and the kill-switch watchers start.
+
+While running: book events go from the venue readers straight into the strategies' spread
+engines (`_on_market`, synchronous, never awaits); private events go into the order gateway;
+every fill the tracker accepts goes into its strategy's ledger once. A tick (`TICK_S`) retries
+gates of armed pairs, checks risk limits, refreshes venue health and collects drained pairs. The
+manifest watcher is polled every `DEFAULT_POLL_S`; a reload applies in place
+(`StrategyRunner.reload`) and is journaled with its hash and diff.
+
+`stop()` shuts down in order: entries stop (every strategy halted), resting orders are
+cancelled, the supervisor's tasks end, the venue sessions close, the journal closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from loguru import logger
+
+from arbiter.compiler.plan import LegPlan, PairPlan
+from arbiter.control.incidents import Incident, IncidentLog
+from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
+from arbiter.execution.gateway import OrderGateway
+from arbiter.execution.intent import Intent
+from arbiter.execution.order_tracker import Applied
+from arbiter.execution.pretrade import PlannedLeg, PositionLimit, PretradeChecker
+from arbiter.execution.recovery import RecoveryReport, reconcile
+from arbiter.execution.reservations import Reservations
+from arbiter.fsm.runner import Decision as FsmDecision
+from arbiter.manifest.loader import LoadedManifest
+from arbiter.market.events import BookDelta, BookSnapshot, Funding, MarketEvent, Ticker
+from arbiter.risk.hedge_plan import HedgeSlice
+from arbiter.risk.hedger import Hedger, HedgeSettings, HedgeTarget
+from arbiter.risk.kill_switch import KillSwitch
+from arbiter.risk.trading import GLOBAL, StateChange, TradingStates
+from arbiter.runtime.accounts import AccountError, AccountSpec, VenueAccounts
+from arbiter.runtime.host import StrategyHost
+from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
+from arbiter.runtime.market import MarketState
+from arbiter.runtime.reload import DEFAULT_POLL_S, ManifestWatcher, ReloadDecision, ReloadManager
+from arbiter.runtime.restore import restore_cycle
+from arbiter.runtime.strategy_runner import StrategyHooks, StrategyRunner
+from arbiter.runtime.supervisor import Supervised, Supervisor
+from arbiter.sim.server import Simulation
+from arbiter.store.journal import Journal
+from arbiter.store.replay import load_strategy_fills, restore_orders
+from arbiter.venues.client_ids import IntentId
+from arbiter.venues.contract import TradingVenue
+from arbiter.venues.orders import (
+    Fill,
+    OrderType,
+    PositionUpdate,
+    PrivateEvent,
+    Side,
+    TimeInForce,
+)
+from arbiter.venues.registry import Installed, installed
+from arbiter.venues.session import BookRef
+
+TICK_S = 0.25
+ZERO = Decimal(0)
+
+
+@dataclass
+class RuntimeOptions:
+    targets: list[Path]
+    journal: Path
+    kill_file: Path | None = None
+    poll_s: float = DEFAULT_POLL_S
+    tick_s: float = TICK_S
+    balance_refresh_s: float = 5.0
+    venue_grace_s: float = 10.0  # a venue unhealthy this long is a risk breach
+    cancel_timeout_s: float = 5.0
+
+
+@dataclass
+class RuntimeStats:
+    started_ns: int = field(default_factory=time.monotonic_ns)
+    book_events: int = 0
+    private_events: int = 0
+    reloads: int = 0
+    reloads_rejected: int = 0
+    recovery: RecoveryReport | None = None
+
+
+class _TradingVenues(Mapping[str, TradingVenue]):
+    """The gateway's view of the venues: whatever accounts are open right now."""
+
+    def __init__(self, accounts: VenueAccounts) -> None:
+        self._accounts = accounts
+
+    def __getitem__(self, name: str) -> TradingVenue:
+        return self._accounts.sessions()[name].trading
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._accounts.sessions())
+
+    def __len__(self) -> int:
+        return len(self._accounts.sessions())
+
+
+class Runtime:
+    def __init__(
+        self,
+        options: RuntimeOptions,
+        *,
+        sim: Simulation | None = None,
+        plugins: Installed | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.options = options
+        self.sim = sim
+        self.stats = RuntimeStats()
+        self.market = MarketState()
+        self.incidents = IncidentLog()
+        self.states = TradingStates(self.incidents, on_change=self._on_state_change)
+        self.supervisor = Supervisor(on_give_up=self._gave_up)
+        self.watcher = ManifestWatcher(options.targets)
+        plugins = plugins or installed()
+        self.reloads = ReloadManager(plugins=plugins.names)
+        self.strategies: dict[str, StrategyHost] = {}
+        self.accounts = VenueAccounts(
+            self.market,
+            plugins,
+            on_market=self._on_market,
+            on_private=self._on_private,
+            sim=sim,
+            environ=environ,
+        )
+        self.journal = Journal.open(options.journal)
+        self.tracker = self.journal.tracker()
+        self.gateway = OrderGateway(self.tracker, _TradingVenues(self.accounts))
+        self.gateway.on_applied.append(self._on_applied)
+        self.executor = DualLegExecutor(self.gateway)
+        self.checker = PretradeChecker(Reservations())
+        self.scheduler = AsyncIOScheduler()
+        self.kill_switches: dict[Path, KillSwitch] = {}
+        self._by_symbol: dict[tuple[str, str], list[StrategyHost]] = {}
+        self._unhealthy_since: dict[str, float] = {}
+        self._reload_now = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._stopped = False
+        self.incidents.subscribe(self._journal_incident)
+
+    # -- start and stop --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        state = self.journal.load_state()
+        restore_orders(state, self.tracker)
+        self._journal_cycles = dict(state.cycles)  # (strategy, pair) -> last cycle record
+        decisions = self.reloads.apply(self.watcher.scan())
+        startable = [d for d in decisions if d.action == "start" and d.manifest is not None]
+        for decision in decisions:
+            if decision.action == "rejected":
+                self.stats.reloads_rejected += 1
+                logger.error("manifest refused:\n{}", decision.describe())
+        # Every account any manifest names is open before recovery, so recovery sees them all.
+        for decision in startable:
+            assert decision.manifest is not None
+            try:
+                await self._open_accounts(decision.manifest)
+            except AccountError as exc:
+                self.reloads.last_error[decision.path] = str(exc)
+                logger.error("{}: {}", decision.path, exc)
+        self.stats.recovery = await reconcile(self.gateway, _TradingVenues(self.accounts))
+        for line in self.stats.recovery.lines():
+            logger.warning("recovery: {}", line)
+        for orphan in self.stats.recovery.orphans:
+            self.incidents.raise_(
+                f"orphan:{orphan.venue}:{orphan.client_id}",
+                "orphan_order",
+                "recovery",
+                f"{orphan.venue} holds {orphan.client_id} ({orphan.symbol} {orphan.side} "
+                f"{orphan.qty}) that the journal lacks",
+            )
+        for decision in startable:
+            assert decision.manifest is not None
+            if decision.path not in self.reloads.last_error:
+                await self._start_strategy(decision.path, decision.manifest, time.perf_counter())
+        self.scheduler.start()
+        self.supervisor.start("tick", self._tick_loop)
+        self.supervisor.start("manifest-watcher", self._watch_loop)
+        self.supervisor.start("balances", self._balance_loop)
+        if self.options.kill_file is not None:
+            self._kill_switch(self.options.kill_file)
+
+    async def stop(self) -> None:
+        """Stop entries, cancel resting orders, end tasks, close venues, close the journal."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.states.set(GLOBAL, "halt", "runtime", "shutting down")
+        open_orders = [s.client_id for s in self.tracker.open_orders() if s.state != "unknown"]
+        if open_orders:
+            try:
+                async with asyncio.timeout(self.options.cancel_timeout_s):
+                    await asyncio.gather(
+                        *(self.gateway.cancel(cid) for cid in open_orders), return_exceptions=True
+                    )
+            except TimeoutError:
+                logger.error("shutdown: cancels still pending after the timeout")
+        busy = [t for h in self.strategies.values() for t in h.runner.in_flight()]
+        if busy:
+            await asyncio.wait(busy, timeout=self.options.cancel_timeout_s)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.supervisor.stop()
+        await self.accounts.close_all()
+        self.journal.close()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
+        """Wait until `predicate()` holds, re-checked whenever the runtime's state changes (a
+        cycle transition, an order change, a reload, a trading-state change, each tick).
+        Returns False if `timeout_s` passed first."""
+        try:
+            async with asyncio.timeout(timeout_s), self._changed:
+                await self._changed.wait_for(predicate)
+        except TimeoutError:
+            return predicate()
+        return True
+
+    def _notify(self) -> None:
+        async def notify() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        asyncio.get_running_loop().create_task(notify())
+
+    def reload_now(self) -> None:
+        """Re-read the manifests at once (SIGHUP, `arbiter reload`)."""
+        self._reload_now.set()
+
+    # -- strategies ------------------------------------------------------------------------
+
+    async def _open_accounts(self, loaded: LoadedManifest) -> dict[str, AccountSpec]:
+        name = loaded.manifest.strategy.name
+        specs = {n: AccountSpec.of(n, v) for n, v in loaded.manifest.venues.items()}
+        problems = self.accounts.check(specs.values())
+        if problems:
+            raise AccountError("; ".join(problems))
+        for spec in specs.values():
+            await self.accounts.acquire(spec, name)
+        return specs
+
+    async def _start_strategy(self, path: Path, loaded: LoadedManifest, seen_at: float) -> None:
+        name = loaded.manifest.strategy.name
+        try:
+            specs = await self._open_accounts(loaded)
+        except AccountError as exc:
+            self.reloads.last_error[path] = str(exc)
+            self.reloads.running.pop(path, None)
+            logger.error("{}: {}", path, exc)
+            return
+        runner = StrategyRunner(loaded, self.market, self.executor, self._hooks())
+        host = StrategyHost(path, loaded, runner, Ledger(name, runner.inventory), accounts=specs)
+        host.hedge_seq = self._last_cycle(name, HEDGE_PAIR)
+        self.strategies[name] = host
+        self._restore(host)
+        host.hedger = self._hedger(host)
+        self._rewatch(host)
+        runner.build_engine()
+        self.journal.record_manifest(name, loaded.text)
+        host.reload_ms.append((time.perf_counter() - seen_at) * 1000)
+        for gate in loaded.manifest.gates:
+            if gate.type == "kill_switch":
+                self._kill_switch(Path(gate.file))
+        logger.bind(strategy=name).info(
+            "strategy {} started from {} ({} pairs)", name, path, len(runner.pairs)
+        )
+
+    def _restore(self, host: StrategyHost) -> None:
+        """Rebuild the strategy's books and each pair's last cycle from the journal."""
+        history = load_strategy_fills(self.journal.connection, host.name)
+        for intent, fill in history:
+            self._book_fill(intent, fill, host, replaying=True)
+        for pid, runner in host.runner.pairs.items():
+            record = self._journal_cycles.get((host.name, pid))
+            if record is None:
+                continue
+            restored = restore_cycle(
+                runner.pair, record.cycle, record.state, history, self.market.instrument
+            )
+            runner.resume_from(restored.state, restored.direction, restored.held_base)
+            if restored.last_state != "idle":
+                logger.bind(strategy=host.name, pair=pid).warning(
+                    "restored: {} -> {} ({})", restored.last_state, restored.state, restored.reason
+                )
+            if restored.state == "halted":
+                self.incidents.raise_(
+                    f"legging:{host.name}/{pid}", "legging", "restart", restored.reason
+                )
+
+    async def _drain_strategy(self, name: str) -> None:
+        """The manifest is gone: no new entries; pairs exit as usual and the strategy ends
+        once flat (its accounts close when no other strategy uses them)."""
+        host = self.strategies.get(name)
+        if host is None:
+            return
+        for runner in list(host.runner.pairs.values()):
+            runner.draining = True
+        host.runner.draining.update(host.runner.pairs)
+        host.runner.pairs.clear()
+        logger.bind(strategy=name).info("strategy {} draining", name)
+
+    async def _finish_drained(self, host: StrategyHost) -> None:
+        name = host.name
+        if host.hedger is not None and self.scheduler.get_job(f"hedger:{name}") is not None:
+            self.scheduler.remove_job(f"hedger:{name}")
+        for acct, kind, symbol in host.watched:
+            self.accounts.unwatch(acct, [BookRef(kind, symbol)])
+        host.watched.clear()
+        del self.strategies[name]
+        self._index()
+        for acct in host.accounts:
+            await self.accounts.release(acct, name)
+        logger.bind(strategy=name).info("strategy {} stopped (drained)", name)
+
+    def _rewatch(self, host: StrategyHost) -> None:
+        want = host.runner.watched()
+        for acct, kind, symbol in want - host.watched:
+            self.accounts.watch(acct, [BookRef(kind, symbol)])
+        for acct, kind, symbol in host.watched - want:
+            self.accounts.unwatch(acct, [BookRef(kind, symbol)])
+        host.watched = want
+        self._index()
+
+    def _index(self) -> None:
+        index: dict[tuple[str, str], list[StrategyHost]] = {}
+        for host in self.strategies.values():
+            for acct, _, symbol in host.watched:
+                bucket = index.setdefault((acct, symbol), [])
+                if host not in bucket:
+                    bucket.append(host)
+        self._by_symbol = index
+
+    def _hedger(self, host: StrategyHost) -> Hedger | None:
+        hedge = host.loaded.manifest.hedge
+        if hedge is None:
+            return None
+        targets: dict[str, HedgeTarget] = {}
+        legs: dict[str, LegPlan] = {}
+        for runner in host.runner.runners():
+            leg = runner.pair.hedge_leg
+            if leg is not None and runner.pair.asset not in targets:
+                inst = self.market.instrument(leg)
+                if inst is not None:
+                    targets[runner.pair.asset] = HedgeTarget(
+                        runner.pair.asset, leg.venue, replace(inst, venue=leg.venue)
+                    )
+                    legs[runner.pair.asset] = leg
+        settings = HedgeSettings(
+            band_notional=hedge.band_notional,
+            max_order_notional=hedge.max_order_notional,
+            max_slippage_bps=host.runner.plan.execution.max_slippage_bps,
+            interval_s=hedge.interval_s,
+        )
+
+        def top_of_book(venue: str, symbol: str) -> tuple[Decimal, Decimal] | None:
+            leg = next((x for x in legs.values() if (x.venue, x.symbol) == (venue, symbol)), None)
+            return None if leg is None else self.market.top(leg)
+
+        async def submit(hedge_slice: HedgeSlice) -> Decimal:
+            return await self._submit_hedge(host, hedge_slice, legs)
+
+        hedger = Hedger(
+            host.name,
+            settings,
+            host.runner.inventory,
+            targets=targets,
+            top_of_book=top_of_book,
+            submit=submit,
+        )
+        hedger.attach(self.scheduler)
+        return hedger
+
+    async def _submit_hedge(
+        self, host: StrategyHost, hedge_slice: HedgeSlice, legs: Mapping[str, LegPlan]
+    ) -> Decimal:
+        asset = next(a for a, leg in legs.items() if leg.symbol == hedge_slice.symbol)
+        leg = legs[asset]
+        inst = self.market.instrument(leg)
+        touch = self.market.touch(leg, hedge_slice.side)
+        if inst is None or touch is None:
+            raise RuntimeError(f"no live book for {leg.venue}:{leg.symbol}")
+        state = self.states.state(host.name)
+        if state == "halted":
+            raise RuntimeError(f"{host.name} is halted: no hedge orders")
+        host.hedge_seq += 1
+        intent = Intent.build(
+            IntentId(host.name, HEDGE_PAIR, host.hedge_seq, f"hedge.{asset}"),
+            leg.venue,
+            self.market.rules.get(leg.venue),
+            symbol=leg.symbol,
+            side=hedge_slice.side,
+            order_type=OrderType.LIMIT,
+            qty=hedge_slice.qty,
+            price=hedge_slice.limit_price,
+            decision_price=touch,
+            tif=TimeInForce.IOC,
+            reduce_only=hedge_slice.reduce_only,
+            kind="perp",
+        )
+        planned = PlannedLeg(intent, replace(inst, venue=leg.venue))
+        verdict = self.checker.check_and_reserve([planned], self._free_balances())
+        if not verdict.passed:
+            raise RuntimeError(f"hedge pre-trade: {verdict.reason}")
+        await self.gateway.place(intent)
+        timeout = host.runner.plan.execution.leg_timeout_ms / 1000
+        snap = await self.gateway.wait_final(intent.client_id, timeout)
+        if not snap.is_final:
+            await self.gateway.cancel(intent.client_id)
+            snap = await self.gateway.wait_final(intent.client_id, self.options.cancel_timeout_s)
+        return snap.filled_qty
+
+    # -- what strategies call back -----------------------------------------------------------
+
+    def _hooks(self) -> StrategyHooks:
+        return StrategyHooks(
+            journal_cycle=self._journal_cycle,
+            on_fills=self._on_fills,
+            trading_state=self.states.state,
+            pretrade=self._pretrade,
+            hand_to_hedger=self._hand_to_hedger,
+            cycle_numbers=self._last_cycle,
+        )
+
+    def _last_cycle(self, strategy: str, pair: str) -> int:
+        """The highest cycle number the journal knows for a pair, from its intents and its
+        cycle machine: a restart never reuses a cycle number, so never a client order id."""
+        row = self.journal.connection.execute(
+            "SELECT MAX(cycle) FROM intents WHERE strategy = ? AND pair = ?", (strategy, pair)
+        ).fetchone()
+        record = self._journal_cycles.get((strategy, pair))
+        return max(int(row[0] or 0), record.cycle if record else 0)
+
+    def _journal_cycle(self, strategy: str, pair: str, cycle: int, d: FsmDecision) -> None:
+        self.journal.record_cycle(
+            strategy, pair, cycle, trigger=d.trigger, source=d.source, dest=d.dest
+        )
+        self._notify()
+
+    def _on_fills(
+        self, strategy: str, pair: PairPlan, result: DualResult | RepairResult, step: str
+    ) -> None:
+        pair_log = logger.bind(strategy=strategy, pair=pair.id)
+        if isinstance(result, RepairResult) and result.outcome == "repair_budget_exceeded":
+            self.incidents.raise_(
+                f"legging:{strategy}/{pair.id}",
+                "legging",
+                "execution",
+                f"residual {result.residual_base} {pair.asset} left after repair: {result.reason}",
+            )
+            on_breach = self.strategies[strategy].loaded.manifest.risk.on_breach
+            self.states.set(
+                strategy, "halt" if on_breach == "halted" else "reduce", "risk", result.reason
+            )
+            host = self.strategies[strategy]
+            if host.hedger is not None:
+                asyncio.get_running_loop().create_task(host.hedger.on_residual())
+        pair_log.info("{}: {} ({})", step, result.outcome, result.reason)
+
+    async def _hand_to_hedger(self, strategy: str, asset: str, residual: Decimal) -> None:
+        host = self.strategies[strategy]
+        if host.hedger is None:
+            raise RuntimeError(f"{strategy}: repair policy hedge but no hedge section")
+        logger.bind(strategy=strategy).info("residual {} {} handed to the hedger", residual, asset)
+        await host.hedger.on_residual()
+
+    def _free_balances(self) -> dict[tuple[str, str], Decimal]:
+        return {key: view.free for key, view in self.market.balances.items()}
+
+    def _pretrade(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> str:
+        host = self.strategies[strategy]
+        runner = host.runner.pairs.get(pair.id) or host.runner.draining.get(pair.id)
+        price = legs[0].intent.decision_price
+        current = (runner.open_base if runner else ZERO) * price
+        planned = [
+            PlannedLeg(leg.intent, replace(leg.instrument, venue=leg.intent.venue)) for leg in legs
+        ]
+        limit = PositionLimit(pair.sizing.max_position_notional, current)
+        verdict = self.checker.check_and_reserve(planned, self._free_balances(), limit)
+        return "" if verdict.passed else verdict.reason
+
+    # -- venue events ------------------------------------------------------------------------
+
+    def _on_market(self, account: str, events: Sequence[MarketEvent]) -> None:
+        """Called by a venue reader for every frame's events: never blocks, never raises."""
+        received = time.perf_counter_ns()
+        for event in events:
+            if isinstance(event, BookDelta | BookSnapshot):
+                self.stats.book_events += 1
+                for host in self._by_symbol.get((account, event.symbol), ()):
+                    runner = host.runner
+                    if runner.engine is None:
+                        runner.build_engine()
+                    else:
+                        runner.on_book(account, event.symbol, received)
+            elif isinstance(event, Funding | Ticker):
+                self.accounts.on_slow_market(account, event)
+
+    def _on_private(self, account: str, event: PrivateEvent) -> None:
+        self.stats.private_events += 1
+        if isinstance(event, PositionUpdate):
+            self.journal.record_position(event)
+            return
+        self.gateway.on_private(event)
+
+    def _on_applied(self, applied: Applied) -> None:
+        self._notify()
+        change = applied.change
+        if change is not None:
+            self.checker.reservations.update(change.snapshot)
+            if change.snapshot.is_final:
+                self.checker.reservations.release(applied.client_id)
+            if change.fill is not None:
+                intent = self.tracker.intent(applied.client_id)
+                host = self.strategies.get(intent.id.strategy)
+                if host is not None:  # else: a strategy no longer running, from the journal
+                    self._book_fill(intent, change.fill, host)
+        if applied.incident is not None:
+            i = applied.incident
+            self.incidents.raise_(
+                f"order:{i.client_id}",
+                i.kind.value,
+                "execution",
+                f"{i.venue}:{i.symbol} {i.message}",
+            )
+
+    def _book_fill(
+        self, intent: Intent, fill: Fill, host: StrategyHost, *, replaying: bool = False
+    ) -> None:
+        kind = intent.request.kind or "spot"
+        inst = self.market.instruments.get((intent.venue, kind, intent.request.symbol))
+        asset = host.asset_of(intent)
+        if inst is None or asset is None:
+            logger.error("fill {} of {}: no instrument or asset to book it", fill, intent.id)
+            return
+        host.ledger.on_fill(intent, fill, inst, asset, replaying=replaying)
+
+    # -- trading states, incidents, kill switches --------------------------------------------
+
+    def _on_state_change(self, change: StateChange) -> None:
+        self._notify()
+        self.journal.record_trading_state(
+            change.scope, source=change.source, dest=change.dest, by=change.by, reason=change.reason
+        )
+        logger.bind(strategy=change.scope).warning(
+            "trading state {} -> {} by {}: {}", change.source, change.dest, change.by, change.reason
+        )
+        scopes = list(self.strategies) if change.scope == GLOBAL else [change.scope]
+        for name in scopes:
+            host = self.strategies.get(name)
+            if host is None or host.hedger is None:
+                continue
+            if self.states.state(name) == "halted":
+                host.hedger.halt()
+            else:
+                host.hedger.resume()
+
+    def _journal_incident(self, incident: Incident, event: str) -> None:
+        self.journal.record_incident_event(
+            incident.key,
+            kind=incident.kind,
+            event=event,
+            source=incident.source,
+            reason=incident.reason,
+        )
+
+    def _kill_switch(self, path: Path) -> None:
+        if path in self.kill_switches:
+            return
+
+        def trip(why: str) -> None:
+            self.states.set(GLOBAL, "halt", "kill-switch", why)
+
+        def clear(why: str) -> None:
+            self.states.set(GLOBAL, "resume", "kill-switch", why)
+
+        switch = KillSwitch(path, trip, clear)
+        self.kill_switches[path] = switch
+        switch.check()  # a file already present halts before the first entry
+        self.supervisor.start(f"kill-switch:{path}", switch.run)
+
+    def _gave_up(self, entry: Supervised, exc: BaseException) -> None:
+        self.incidents.raise_(
+            f"task:{entry.name}", "task_failed", "supervisor", f"{entry.name}: {entry.last_error}"
+        )
+        if entry.owner is not None:
+            self.states.set(entry.owner, "halt", "supervisor", f"task {entry.name} keeps failing")
+
+    # -- the loops ---------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.tick_s)
+            await self.tick()
+
+    async def tick(self) -> None:
+        """Gate retries, risk checks, venue health and drained pairs: four times a second."""
+        self.accounts.refresh_health()
+        now = time.monotonic()
+        for name, healthy in self.market.healthy.items():
+            if healthy:
+                self._unhealthy_since.pop(name, None)
+            else:
+                self._unhealthy_since.setdefault(name, now)
+        for host in list(self.strategies.values()):
+            runner = host.runner
+            if runner.engine is None:
+                runner.build_engine()
+            for pair in runner.runners():
+                pair.retry_gates()
+            if runner.collect_drained():
+                self._rewatch(host)
+            self._check_risk(host, now)
+            if not runner.pairs and not runner.draining:
+                await self._finish_drained(host)
+        self._notify()
+
+    def _check_risk(self, host: StrategyHost, now: float) -> None:
+        risk = host.loaded.manifest.risk
+        conditions: dict[str, str] = {}
+        for asset in host.runner.inventory.assets():
+            leg = next(
+                (r.pair.legs[0] for r in host.runner.runners() if r.pair.asset == asset), None
+            )
+            price = self.market.touch(leg, Side.SELL) if leg is not None else None
+            if price is None:
+                continue
+            delta = host.runner.inventory.delta(asset).notional(price)
+            worst = host.max_abs_delta.get(asset, ZERO)
+            host.max_abs_delta[asset] = max(worst, abs(delta))
+            if abs(delta) > risk.max_net_delta_notional:
+                conditions[f"max_net_delta:{asset}"] = (
+                    f"{asset} net delta {delta:.2f} beyond {risk.max_net_delta_notional}"
+                )
+        loss = -host.ledger.realized_today()
+        if loss > risk.daily_loss_limit:
+            conditions["daily_loss"] = f"loss today {loss:.2f} beyond {risk.daily_loss_limit}"
+        for acct in host.accounts:
+            since = self._unhealthy_since.get(acct)
+            if since is not None and now - since > self.options.venue_grace_s:
+                conditions[f"venue:{acct}"] = f"venue {acct} not live for {now - since:.0f}s"
+        new = {k: v for k, v in conditions.items() if k not in host.breaches}
+        cleared = [k for k in host.breaches if k not in conditions and k != "daily_loss"]
+        for key in cleared:
+            del host.breaches[key]
+        host.breaches.update(new)
+        trigger = "halt" if risk.on_breach == "halted" else "reduce"
+        if new:
+            self.states.set(host.name, trigger, f"risk:{next(iter(new))}", "; ".join(new.values()))
+        elif cleared and not host.breaches and self.states.state(host.name) != "active":
+            self.states.set(host.name, "resume", "risk", f"cleared: {', '.join(cleared)}")
+
+    async def _watch_loop(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.options.poll_s):
+                    await self._reload_now.wait()
+            except TimeoutError:
+                pass
+            self._reload_now.clear()
+            seen_at = time.perf_counter()
+            changes = self.watcher.scan()
+            if changes:
+                for decision in self.reloads.apply(changes):
+                    await self._apply_decision(decision, seen_at)
+                self._notify()
+
+    async def _apply_decision(self, decision: ReloadDecision, seen_at: float) -> None:
+        if decision.action == "rejected":
+            self.stats.reloads_rejected += 1
+            logger.bind(strategy=decision.strategy).error(
+                "reload refused, the running version stays:\n{}", decision.describe()
+            )
+            return
+        if decision.action == "unchanged":
+            return
+        self.stats.reloads += 1
+        if decision.action == "start" and decision.manifest is not None:
+            await self._start_strategy(decision.path, decision.manifest, seen_at)
+        elif decision.action == "drain":
+            await self._drain_strategy(decision.strategy)
+        elif decision.action == "apply" and decision.manifest is not None:
+            await self._apply_reload(decision, seen_at)
+
+    async def _apply_reload(self, decision: ReloadDecision, seen_at: float) -> None:
+        assert decision.manifest is not None
+        assert decision.diff is not None
+        loaded, diff = decision.manifest, decision.diff
+        old_name = self.reloads_old_name(decision)
+        host = self.strategies.get(old_name)
+        if host is None or diff.strategy_renamed or diff.venues_changed:
+            # A renamed strategy is a new one; a changed venue section restarts its accounts:
+            # drain the old version, start the new one beside it.
+            if host is not None:
+                await self._drain_strategy(old_name)
+            if loaded.manifest.strategy.name not in self.strategies:
+                await self._start_strategy(decision.path, loaded, seen_at)
+            return
+        done = host.runner.reload(loaded, diff)
+        host.loaded = loaded
+        self._rewatch(host)
+        self.journal.record_manifest(
+            host.name, loaded.text, sha256=loaded.sha256, diff="\n".join(diff.lines())
+        )
+        host.reload_ms.append((time.perf_counter() - seen_at) * 1000)
+        logger.bind(strategy=host.name).info(
+            "reloaded in {:.1f} ms: {}", host.reload_ms[-1], "; ".join(done) or "no change"
+        )
+
+    def reloads_old_name(self, decision: ReloadDecision) -> str:
+        """The running strategy a modified file belonged to."""
+        for name, host in self.strategies.items():
+            if host.path == decision.path:
+                return name
+        return decision.strategy
+
+    async def _balance_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.balance_refresh_s)
+            for name in list(self.accounts.sessions()):
+                await self.accounts.refresh_balances(name)
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        strategies = []
+        by_path_error = dict(self.reloads.last_error)
+        for name, host in self.strategies.items():
+            body = host.runner.status(self.states.state(name))
+            body["last_reload_error"] = by_path_error.get(host.path)
+            body["file"] = str(host.path)
+            body["net_delta"] = {
+                a: str(host.runner.inventory.delta(a).base) for a in host.runner.inventory.assets()
+            }
+            body["realized_pnl"] = str(host.ledger.realized)
+            body["gates_failed"] = dict(host.runner.gate_stats.failed)
+            body["breaches"] = dict(host.breaches)
+            body["hedger"] = host.hedger.machine.state if host.hedger else None
+            strategies.append(body)
+        return {
+            "strategies": strategies,
+            "rejected_files": {
+                str(p): e
+                for p, e in by_path_error.items()
+                if not any(h.path == p for h in self.strategies.values())
+            },
+            "venues": self.accounts.refresh_health(),
+            "global_state": self.states.state(GLOBAL),
+            "incidents": [
+                {"key": i.key, "kind": i.kind, "state": i.state, "reason": i.reason}
+                for i in self.incidents.open()
+            ],
+        }

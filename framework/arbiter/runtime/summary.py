@@ -1,0 +1,136 @@
+"""What a run did, per strategy: the figures `arbiter run` and `make demo` print at the end.
+
+Every figure is read from the running parts (pair runners, ledgers, gate counters, hedgers),
+never estimated: a cycle counts when its exit filled, PnL is realized after fees, latencies are
+percentiles of measured samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from rich.table import Table
+
+from arbiter.runtime.host import StrategyHost
+
+ZERO = Decimal(0)
+
+
+def percentile_us(samples_ns: Iterable[int], q: float) -> float | None:
+    ordered = sorted(samples_ns)
+    if not ordered:
+        return None
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index] / 1000
+
+
+@dataclass
+class StrategySummary:
+    name: str
+    state: str
+    cycles: int
+    entries: int
+    entries_refused: int
+    one_legged: int
+    repairs: dict[str, int]
+    realized_pnl: Decimal
+    fees: Decimal
+    slippage_bps: Decimal
+    fills: int
+    gates_failed: dict[str, int]
+    last_gate_failure: dict[str, str]
+    max_abs_delta: dict[str, Decimal]
+    hedges: int
+    fast_lane_p50_us: float | None
+    fast_lane_p99_us: float | None
+    order_path_p99_us: float | None
+    decisions: int
+    reload_ms: list[float] = field(default_factory=list)
+
+
+def summarize(host: StrategyHost, state: str) -> StrategySummary:
+    runners = host.runner.runners()
+    decide = list(host.runner.stats.decide_ns)
+    sent = [ns for r in runners for ns in r.stats.decision_to_sent_ns]
+    repairs: dict[str, int] = {}
+    for r in runners:
+        for outcome, n in r.stats.repairs.items():
+            repairs[outcome] = repairs.get(outcome, 0) + n
+    hedger = host.hedger
+    return StrategySummary(
+        name=host.name,
+        state=state,
+        cycles=sum(r.stats.cycles_completed for r in runners),
+        entries=sum(r.stats.entries for r in runners),
+        entries_refused=sum(r.stats.entries_refused for r in runners),
+        one_legged=sum(r.stats.one_legged for r in runners),
+        repairs=repairs,
+        realized_pnl=host.ledger.realized,
+        fees=host.ledger.fees,
+        slippage_bps=host.ledger.slippage.bps,
+        fills=host.ledger.fills,
+        gates_failed=dict(host.runner.gate_stats.failed),
+        last_gate_failure=dict(host.runner.gate_stats.last_failure),
+        max_abs_delta=dict(host.max_abs_delta),
+        hedges=sum(len(d.slices) for d in hedger.decisions) if hedger else 0,
+        fast_lane_p50_us=percentile_us(decide, 0.50),
+        fast_lane_p99_us=percentile_us(decide, 0.99),
+        order_path_p99_us=percentile_us(sent, 0.99),
+        decisions=len(decide),
+        reload_ms=list(host.reload_ms),
+    )
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def summary_table(summaries: list[StrategySummary]) -> Table:
+    table = Table(title="run summary", title_justify="left")
+    for column in (
+        "strategy",
+        "state",
+        "cycles",
+        "entries (refused)",
+        "one-legged / repairs",
+        "PnL after fees",
+        "fees",
+        "slippage bps",
+        "gates fired",
+        "max |net delta| (quote)",
+        "hedge orders",
+        "fast lane p50/p99 us",
+        "decision->legs done p99 us",
+    ):
+        table.add_column(column)
+    for s in summaries:
+        gates = "\n".join(f"{g}: {n}" for g, n in sorted(s.gates_failed.items())) or "-"
+        deltas = "\n".join(f"{a}: {v:.2f}" for a, v in sorted(s.max_abs_delta.items())) or "-"
+        repairs = ", ".join(f"{k} {v}" for k, v in sorted(s.repairs.items())) or "-"
+        table.add_row(
+            s.name,
+            s.state,
+            str(s.cycles),
+            f"{s.entries} ({s.entries_refused})",
+            f"{s.one_legged} / {repairs}",
+            f"{s.realized_pnl:.4f}",
+            f"{s.fees:.4f}",
+            f"{s.slippage_bps:.2f}",
+            gates,
+            deltas,
+            str(s.hedges),
+            f"{_us(s.fast_lane_p50_us)} / {_us(s.fast_lane_p99_us)}",
+            _us(s.order_path_p99_us),
+        )
+    return table
+
+
+def gate_reasons(summaries: list[StrategySummary]) -> list[str]:
+    """One line per gate that blocked something: its last reason, with the numbers."""
+    return [
+        f"{s.name} gate {gate} blocked {s.gates_failed[gate]}x; last: {reason}"
+        for s in summaries
+        for gate, reason in sorted(s.last_gate_failure.items())
+    ]

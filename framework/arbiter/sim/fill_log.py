@@ -1,0 +1,74 @@
+"""What the REST dialects need beyond the engine's live state: past executions and a tally.
+
+The engine reports an execution once, as an event, and keeps no history. A venue's "recent
+fills" endpoints (Bybit `/v5/execution/list`, OKX `/api/v5/trade/fills`) answer from a record
+like this one, newest first. The tally counts the requests that reached a dialect, so a test can
+prove that nothing was sent (a request the client refused locally never shows up here).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from arbiter.sim.engine import VenueEngine
+from arbiter.sim.events import Event, Filled
+from arbiter.sim.orders import Execution
+
+
+@dataclass
+class FillLog:
+    """Every execution of every account on one engine, in the order they happened."""
+
+    executions: list[tuple[str, Execution]] = field(default_factory=list)  # (api key, execution)
+
+    def attach(self, engine: VenueEngine) -> FillLog:
+        engine.listeners.append(self._on_event)
+        return self
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Filled):
+            self.executions.append((event.account.api_key, event.execution))
+
+    def newest_first(
+        self, api_key: str, keep: Callable[[Execution], bool] = lambda _: True
+    ) -> list[Execution]:
+        return [e for key, e in reversed(self.executions) if key == api_key and keep(e)]
+
+
+@dataclass
+class RequestTally:
+    """(method, path) -> how many requests reached the dialect, counted before any fault."""
+
+    seen: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def count(self, request: web.Request) -> None:
+        self.seen[(request.method, request.path)] += 1
+
+
+def limit_param(params: dict[str, Any], default: int, maximum: int) -> int:
+    """A venue's `limit` query parameter; both venues refuse anything outside 1..maximum."""
+    raw = params.get("limit")
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        value = 0
+    if not 1 <= value <= maximum:
+        raise ValueError(f"expected limit in 1..{maximum}, was {raw!r}")
+    return value
+
+
+@dataclass
+class RestRecords:
+    fills: FillLog = field(default_factory=FillLog)
+    requests: RequestTally = field(default_factory=RequestTally)
+
+
+# Where a dialect leaves its records on the aiohttp app: `sim.venues[v].runner.app[REST_RECORDS]`.
+REST_RECORDS = web.AppKey("rest_records", RestRecords)

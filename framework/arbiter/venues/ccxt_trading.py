@@ -1,0 +1,381 @@
+"""One `TradingVenue` over ccxt's async clients; a plugin supplies only its venue's quirks.
+
+What ccxt unifies is done here once: orders (limit/market, GTC/IOC/FOK/post-only, reduce-only)
+with client order ids, queries, cancels and amends by client id, open orders, balances,
+positions, exact number handling and error translation. A subclass states its venue in class
+attributes (ccxt id, the venue's client id parameter, market types, limits, error codes) and
+implements three hooks:
+
+- `parse_instruments(rows)`: the venue's raw instrument rows (ccxt keeps them as `info`) to
+  `Instrument`s, with the plugin's own parser;
+- `fee_table(kinds)`: the account's maker/taker rates for whole product types;
+- `fill_rows(market, since_ms)`: recent executions as ccxt trades, paged the venue's way.
+
+Where ccxt's unified call does not fit the venue it may also override `find_by_client_id`,
+`fetch_open` (paging), `open_order_scopes`, `position_params` and `cancel_reason`.
+
+Symbols are the venue's own ("BTCUSDT", "BTC-USDT-SWAP"); a request's `kind` picks spot or perp
+when a venue lists both under one symbol (Bybit). Everything the venue would refuse for our own
+fault (a client id outside its rules, a size off the lot grid, an unknown product) is refused
+here, before anything is sent, as a `Definitive` error (`ccxt_requests`).
+
+Rate limits, honouring each venue's published limits through `VenueLimits`:
+- every HTTP request passes ccxt's own throttler (`enableRateLimit`), which weighs each endpoint
+  as the venue documents it; its base interval is `1000 / limits.requests_per_second` ms;
+- orders (place, cancel, amend) also take a token from our bucket of
+  `limits.orders_per_second`, the per-account order limit the risk layer plans with.
+
+Only `arbiter.venues.errors` types leave this class (see `ccxt_errors`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import ccxt
+
+from arbiter.market.instrument import Instrument
+from arbiter.venues import ccxt_convert as convert
+from arbiter.venues.ccxt_client import build_client
+from arbiter.venues.ccxt_errors import translated
+from arbiter.venues.ccxt_requests import Market, choose_market, exact, kind_of, order_params
+from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
+from arbiter.venues.errors import OrderNotFound, OrderRejected, VenueError
+from arbiter.venues.orders import (
+    Fill,
+    OrderAck,
+    OrderRequest,
+    OrderUpdate,
+    PositionUpdate,
+    PrivateEvent,
+)
+from arbiter.venues.ratelimit import TokenBucket
+from arbiter.venues.session import VenueConfig
+
+FeeTable = dict[tuple[str, str], tuple[Decimal, Decimal]]  # (kind, symbol) -> (maker, taker)
+
+# ccxt's balance structure mixes per-asset entries with these summary keys.
+_BALANCE_META = frozenset({"info", "free", "used", "total", "debt", "timestamp", "datetime"})
+_REMEMBERED_ORDERS = 4096
+
+
+class CcxtTrading:
+    # -- what a plugin states about its venue -------------------------------------------------
+    exchange_id: ClassVar[str]  # ccxt's id: "bybit", "okx"
+    client_id_param: ClassVar[str]  # the venue's own name for the client order id
+    market_types: ClassVar[tuple[str, ...]]  # ccxt `fetchMarkets` types: spot and linear perps
+    client_options: ClassVar[Mapping[str, Any]] = {}  # more ccxt options for this venue
+    default_limits: ClassVar[VenueLimits]
+    capabilities: Capabilities = Capabilities()
+    # Venue error codes that decide over ccxt's class, and the JSON keys they are found under.
+    error_codes: ClassVar[Mapping[str, type[VenueError]]] = {}
+    error_code_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        config: VenueConfig,
+        *,
+        limits: VenueLimits | None = None,
+        timeout_ms: int = 10_000,
+    ) -> None:
+        self.config = config
+        self.name = config.account
+        self.limits = limits or self.default_limits
+        self.client: Any = build_client(
+            self.exchange_id,
+            config,
+            timeout_ms=timeout_ms,
+            rate_limit_ms=1000 / self.limits.requests_per_second,
+            options={"fetchMarkets": {"types": list(self.market_types)}, **self.client_options},
+        )
+        self._orders_bucket = TokenBucket(self.limits.orders_per_second)
+        self._sinks: list[PrivateSink] = []
+        # client id -> (ccxt symbol, side): where an order of ours lives, learned before it is
+        # sent, so a later query, cancel or amend need not search every product.
+        self._known: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._started = False
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        with self._translated():
+            await self.client.load_markets()
+        self._started = True
+
+    async def close(self) -> None:
+        self._started = False
+        await self.client.close()
+
+    # -- private events (delivered by the venue session's private stream) ---------------------
+
+    def on_private(self, sink: PrivateSink) -> None:
+        self._sinks.append(sink)
+
+    def publish(self, event: PrivateEvent) -> None:
+        for sink in list(self._sinks):
+            sink(event)
+
+    # -- reference data -----------------------------------------------------------------------
+
+    async def instruments(self) -> list[Instrument]:
+        self._require_started()
+        with self._translated():
+            await self.client.load_markets(True)
+        markets = self.tradable_markets()
+        listed = self.parse_instruments([m["info"] for m in markets])
+        fees = await self.fee_table(sorted({kind_of(m) for m in markets}))
+        out = []
+        for inst in listed:
+            rates = fees.get((inst.kind.value, inst.symbol))
+            out.append(replace(inst, maker_fee=rates[0], taker_fee=rates[1]) if rates else inst)
+        return out
+
+    async def fee_rates(self, symbols: list[str]) -> list[FeeRate]:
+        self._require_started()
+        wanted = [(s, m) for s in dict.fromkeys(symbols) for m in self._listed(s)]
+        table = await self.fee_table(sorted({kind_of(m) for _, m in wanted}))
+        out = []
+        for symbol, market in wanted:
+            rates = table.get((kind_of(market), symbol))
+            if rates is None:
+                raise OrderRejected(
+                    self.name, f"no fee rate for {kind_of(market)} {symbol}", "fee_rate"
+                )
+            out.append(FeeRate(symbol, rates[0], rates[1], kind_of(market)))
+        return out
+
+    # -- orders -------------------------------------------------------------------------------
+
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        self._require_started()
+        market = choose_market(
+            self.name, self.limits.client_ids, self._listed(request.symbol), request
+        )
+        amount = exact(self.client, self.name, market, request.qty, "qty")
+        price = (
+            exact(self.client, self.name, market, request.price, "price") if request.price else None
+        )
+        params = order_params(request)
+        # Remembered before sending: after an ambiguous answer the query must know where to look.
+        self._remember(request.client_id, market["symbol"], request.side.value)
+        await self._orders_bucket.acquire()
+        with self._translated():
+            order = await self.client.create_order(
+                market["symbol"], request.type.value, request.side.value, amount, price, params
+            )
+        return OrderAck(self.name, request.client_id, str(order.get("id") or ""))
+
+    async def cancel_order(self, symbol: str, client_id: str) -> None:
+        self._require_started()
+        market, _ = await self._locate(symbol, client_id)
+        await self._orders_bucket.acquire()
+        with self._translated():
+            await self.client.cancel_order(
+                None, market["symbol"], {self.client_id_param: client_id}
+            )
+
+    async def amend_order(
+        self, symbol: str, client_id: str, qty: Decimal | None = None, price: Decimal | None = None
+    ) -> None:
+        self._require_started()
+        if qty is None and price is None:
+            raise OrderRejected(
+                self.name, f"{client_id}: expected a new qty or price to amend", "invalid_request"
+            )
+        market, order_side = await self._locate(symbol, client_id)
+        amount = exact(self.client, self.name, market, qty, "qty") if qty is not None else None
+        new_price = (
+            exact(self.client, self.name, market, price, "price") if price is not None else None
+        )
+        await self._orders_bucket.acquire()
+        with self._translated():
+            await self.client.edit_order(
+                None,
+                market["symbol"],
+                "limit",
+                order_side,
+                amount,
+                new_price,
+                {self.client_id_param: client_id},
+            )
+
+    async def query_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
+        self._require_started()
+        for market in self._search_order(symbol, client_id):
+            with self._translated():
+                found = await self.find_by_client_id(market, client_id)
+            if found is not None:
+                self._remember(client_id, market["symbol"], str(found.get("side")))
+                return self._order_update(market, found)
+        return None
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        self._require_started()
+        scopes: list[tuple[str | None, dict[str, Any]]]
+        if symbol is not None:
+            scopes = [(m["symbol"], {}) for m in self._listed(symbol)]
+        else:
+            scopes = [(None, dict(p)) for p in self.open_order_scopes()]
+        out = []
+        for ccxt_symbol, params in scopes:
+            with self._translated():
+                rows = await self.fetch_open(ccxt_symbol, params)
+                for row in rows:
+                    out.append(self._order_update(self.client.market(row["symbol"]), row))
+        return out
+
+    # -- account ------------------------------------------------------------------------------
+
+    async def balances(self) -> dict[str, Balance]:
+        self._require_started()
+        with self._translated():
+            raw = await self.client.fetch_balance()
+            out = {}
+            for asset, entry in raw.items():
+                if asset in _BALANCE_META or not isinstance(entry, dict):
+                    continue
+                what = f"{self.name} balance {asset}"
+                total = convert.dec_or_none(entry.get("total"), f"{what} total")
+                if total is None:
+                    continue
+                free = convert.dec_or_none(entry.get("free"), f"{what} free")
+                if free is None:
+                    used = convert.dec_or_none(entry.get("used"), f"{what} used")
+                    free = total - used if used is not None else total
+                out[asset] = Balance(asset, free, total)
+        return out
+
+    async def positions(self) -> list[PositionUpdate]:
+        self._require_started()
+        with self._translated():
+            rows = await self.client.fetch_positions(None, dict(self.position_params()))
+            out = []
+            for row in rows:
+                market = self.client.market(row["symbol"])
+                update = convert.position(self.name, market["id"], row)
+                if update.size:
+                    out.append(update)
+        return out
+
+    async def fills(self, symbol: str | None, since_ms: int) -> list[Fill]:
+        self._require_started()
+        markets: list[Market | None] = list(self._listed(symbol)) if symbol else [None]
+        seen: dict[str, Fill] = {}
+        for market in markets:
+            with self._translated():
+                trades = await self.fill_rows(market, since_ms)
+                for trade in trades:
+                    venue_symbol = self.client.market(trade["symbol"])["id"]
+                    cid = str((trade.get("info") or {}).get(self.client_id_param) or "")
+                    f = convert.fill(self.name, venue_symbol, trade, cid)
+                    if f.ts_venue_ms >= since_ms:
+                        seen[f.trade_id] = f
+        return sorted(seen.values(), key=lambda f: (f.ts_venue_ms, f.trade_id))
+
+    # -- hooks a plugin implements ------------------------------------------------------------
+
+    def parse_instruments(self, rows: list[dict[str, Any]]) -> list[Instrument]:
+        raise NotImplementedError
+
+    async def fee_table(self, kinds: list[str]) -> FeeTable:
+        """The account's (maker, taker) per (kind, symbol) for every listed product of `kinds`."""
+        raise NotImplementedError
+
+    async def fill_rows(self, market: Market | None, since_ms: int) -> list[dict[str, Any]]:
+        """ccxt trades of this account since `since_ms`, for one market or all."""
+        raise NotImplementedError
+
+    async def find_by_client_id(self, market: Market, client_id: str) -> dict[str, Any] | None:
+        """The ccxt order with `client_id` on `market`, or None when the venue has none."""
+        try:
+            found: dict[str, Any] = await self.client.fetch_order(
+                None, market["symbol"], {self.client_id_param: client_id}
+            )
+        except ccxt.OrderNotFound:
+            return None
+        return found
+
+    async def fetch_open(self, ccxt_symbol: str | None, params: dict[str, Any]) -> list[Any]:
+        """Every open order in one scope, all pages (the venue decides how to page)."""
+        rows: list[Any] = await self.client.fetch_open_orders(ccxt_symbol, None, None, params)
+        return rows
+
+    def open_order_scopes(self) -> list[Mapping[str, Any]]:
+        """ccxt params that together list open orders of every product (no symbol given)."""
+        return [{}]
+
+    def position_params(self) -> Mapping[str, Any]:
+        return {}
+
+    def cancel_reason(self, info: Mapping[str, Any]) -> str:
+        """Why the venue ended an order, from its raw answer ("" when it does not say)."""
+        return ""
+
+    # -- internals ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        with translated(self.name, self.error_codes, self.error_code_keys):
+            yield
+
+    def _require_started(self) -> None:
+        if not self._started:
+            raise RuntimeError(f"{self.name}: call start() before trading")
+
+    def tradable_markets(self) -> list[Market]:
+        return [m for m in self.client.markets.values() if _tradable(m)]
+
+    def _listed(self, symbol: str) -> list[Market]:
+        """Every product the venue lists under `symbol` that we trade (spot, linear perp)."""
+        # ccxt's index can hold one market twice (seen with Bybit linear): keyed by its symbol.
+        by_symbol = {
+            m["symbol"]: m for m in self.client.markets_by_id.get(symbol, []) if _tradable(m)
+        }
+        markets = list(by_symbol.values())
+        if not markets:
+            raise OrderRejected(
+                self.name, f"expected a listed spot or linear perp symbol, was {symbol!r}", "symbol"
+            )
+        return markets
+
+    def _remember(self, client_id: str, ccxt_symbol: str, order_side: str) -> None:
+        self._known[client_id] = (ccxt_symbol, order_side)
+        self._known.move_to_end(client_id)
+        while len(self._known) > _REMEMBERED_ORDERS:
+            self._known.popitem(last=False)
+
+    def _search_order(self, symbol: str, client_id: str) -> list[Market]:
+        """Markets to search for an order: the one we placed it on first, then the others."""
+        markets = self._listed(symbol)
+        known = self._known.get(client_id)
+        if known is not None:
+            markets.sort(key=lambda m: m["symbol"] != known[0])
+        return markets
+
+    async def _locate(self, symbol: str, client_id: str) -> tuple[Market, str]:
+        """(market, side) of an order of ours, asking the venue only when we do not know."""
+        known = self._known.get(client_id)
+        if known is not None:
+            market = self.client.market(known[0])
+            if market["id"] == symbol:
+                return market, known[1]
+        for market in self._search_order(symbol, client_id):
+            with self._translated():
+                found = await self.find_by_client_id(market, client_id)
+            if found is not None:
+                self._remember(client_id, market["symbol"], str(found.get("side")))
+                return market, str(found.get("side"))
+        raise OrderNotFound(self.name, f"no order {client_id!r} on {symbol}", "client_id")
+
+    def _order_update(self, market: Market, order: dict[str, Any]) -> OrderUpdate:
+        reason = self.cancel_reason(order.get("info") or {})
+        return convert.order_update(self.name, market["id"], order, reason)
+
+
+def _tradable(market: Market) -> bool:
+    return bool(market.get("spot") or (market.get("swap") and market.get("linear")))
