@@ -368,3 +368,50 @@ async def test_halted_when_position_open_holds_it_until_resumed(
         await until(runtime, lambda: pair.stats.cycles_completed == 1, "exited once resumed")
     finally:
         await runtime.stop()
+
+
+async def test_watched_folder_when_manifest_added_then_deleted_starts_then_drains_it(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    (folder / "a.yaml").write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        (folder / "b.yaml").write_text(manifest("beta"))
+        await until(runtime, lambda: "beta" in runtime.strategies, "the new file started")
+        await until(runtime, lambda: engines_built(runtime), "its engine built")
+        (folder / "b.yaml").unlink()
+        await until(runtime, lambda: "beta" not in runtime.strategies, "the deleted one drained")
+        assert list(runtime.strategies) == ["alpha"]
+        assert sorted(runtime.accounts.sessions()) == ["bybit", "okx"]  # alpha still uses them
+    finally:
+        await runtime.stop()
+
+
+async def test_reload_when_venue_section_changed_drains_then_restarts_on_new_connections(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    path = folder / "a.yaml"
+    path.write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        old = runtime.accounts.sessions()["okx"]
+        ends = sim.endpoints("okx")
+        urls = f"urls: {{ rest: '{ends.rest}', ws_public: '{ends.ws_public}', ws_private: '{ends.ws_private}' }}"
+        path.write_text(
+            manifest("alpha").replace(
+                "okx: { plugin: okx, endpoint: sim }",
+                f"okx: {{ plugin: okx, endpoint: sim, {urls} }}",
+            )
+        )
+        await until(
+            runtime,
+            lambda: (
+                runtime.accounts.sessions().get("okx") not in (None, old) and engines_built(runtime)
+            ),
+            "restarted on a new okx session",
+        )
+        assert runtime.status()["strategies"][0]["state"] == "active"
+    finally:
+        await runtime.stop()

@@ -161,6 +161,8 @@ class Runtime:
         self._by_book: dict[tuple[str, str], list[StrategyHost]] = {}
         self.risk = RiskMonitor(self.market, self.states, options.venue_grace_s)
         self._reload_now = asyncio.Event()
+        # strategy -> (file, new version) to start once its old version has drained
+        self._after_drain: dict[str, tuple[Path, LoadedManifest]] = {}
         self._changed = asyncio.Condition()
         self._stopped = False
         self.incidents.subscribe(self._journal_incident)
@@ -319,10 +321,7 @@ class Runtime:
         host = self.strategies.get(name)
         if host is None:
             return
-        for runner in list(host.runner.pairs.values()):
-            runner.draining = True
-        host.runner.draining.update(host.runner.pairs)
-        host.runner.pairs.clear()
+        host.runner.drain_all()
         logger.bind(strategy=name).info("strategy {} draining", name)
 
     async def _finish_drained(self, host: StrategyHost) -> None:
@@ -336,6 +335,9 @@ class Runtime:
         for acct in host.accounts:
             await self.accounts.release(acct, name)
         logger.bind(strategy=name).info("strategy {} stopped (drained)", name)
+        waiting = self._after_drain.pop(name, None)
+        if waiting is not None:
+            await self._start_strategy(waiting[0], waiting[1], time.perf_counter())
 
     def _rewatch(self, host: StrategyHost) -> None:
         want = host.runner.watched()
@@ -606,10 +608,14 @@ class Runtime:
         host = self.strategies.get(old_name)
         if host is None or diff.strategy_renamed or diff.venues_changed:
             # A renamed strategy is a new one; a changed venue section restarts its accounts:
-            # drain the old version, start the new one beside it.
+            # the old version drains, and the new one starts once the old one is gone (its
+            # accounts closed, so they reopen with the new definition).
+            new_name = loaded.manifest.strategy.name
             if host is not None:
                 await self._drain_strategy(old_name)
-            if loaded.manifest.strategy.name not in self.strategies:
+            if new_name in self.strategies:
+                self._after_drain[new_name] = (decision.path, loaded)
+            else:
                 await self._start_strategy(decision.path, loaded, seen_at)
             return
         done = host.runner.reload(loaded, diff)

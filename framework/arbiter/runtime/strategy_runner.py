@@ -95,6 +95,7 @@ class StrategyRunner:
         self.stats = StrategyStats()
         self.pairs: dict[str, PairRunner] = {p.id: self._runner(p) for p in self.plan.pairs}
         self.draining: dict[str, PairRunner] = {}  # removed or restarted, still holding a position
+        self.stopping = False  # the whole strategy drains (its manifest was deleted)
         self.engine: SpreadEngine | None = None
         self._spec_direction: dict[str, tuple[str, str]] = {}  # spec id -> (pair id, direction)
         self.last_reload_error = ""
@@ -174,6 +175,14 @@ class StrategyRunner:
         self.build_engine()
         return done
 
+    def drain_all(self) -> None:
+        """The manifest is gone: every pair drains, and none starts again."""
+        self.stopping = True
+        for pid, runner in self.pairs.items():
+            runner.draining = True
+            self.draining[pid] = runner
+        self.pairs.clear()
+
     def collect_drained(self) -> list[str]:
         """Drop draining pairs that are flat now; start the new version of a restarted one."""
         done = []
@@ -182,6 +191,8 @@ class StrategyRunner:
                 continue
             del self.draining[pid]
             done.append(f"pair {pid}: drained")
+            if self.stopping:
+                continue
             pair = next((p for p in self.plan.pairs if p.id == pid), None)
             if pair is not None:
                 self.pairs[pid] = self._runner(pair)
