@@ -7,7 +7,6 @@ on conditions with a generous timeout, never on a fixed sleep.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ from arbiter.sim import Simulation, start
 from arbiter.sim.generator import MarketParams
 from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, OKX_CLIENT_IDS
 from arbiter.venues.contract import VenueLimits
+from tests.runtime_support import manifest
 
 D = Decimal
 QUIET = MarketParams(
@@ -32,44 +32,6 @@ QUIET = MarketParams(
     venue_offset_vol=0.0,
     refresh_levels=0,
 )
-
-
-def manifest(
-    name: str,
-    *,
-    entry_bps: str = "10",
-    pairs: str = "",
-    gates: str = "",
-    repair: str = "chase",
-) -> str:
-    pairs = pairs or textwrap.dedent(
-        """\
-          - id: btc
-            type: spot_perp
-            asset: BTC
-            spot: { venue: bybit, symbol: BTCUSDT }
-            perp: { venue: okx, symbol: BTC-USDT-SWAP }
-        """
-    )
-    text = textwrap.dedent(
-        f"""\
-        strategy: {{ name: {name}, version: 1 }}
-        venues:
-          bybit: {{ plugin: bybit, endpoint: sim }}
-          okx: {{ plugin: okx, endpoint: sim }}
-        pairs:
-        PAIRS
-        thresholds: {{ entry_bps: {entry_bps}, exit_bps: 2, min_profit_bps: 3, cooldown_s: 0 }}
-        sizing: {{ order_notional: 600, max_position_notional: 5000 }}
-        hedge: {{ band_notional: 100, interval_s: 3600, max_order_notional: 2000 }}
-        execution:
-          max_slippage_bps: 20
-          leg_timeout_ms: 3000
-          repair: {{ policy: {repair}, max_chase_steps: 3, chase_step_bps: 5 }}
-        risk: {{ max_net_delta_notional: 100000, daily_loss_limit: 100000 }}
-        """
-    ).replace("PAIRS\n", textwrap.indent(pairs, ""))
-    return text + (f"gates:\n{gates}" if gates else "")
 
 
 async def until(runtime: Runtime, check: Callable[[], bool], what: str) -> None:
