@@ -1,8 +1,9 @@
 """Journal write cost: intents and order events per second, and per-write p50/p99.
 
 Each sample is one real commit (WAL, synchronous=NORMAL unless --full): an intent, then its
-submit, ack and two fills, as the tracker writes them on the hot path. Also measures a batched
-pair of intents (both legs in one commit), which is what the dual-leg executor will do.
+submit, ack and two fills, as the tracker writes them on the hot path. Also measures both legs
+of a pair submitted together (`OrderTracker.submit_all`: both intents and both `submitted`
+marks in one commit), which is what the order gateway's `place_all` writes before sending.
 
 Last line: `journal_write writes_per_s=N p50_us=N p99_us=N samples=N`.
 """
@@ -16,7 +17,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from arbiter.execution import Intent, OrderTracker
+from arbiter.execution import Intent
 from arbiter.fsm import ORDER, MachineRunner
 from arbiter.store import Durability, Journal
 from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, IntentId
@@ -79,7 +80,7 @@ def main() -> None:
             checkpoint_interval_s=args.checkpoint_thread,
         ) as journal,
     ):
-        tracker = OrderTracker(journal)
+        tracker = journal.tracker()
         tracker.prewarm(3 * args.orders)  # machines are built off the hot path (see prewarm)
         clock = time.perf_counter_ns
         started = clock()
@@ -100,10 +101,7 @@ def main() -> None:
         for cycle in range(args.orders):
             spot, perp = _intent(cycle, "pair.spot"), _intent(cycle, "pair.perp")
             t0 = clock()
-            with journal.batch():
-                for leg in (spot, perp):
-                    tracker.add(leg)
-                    tracker.submitted(leg.client_id)
+            tracker.submit_all([spot, perp])
             pair_samples.append(clock() - t0)
     build: list[int] = []
     for _ in range(200):
