@@ -7,14 +7,19 @@ brings it back exactly as it was.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import fields, replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from arbiter.execution import Intent, OrderTracker
+from arbiter.execution import Intent, OrderSnapshot, OrderTracker
+from arbiter.execution.order_tracker import _with_state
 from arbiter.store import Journal
 from arbiter.venues.orders import OrderStatus
 from tests.unit.test_order_tracker import make_fill, make_intent, make_update
+
+D = Decimal
 
 
 @pytest.fixture
@@ -90,3 +95,13 @@ def test_forgotten_order_when_a_late_fill_arrives_moves_as_if_never_forgotten(
 def test_keep_final_when_not_positive_is_refused(journal: Journal) -> None:
     with pytest.raises(ValueError, match="expected keep_final of at least 1, was 0"):
         OrderTracker(journal, keep_final=0)
+
+
+def test_state_copy_when_every_field_is_set_keeps_all_but_the_state() -> None:
+    values: dict[str, object] = {
+        f.name: (D(n + 1) if f.type in ("Decimal", "Decimal | None") else f"v{n}")
+        for n, f in enumerate(fields(OrderSnapshot))
+    }
+    snapshot = OrderSnapshot(**values)  # type: ignore[arg-type]
+
+    assert _with_state(snapshot, "filled") == replace(snapshot, state="filled")

@@ -78,6 +78,22 @@ def _order_guards(name: str, context: Mapping[str, Any]) -> GuardResult:
     raise LookupError(f"order machine: no guard named {name!r}")
 
 
+def _with_state(s: OrderSnapshot, state: str) -> OrderSnapshot:
+    """`replace(s, state=state)` without its per-call field introspection (the hot path)."""
+    return OrderSnapshot(
+        client_id=s.client_id,
+        venue=s.venue,
+        symbol=s.symbol,
+        qty=s.qty,
+        state=state,
+        venue_order_id=s.venue_order_id,
+        fills_qty=s.fills_qty,
+        fills_notional=s.fills_notional,
+        reported_qty=s.reported_qty,
+        reported_avg_price=s.reported_avg_price,
+    )
+
+
 _MAX_SPARES = 64  # machines kept for reuse; beyond that a forgotten order's goes with it
 
 
@@ -412,7 +428,7 @@ class OrderTracker:
         incident: Incident | None = None,
     ) -> Applied:
         order.seq += 1
-        order.snapshot = replace(order.snapshot, state=order.runner.state)
+        order.snapshot = _with_state(order.snapshot, order.runner.state)
         change = OrderChange(
             order.seq,
             kind,

@@ -36,7 +36,7 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -107,6 +107,9 @@ _INSERT_CYCLE_TRANSITION = (
 )
 
 
+_IN_BATCH = nullcontext()
+
+
 def _snapshot_row(s: OrderSnapshot, seq: int, ts_ns: int) -> tuple[object, ...]:
     return (
         s.client_id,
@@ -138,8 +141,8 @@ class Journal:
         self.path = path
         self._clock = clock
         self._depth = 0
-        # client id -> its order row as of the latest change in the open transaction
-        self._order_rows: dict[str, tuple[object, ...]] = {}
+        # client id -> (snapshot, seq, ts) of its latest change in the open transaction
+        self._order_rows: dict[str, tuple[OrderSnapshot, int, int]] = {}
         self.checkpointer = checkpointer
 
     @classmethod
@@ -223,20 +226,24 @@ class Journal:
 
     def _flush_order_rows(self) -> None:
         if self._order_rows:
-            rows = list(self._order_rows.values())
+            rows = [_snapshot_row(*latest) for latest in self._order_rows.values()]
             self._order_rows.clear()
             self._conn.executemany(_UPSERT_ORDER, rows)
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """A new transaction, or the open batch's (without a second round of bookkeeping)."""
+        return _IN_BATCH if self._depth else self.batch()
 
     # -- the order pipeline (OrderJournal) -------------------------------------------------
 
     def record_intent(self, intent: Intent, snapshot: OrderSnapshot, ts_ns: int) -> None:
-        with self.batch():
+        with self._writing():
             self._conn.execute(_INSERT_INTENT, codec.intent_row(intent, ts_ns))
-            self._order_rows[snapshot.client_id] = _snapshot_row(snapshot, 0, ts_ns)
+            self._order_rows[snapshot.client_id] = (snapshot, 0, ts_ns)
 
     def record_change(self, change: OrderChange) -> None:
         s = change.snapshot
-        with self.batch():
+        with self._writing():
             self._conn.execute(
                 _INSERT_EVENT,
                 (
@@ -253,7 +260,7 @@ class Journal:
                     change.ts_ns,
                 ),
             )
-            self._order_rows[s.client_id] = _snapshot_row(s, change.seq, change.ts_ns)
+            self._order_rows[s.client_id] = (s, change.seq, change.ts_ns)
             if change.fill is not None:
                 self._conn.execute(_INSERT_FILL, codec.fill_row(change.fill))
             if change.incident is not None:
