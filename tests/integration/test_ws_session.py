@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from arbiter.venues.ws_session import Frame, WsSession
+from arbiter.venues.ws_session import Frame, Keepalive, WsSession
 
 
 class LineCodec:
@@ -218,3 +218,58 @@ def test_backoff_when_seeded_is_reproducible_and_bounded() -> None:
     draws = [first.backoff(n) for n in range(10)]
     assert draws == [second.backoff(n) for n in range(10)]
     assert all(0 <= d <= min(4, 0.5 * 2**n) for n, d in enumerate(draws))
+
+
+class PingingCodec(LineCodec):
+    def ping_frame(self) -> Frame | None:
+        return "ping"
+
+
+async def test_post_when_connected_sends_in_order_and_when_not_returns_false(
+    venue_factory: Any,
+) -> None:
+    venue, url = await venue_factory([["snap"]])
+    sink = Collector()
+    session = WsSession("toy", url, LineCodec(), sink, sleep=_no_wait)
+    assert not session.post("early")  # no connection: the codec's connect frames carry state
+    task = asyncio.create_task(session.run())
+    await session.live.wait()
+    assert session.post("one")
+    assert session.post("two")
+    await venue.wait_received(3)
+    assert venue.received == ["sub books", "one", "two"]
+    await session.close()
+    await task
+
+
+async def test_close_when_waiting_out_backoff_returns_without_waiting(venue_factory: Any) -> None:
+    _, url = await venue_factory([["snap", "CLOSE"]])
+    sink = Collector()
+    backing_off = asyncio.Event()
+
+    async def long_sleep(seconds: float) -> None:
+        backing_off.set()
+        await asyncio.sleep(3600)
+
+    session = WsSession("toy", url, LineCodec(), sink, sleep=long_sleep)
+    task = asyncio.create_task(session.run())
+    await asyncio.wait_for(backing_off.wait(), 10)
+    await session.close()
+    await asyncio.wait_for(task, 10)
+    assert session.state.state == "disconnected"
+
+
+async def test_keepalive_when_idle_pings_and_when_silent_too_long_reconnects(
+    venue_factory: Any,
+) -> None:
+    venue, url = await venue_factory([["snap"], ["snap", "after"]])
+    sink = Collector()
+    keepalive = Keepalive(ping_interval_s=0.02, ping_when_idle=True, dead_after_s=0.2)
+    session = WsSession("toy", url, PingingCodec(), sink, keepalive=keepalive, sleep=_no_wait)
+    task = asyncio.create_task(session.run())
+    await asyncio.wait_for(sink.wait_for("after"), 10)
+    assert "ping" in venue.received  # the silent server was pinged before it was given up
+    assert session.stats.dead_closes >= 1
+    assert venue.connections >= 2
+    await session.close()
+    await task

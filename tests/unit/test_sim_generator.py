@@ -143,3 +143,21 @@ def test_generator_when_same_seed_builds_same_books() -> None:
 def test_params_when_step_not_positive_refused_naming_it() -> None:
     with pytest.raises(ValueError, match="step_seconds > 0"):
         MarketGenerator(_engines(), params=MarketParams(step_seconds=0))
+
+
+def test_depth_when_a_book_is_named_thin_holds_that_share_of_the_liquidity() -> None:
+    def resting_base(depth: dict[str, float]) -> dict[str, float]:
+        engines = _engines()
+        gen = MarketGenerator(engines, seed=4, params=MarketParams(depth=depth))
+        gen.step()
+        out = {}
+        for engine in engines:
+            for inst in engine.instruments.values():
+                lots = sum(q for _, q in engine.book(inst).depth(Side.BUY, 100))
+                out[f"{engine.name}:{inst.kind.value}"] = float(inst.base_qty(lots * inst.lot_size))
+        return out
+
+    normal = resting_base({})
+    thin = resting_base({"okx:BTC:perp": 0.05})
+    assert thin["okx:perp"] < normal["okx:perp"] * 0.1
+    assert thin["bybit:perp"] == normal["bybit:perp"]  # only the named book is thinned

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from arbiter.commands.manifest import validate_files
-from arbiter.commands.run import DEMO_MARKET, print_outcome, run_runtime
+from arbiter.commands.run import DEMO_MARKET, demo_faults, print_outcome, run_runtime
 from arbiter.compiler import Plan, compile_manifest
 from arbiter.runtime.logs import configure_logging
 
@@ -89,6 +89,7 @@ def register(app: typer.Typer) -> None:
                     duration_s=duration,
                     seed=seed,
                     market=DEMO_MARKET,
+                    faults=demo_faults(seed),
                 )
             )
         print_outcome(outcome, console)

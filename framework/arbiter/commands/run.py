@@ -38,6 +38,7 @@ from arbiter.risk.trading import GLOBAL
 from arbiter.runtime.logs import configure_logging
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.runtime.summary import StrategySummary, gate_reasons, summarize, summary_table
+from arbiter.sim import FaultKind, FaultPlan
 from arbiter.sim import start as start_sim
 from arbiter.sim.generator import MarketParams
 from arbiter.sim.server import Simulation
@@ -50,7 +51,25 @@ class LogFormat(StrEnum):
 
 # A livelier market than the simulator's default, so a short run sees basis windows open and
 # close: a wider, faster basis and more frequent jumps (see arbiter.sim.generator).
-DEMO_MARKET = MarketParams(basis_vol=0.001, basis_reversion=0.5, jump_rate=0.3, jump_size=0.004)
+# One thin book, as illiquid listings are: the majors' DOGE perp on OKX, where the
+# "perp can absorb the hedge" gate should refuse entries and say why.
+DEMO_MARKET = MarketParams(
+    basis_vol=0.001,
+    basis_reversion=0.5,
+    jump_rate=0.3,
+    jump_size=0.004,
+    depth={"okx:DOGE:perp": 0.0005},
+)
+
+
+def demo_faults(seed: int) -> FaultPlan:
+    """What a venue does now and then: refuse an order, or accept it and answer 502. Either
+    leaves one leg filled, which the manifest's repair policy (or the hedger) must mend."""
+    plan = FaultPlan(seed=seed)
+    for venue, path in (("okx", "POST /api/v5/trade/order"), ("bybit", "POST /v5/order/create")):
+        plan.add(FaultKind.REJECT, f"{venue} {path}", probability=0.03)
+        plan.add(FaultKind.REST_5XX_AFTER_ACCEPT, f"{venue} {path}", probability=0.01)
+    return plan
 
 
 @dataclass
@@ -87,6 +106,7 @@ async def run_runtime(
     duration_s: float | None,
     seed: int = 0,
     market: MarketParams | None = None,
+    faults: FaultPlan | None = None,
     sim_rate: float = 20.0,
     kill_file: Path | None = None,
     live: Console | None = None,
@@ -98,6 +118,7 @@ async def run_runtime(
             seed=seed,
             steps_per_second=sim_rate,
             market=market or MarketParams(),
+            faults=faults,
         )
     runtime = Runtime(
         RuntimeOptions(targets=targets, journal=journal, kill_file=kill_file), sim=simulation

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from loguru import logger
 
@@ -25,7 +25,7 @@ from arbiter.market.events import Funding, MarketEvent, Ticker
 from arbiter.risk.snapshot import BalanceView
 from arbiter.runtime.market import MarketState
 from arbiter.sim.server import Simulation
-from arbiter.venues.contract import Balance
+from arbiter.venues.contract import Balance, VenueLimits
 from arbiter.venues.credentials import ApiKeys, resolve
 from arbiter.venues.orders import BalanceUpdate, PrivateEvent
 from arbiter.venues.registry import Installed
@@ -95,12 +95,14 @@ class VenueAccounts:
         on_private: PrivateHandler,
         sim: Simulation | None = None,
         environ: dict[str, str] | None = None,
+        limits: Mapping[str, VenueLimits] | None = None,
     ) -> None:
         self.market = market
         self._plugins = plugins
         self._on_market, self._on_private = on_market, on_private
         self._sim = sim
         self._environ = environ
+        self._limits = dict(limits or {})
         self._accounts: dict[str, _Account] = {}
         self._opening: dict[str, asyncio.Future[_Account]] = {}
 
@@ -114,10 +116,17 @@ class VenueAccounts:
         acct = self._accounts.get(name)
         return acct.spec if acct else None
 
+    def _identity(self, spec: AccountSpec) -> AccountSpec:
+        """What must match for two manifests to share the account: with a running simulator a
+        `sim` account trades the simulator's funded keys, whatever credentials it names."""
+        if spec.endpoint == Endpoint.SIM.value and self._sim is not None:
+            return replace(spec, credentials="{}")
+        return spec
+
     def check(self, specs: Iterable[AccountSpec]) -> list[str]:
         """Why these accounts could not be shared with the open ones ([] when they can)."""
         problems = []
-        for spec in specs:
+        for spec in map(self._identity, specs):
             acct = self._accounts.get(spec.name)
             if acct is not None and acct.spec != spec:
                 diff = "; ".join(spec.differences(acct.spec))
@@ -137,6 +146,7 @@ class VenueAccounts:
         problems = self.check([spec])
         if problems:
             raise AccountError("; ".join(problems))
+        spec = self._identity(spec)
         acct = self._accounts.get(spec.name)
         if acct is None:
             pending = self._opening.get(spec.name)
@@ -203,7 +213,13 @@ class VenueAccounts:
                     f"venue {spec.name!r}: endpoint sim needs `urls` in the manifest, or "
                     "`arbiter run --sim` to start the simulator"
                 )
-        return VenueConfig(account=spec.name, endpoint=spec.endpoint, urls=urls, keys=keys)
+        return VenueConfig(
+            account=spec.name,
+            endpoint=spec.endpoint,
+            urls=urls,
+            keys=keys,
+            limits=self._limits.get(spec.plugin),
+        )
 
     def watch(self, name: str, refs: Iterable[BookRef]) -> None:
         acct = self._accounts[name]

@@ -76,6 +76,7 @@ class Ledger:
         if pair != HEDGE_PAIR or replaying:
             kind = "spot" if instrument.kind.value == "spot" else "perp"
             self.inventory.apply_fill(asset, fill.venue, kind, signed)
+            self.inventory.fill_pending(intent.client_id, signed)
         book = self.cycles.get((pair, cycle))
         if book is None:
             book = self.cycles[(pair, cycle)] = CyclePnL(self.quote, {})

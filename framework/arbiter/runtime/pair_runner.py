@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -59,6 +59,9 @@ class PairServices:
     # Pre-trade checks of both legs (instrument rules, funds net of reservations, position
     # limit); returns why they failed, or "" after reserving funds for both legs.
     pretrade: Callable[[PairPlan, list[LegOrder]], str] = field(default=lambda pair, legs: "")
+    # Both legs of an entry or exit are about to be sent (the runtime counts them in net delta
+    # while in flight, so their fills arriving one after the other never read as exposure).
+    sending: Callable[[PairPlan, list[LegOrder]], None] = field(default=lambda pair, legs: None)
 
 
 @dataclass
@@ -83,7 +86,7 @@ class PairRunner:
         self.open_base = ZERO  # base quantity held by the current cycle (long spot / buy leg)
         self.stats = PairStats()
         self.last_refusal = ""
-        self._busy: asyncio.Task[None] | None = None
+        self._busy: asyncio.Task[bool] | None = None
         self._entry_active: str | None = None  # the direction whose entry spread is active
         self._exit_active = False
         self._pending_params: tuple[Plan, PairPlan] | None = None
@@ -151,7 +154,7 @@ class PairRunner:
         self.direction, self.open_base = direction, held_base
 
     @property
-    def busy(self) -> asyncio.Task[None] | None:
+    def busy(self) -> asyncio.Task[bool] | None:
         """The entry, exit or repair in flight, if any."""
         return self._busy
 
@@ -174,11 +177,11 @@ class PairRunner:
 
     # -- entering and exiting --------------------------------------------------------------
 
-    def _try(self, work: Any) -> None:
+    def _try(self, work: Coroutine[Any, Any, bool]) -> None:
         self._busy = asyncio.get_running_loop().create_task(work)
         self._busy.add_done_callback(self._after)
 
-    def _after(self, task: asyncio.Task[None]) -> None:
+    def _after(self, task: asyncio.Task[bool]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self._log.opt(exception=task.exception()).error("pair step failed; halting the pair")
             if self.machine.state not in ("halted", "error"):
@@ -192,7 +195,9 @@ class PairRunner:
         if self.machine.state == "cooling_down":
             cooldown = self.pair.thresholds.cooldown_s
             asyncio.get_running_loop().call_later(cooldown, self._cooled)
-        elif self.machine.state in ("armed", "open"):
+        elif self.machine.state in ("armed", "open") and _acted(task):
+            # Legs went out and came back: act on the signals as they stand now. A refusal
+            # is not retried here (that would spin): the next crossing or `retry_gates` is.
             self.step()
 
     def _cooled(self) -> None:
@@ -200,11 +205,12 @@ class PairRunner:
             self._fire("cooldown_elapsed")
             self.step()
 
-    async def _enter(self, direction: str) -> None:
+    async def _enter(self, direction: str) -> bool:
+        """Try to enter; False when nothing was sent (no book, a gate, pre-trade)."""
         next_cycle = self.cycle + 1
         legs = self._legs(direction, "entry", cycle=next_cycle)
         if legs is None:
-            return
+            return False
         base, orders = legs
         decision = Decision("enter", direction, base, base * self._price(orders[0]))
         started = time.perf_counter_ns()
@@ -212,16 +218,17 @@ class PairRunner:
         if not verdict.accepted:
             self.stats.entries_refused += 1
             self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
-            return
+            return False
         refused = self.services.pretrade(self.pair, orders)
         if refused:  # nothing was sent: leave through the machine's no-exposure edge
             self.stats.entries_refused += 1
             self.last_refusal = f"pre-trade: {refused}"
             self._fire("both_failed")
-            return
+            return False
         self.cycle = next_cycle
         self.direction = direction
         self.stats.entries += 1
+        self.services.sending(self.pair, orders)
         result = await self.services.executor.execute(orders, self.plan.execution.leg_timeout_ms)
         self.stats.decision_to_sent_ns.append(time.perf_counter_ns() - started)
         self.services.on_fills(self.pair, result, "entry")
@@ -236,18 +243,21 @@ class PairRunner:
             self.stats.one_legged += 1
             self._fire("one_leg_filled")
             await self._repair(result, orders, entering=True)
+        return True
 
-    async def _exit(self) -> None:
+    async def _exit(self) -> bool:
+        """Try to exit; False when nothing was sent (no book, a gate)."""
         assert self.direction is not None
         legs = self._legs(self.direction, "exit", cycle=self.cycle, qty=self.open_base)
         if legs is None:
-            return
+            return False
         base, orders = legs
         decision = Decision("exit", self.direction, base, base * self._price(orders[0]))
         verdict = self._fire("exit", decision=decision, snapshot=self.services.snapshot(self.pair))
         if not verdict.accepted:
             self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
-            return
+            return False
+        self.services.sending(self.pair, orders)
         result = await self.services.executor.execute(orders, self.plan.execution.leg_timeout_ms)
         self.services.on_fills(self.pair, result, "exit")
         if result.outcome == "both_filled":
@@ -265,6 +275,7 @@ class PairRunner:
             self.stats.one_legged += 1
             self._fire("one_leg_filled")
             await self._repair(result, orders, entering=False)
+        return True
 
     async def _repair(self, result: DualResult, orders: list[LegOrder], *, entering: bool) -> None:
         policy = self.plan.execution.repair
@@ -392,6 +403,10 @@ class PairRunner:
         if name == "is_flat":
             return GuardResult(not held, f"holding {self.open_base} {self.pair.asset}")
         return GuardResult(False, f"unknown guard {name}")
+
+
+def _acted(task: asyncio.Task[bool]) -> bool:
+    return not task.cancelled() and task.exception() is None and task.result()
 
 
 def _buy_role(direction: str) -> str:

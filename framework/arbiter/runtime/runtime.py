@@ -59,7 +59,7 @@ from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
 from arbiter.store.replay import load_strategy_fills, restore_orders
 from arbiter.venues.client_ids import IntentId
-from arbiter.venues.contract import TradingVenue
+from arbiter.venues.contract import TradingVenue, VenueLimits
 from arbiter.venues.orders import (
     Fill,
     OrderType,
@@ -84,6 +84,8 @@ class RuntimeOptions:
     tick_s: float = TICK_S
     balance_refresh_s: float = 5.0
     venue_grace_s: float = 10.0  # a venue unhealthy this long is a risk breach
+    # plugin -> rate limits replacing the venue's published ones (see VenueConfig.limits)
+    venue_limits: Mapping[str, VenueLimits] = field(default_factory=dict)
     cancel_timeout_s: float = 5.0
 
 
@@ -140,6 +142,7 @@ class Runtime:
             on_private=self._on_private,
             sim=sim,
             environ=environ,
+            limits=options.venue_limits,
         )
         self.journal = Journal.open(options.journal)
         self.tracker = self.journal.tracker()
@@ -149,7 +152,8 @@ class Runtime:
         self.checker = PretradeChecker(Reservations())
         self.scheduler = AsyncIOScheduler()
         self.kill_switches: dict[Path, KillSwitch] = {}
-        self._by_symbol: dict[tuple[str, str], list[StrategyHost]] = {}
+        # ("{account}:{kind}", symbol) -> strategies watching that book
+        self._by_book: dict[tuple[str, str], list[StrategyHost]] = {}
         self._unhealthy_since: dict[str, float] = {}
         self._reload_now = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -252,8 +256,8 @@ class Runtime:
         problems = self.accounts.check(specs.values())
         if problems:
             raise AccountError("; ".join(problems))
-        for spec in specs.values():
-            await self.accounts.acquire(spec, name)
+        # Every account opens at once: each start is a few rate-limited REST reads.
+        await asyncio.gather(*(self.accounts.acquire(spec, name) for spec in specs.values()))
         return specs
 
     async def _start_strategy(self, path: Path, loaded: LoadedManifest, seen_at: float) -> None:
@@ -341,11 +345,11 @@ class Runtime:
     def _index(self) -> None:
         index: dict[tuple[str, str], list[StrategyHost]] = {}
         for host in self.strategies.values():
-            for acct, _, symbol in host.watched:
-                bucket = index.setdefault((acct, symbol), [])
+            for acct, kind, symbol in host.watched:
+                bucket = index.setdefault((f"{acct}:{kind}", symbol), [])
                 if host not in bucket:
                     bucket.append(host)
-        self._by_symbol = index
+        self._by_book = index
 
     def _hedger(self, host: StrategyHost) -> Hedger | None:
         hedge = host.loaded.manifest.hedge
@@ -434,6 +438,7 @@ class Runtime:
             on_fills=self._on_fills,
             trading_state=self.states.state,
             pretrade=self._pretrade,
+            sending=self._sending,
             hand_to_hedger=self._hand_to_hedger,
             cycle_numbers=self._last_cycle,
         )
@@ -495,6 +500,20 @@ class Runtime:
         verdict = self.checker.check_and_reserve(planned, self._free_balances(), limit)
         return "" if verdict.passed else verdict.reason
 
+    def _sending(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> None:
+        """Both legs count in net delta from now until they fill or end, so their fills
+        arriving one after the other never show as exposure (they hedge each other)."""
+        host = self.strategies[strategy]
+        for leg in legs:
+            request = leg.intent.request
+            base = leg.instrument.base_qty(request.qty)
+            host.runner.inventory.reserve(
+                request.client_id,
+                pair.asset,
+                leg.instrument.kind.value,
+                base if request.side is Side.BUY else -base,
+            )
+
     # -- venue events ------------------------------------------------------------------------
 
     def _on_market(self, account: str, events: Sequence[MarketEvent]) -> None:
@@ -503,12 +522,14 @@ class Runtime:
         for event in events:
             if isinstance(event, BookDelta | BookSnapshot):
                 self.stats.book_events += 1
-                for host in self._by_symbol.get((account, event.symbol), ()):
+                # the session names each book "{account}:{kind}" (Bybit spot and linear
+                # share symbols)
+                for host in self._by_book.get((event.venue, event.symbol), ()):
                     runner = host.runner
                     if runner.engine is None:
                         runner.build_engine()
                     else:
-                        runner.on_book(account, event.symbol, received)
+                        runner.on_book(event.venue, event.symbol, received)
             elif isinstance(event, Funding | Ticker):
                 self.accounts.on_slow_market(account, event)
 
@@ -524,13 +545,14 @@ class Runtime:
         change = applied.change
         if change is not None:
             self.checker.reservations.update(change.snapshot)
+            intent = self.tracker.intent(applied.client_id)
+            host = self.strategies.get(intent.id.strategy)  # None: a strategy since stopped
+            if change.fill is not None and host is not None:
+                self._book_fill(intent, change.fill, host)
             if change.snapshot.is_final:
                 self.checker.reservations.release(applied.client_id)
-            if change.fill is not None:
-                intent = self.tracker.intent(applied.client_id)
-                host = self.strategies.get(intent.id.strategy)
-                if host is not None:  # else: a strategy no longer running, from the journal
-                    self._book_fill(intent, change.fill, host)
+                if host is not None:
+                    host.runner.inventory.release(applied.client_id)
         if applied.incident is not None:
             i = applied.incident
             self.incidents.raise_(

@@ -66,6 +66,7 @@ class StrategyHooks:
     on_fills: Callable[[str, PairPlan, DualResult | RepairResult, str], None]
     trading_state: Callable[[str], str] = lambda strategy: "active"
     pretrade: Callable[[str, PairPlan, list[LegOrder]], str] = lambda strategy, pair, legs: ""
+    sending: Callable[[str, PairPlan, list[LegOrder]], None] = lambda strategy, pair, legs: None
     hand_to_hedger: Callable[[str, str, Decimal], Awaitable[None]] | None = None
     cycle_numbers: Callable[[str, str], int] = lambda strategy, pair: 0
 
@@ -113,6 +114,7 @@ class StrategyRunner:
             cycle_numbers=lambda pair_id: hooks.cycle_numbers(name, pair_id),
             trading_state=lambda: hooks.trading_state(name),
             pretrade=lambda pair_plan, legs: hooks.pretrade(name, pair_plan, legs),
+            sending=lambda pair_plan, legs: hooks.sending(name, pair_plan, legs),
         )
         return PairRunner(self.plan, pair, services, self.gate_stats)
 
@@ -130,7 +132,7 @@ class StrategyRunner:
     def runners(self) -> list[PairRunner]:
         return [*self.pairs.values(), *self.draining.values()]
 
-    def in_flight(self) -> list[asyncio.Task[None]]:
+    def in_flight(self) -> list[asyncio.Task[bool]]:
         """Entries, exits and repairs still running (shutdown waits for them)."""
         return [t for r in self.runners() if (t := r.busy) is not None and not t.done()]
 
@@ -239,13 +241,13 @@ class StrategyRunner:
         assert pair.sizing.order_notional is not None
         return pair.sizing.order_notional / touch
 
-    def on_book(self, account: str, symbol: str, received_ns: int) -> None:
-        """A book of `account`/`symbol` changed. Called from the reader; never blocks."""
+    def on_book(self, book: str, symbol: str, received_ns: int) -> None:
+        """The book `symbol` of `book` ("{account}:{kind}") changed. Called from the reader;
+        never blocks."""
         engine = self.engine
         if engine is None:
             return
-        for kind in ("spot", "perp"):
-            engine.mark_dirty(f"{account}:{kind}", symbol)
+        engine.mark_dirty(book, symbol)
         self._dispatch(received_ns)
 
     def _dispatch(self, received_ns: int) -> None:

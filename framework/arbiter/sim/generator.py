@@ -41,6 +41,9 @@ class MarketParams:
     level_spacing: float = 0.00002  # deeper levels' price grid, relative to the price
     level_notional: float = 20_000.0  # quote value near the touch; grows with depth
     refresh_levels: int = 2  # resting sizes that change every update
+    # Depth multipliers per "venue:BASE:kind" (e.g. "okx:DOGE:perp": 0.05 for a thin perp
+    # book, as illiquid listings are); books not named keep level_notional.
+    depth: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,6 +136,7 @@ class MarketGenerator:
             ladder = _Ladder(spacing=max(1, round(mid_ticks * p.level_spacing)))
             self._ladders[key] = ladder
         lot_value = float(inst.base_qty(inst.lot_size)) * mid_ticks * tick
+        lot_value /= p.depth.get(f"{engine.name}:{inst.base}:{inst.kind.value}", 1.0)
         half = max(1, p.spread_ticks // 2)
         spacing = ladder.spacing
         best_bid, best_ask = mid_ticks - half, mid_ticks + half

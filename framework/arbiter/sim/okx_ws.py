@@ -3,6 +3,8 @@
 Public: `books` (snapshot then updates with seqId/prevSeqId and the CRC32 checksum), `books5`,
 `bbo-tbt`, `tickers`, `funding-rate`, `trades`, and the text ping/pong. Private: `login` with
 base64(hmac(secret, timestamp + "GET/users/self/verify")), then `orders`, `positions`, `account`.
+As on OKX, a fill is reported inside one `orders` push (`fillSz`, `fillPx`, `tradeId`,
+`fillFee`, `execType`) in the order's state after that fill; there is no separate state push.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from arbiter.sim.engine import VenueEngine
 from arbiter.sim.events import (
     BookChanged,
     Event,
+    Filled,
     OrderChanged,
     PositionChanged,
     PublicTrade,
@@ -43,6 +46,9 @@ class OkxWs:
     def __init__(self, engine: VenueEngine, faults: FaultPlan) -> None:
         self.engine = engine
         self.faults = faults
+        # Orders whose state push went out with their last fill: the engine's own state event
+        # that follows each fill would repeat it.
+        self._reported_with_fill: set[str] = set()
         self.public: list[Connection] = []
         self.private: list[Connection] = []
         self._conn_ids = itertools.count(1)
@@ -241,7 +247,9 @@ class OkxWs:
             self._on_book(event.instrument, event.delta)
         elif isinstance(event, PublicTrade):
             self._on_trade(event)
-        elif isinstance(event, OrderChanged | PositionChanged | WalletChanged):
+        elif isinstance(event, OrderChanged) and event.order.order_id in self._reported_with_fill:
+            self._reported_with_fill.discard(event.order.order_id)
+        elif isinstance(event, OrderChanged | Filled | PositionChanged | WalletChanged):
             self._on_private(event)
 
     def _on_book(self, inst: Instrument, delta: BookDelta) -> None:
@@ -314,11 +322,15 @@ class OkxWs:
             if topic in conn.topics:
                 conn.send_public(topic, frame)
 
-    def _on_private(self, event: OrderChanged | PositionChanged | WalletChanged) -> None:
+    def _on_private(self, event: OrderChanged | Filled | PositionChanged | WalletChanged) -> None:
         now = self.engine.clock.now_ms()
         if isinstance(event, OrderChanged):
             channel, arg = "orders", {"channel": "orders", "instType": "ANY"}
             data = [codec.order(event.order)]
+        elif isinstance(event, Filled):
+            channel, arg = "orders", {"channel": "orders", "instType": "ANY"}
+            data = [_with_fill(codec.order(event.execution.order), event)]
+            self._reported_with_fill.add(event.execution.order.order_id)
         elif isinstance(event, PositionChanged):
             pos = event.position
             channel, arg = "positions", {"channel": "positions", "instType": "ANY"}
@@ -330,6 +342,20 @@ class OkxWs:
         for conn in self.private:
             if conn.authed_key == event.account.api_key and _topic(channel, "") in conn.topics:
                 conn.send_private(f"private:{channel}", frame)
+
+
+def _with_fill(order: dict[str, Any], event: Filled) -> dict[str, Any]:
+    """An `orders` push that reports one fill, in OKX's fill fields."""
+    execution = event.execution
+    return order | {
+        "fillPx": codec.s(execution.price),
+        "fillSz": codec.s(execution.qty),
+        "tradeId": execution.exec_id,
+        "fillTime": str(execution.ts_ms),
+        "fillFee": codec.s(-execution.fee),  # OKX signs a charged fee negative
+        "fillFeeCcy": execution.fee_coin,
+        "execType": "M" if execution.is_maker else "T",
+    }
 
 
 def _topic(channel: str, inst_id: str) -> str:

@@ -7,9 +7,14 @@ venue account in its manifests, shares it between every strategy using that acco
    reconciles it, so `trading` is usable when it returns;
 2. `session.watch_books([...])`: reference-counted subscriptions; the session opens one public
    WebSocket per product type (spot, linear) on first use, resubscribes and resyncs every book
-   after a reconnect, and resyncs a book at once when its codec reports a gap;
+   after a reconnect, and resyncs a book at once when its codec reports a gap; watching a perp
+   also streams its funding rate (`Funding`, or a `Ticker` with `funding_rate`);
 3. market events go to every `on_market` sink, synchronously from the reader (sinks must not
-   block); private events go to `trading.on_private` sinks the same way;
+   block); a market event's `venue` is `"{account}:{kind}"`, the runtime's book key, because
+   one account may list a symbol on two products (Bybit's "BTCUSDT" is spot and linear);
+   private events go to `trading.on_private` sinks the same way, and after every reconnect of
+   the private stream the open orders and recent fills read over REST are delivered there too
+   (duplicates included: consumers dedup fills by trade id);
 4. `await session.close()`.
 
 Books are the codec's own `OrderBook` objects (`books(kind)`), read live by the spread engine.
@@ -24,7 +29,7 @@ from typing import Protocol
 from arbiter.market.book import OrderBook
 from arbiter.market.events import MarketEvent
 from arbiter.market.instrument import Instrument
-from arbiter.venues.contract import TradingVenue
+from arbiter.venues.contract import TradingVenue, VenueLimits
 from arbiter.venues.credentials import ApiKeys
 
 MarketSink = Callable[[Sequence[MarketEvent]], None]
@@ -38,6 +43,9 @@ class VenueConfig:
         default_factory=dict
     )  # overrides: rest, ws_public, ws_private, ...
     keys: ApiKeys | None = None
+    # Replaces the venue's published rate limits: an account with raised limits, or a
+    # simulator that enforces none (tests that need the pace). None keeps the plugin's own.
+    limits: VenueLimits | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,96 @@
+"""A plugin's trading object as the session hands it out: every order placed through it is
+watched until the private stream has seen it end.
+
+Why: an order placed and finished while the private stream was down (an IOC that expired, a
+cancel that went through) leaves no open order and no fill behind, so open orders and recent
+fills alone cannot tell the reconciliation about it. Noting each order before it is sent lets
+the reconciliation query it by client id instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from arbiter.market.instrument import Instrument
+from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
+from arbiter.venues.errors import Definitive
+from arbiter.venues.orders import (
+    Fill,
+    OrderAck,
+    OrderRequest,
+    OrderUpdate,
+    PositionUpdate,
+    PrivateEvent,
+)
+from arbiter.venues.private_stream import SessionTrading
+
+OrderNote = Callable[[str, str], None]  # (client id, symbol)
+
+
+class WatchedTrading:
+    """Delegates everything to `inner`; tells `placed` of every order before it is sent and
+    `refused` of every order the venue certainly did not take."""
+
+    def __init__(self, inner: SessionTrading, placed: OrderNote, refused: OrderNote) -> None:
+        self.inner = inner
+        self.name: str = inner.name
+        self.limits: VenueLimits = inner.limits
+        self.capabilities: Capabilities = inner.capabilities
+        self._placed, self._refused = placed, refused
+
+    async def place_order(self, request: OrderRequest) -> OrderAck:
+        self._placed(request.client_id, request.symbol)
+        try:
+            return await self.inner.place_order(request)
+        except Definitive:
+            self._refused(request.client_id, request.symbol)
+            raise
+
+    # -- the rest of the contract, unchanged -------------------------------------------------
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def instruments(self) -> list[Instrument]:
+        return await self.inner.instruments()
+
+    async def cancel_order(self, symbol: str, client_id: str) -> None:
+        await self.inner.cancel_order(symbol, client_id)
+
+    async def amend_order(
+        self, symbol: str, client_id: str, qty: Decimal | None = None, price: Decimal | None = None
+    ) -> None:
+        await self.inner.amend_order(symbol, client_id, qty, price)
+
+    async def query_order(self, symbol: str, client_id: str) -> OrderUpdate | None:
+        return await self.inner.query_order(symbol, client_id)
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        return await self.inner.open_orders(symbol)
+
+    async def balances(self) -> dict[str, Balance]:
+        return await self.inner.balances()
+
+    async def positions(self) -> list[PositionUpdate]:
+        return await self.inner.positions()
+
+    async def fee_rates(self, symbols: list[str]) -> list[FeeRate]:
+        return await self.inner.fee_rates(symbols)
+
+    async def fills(self, symbol: str | None, since_ms: int) -> list[Fill]:
+        return await self.inner.fills(symbol, since_ms)
+
+    def on_private(self, sink: PrivateSink) -> None:
+        self.inner.on_private(sink)
+
+    def publish(self, event: PrivateEvent) -> None:
+        self.inner.publish(event)
+
+    def __getattr__(self, name: str) -> Any:
+        # A plugin's own extras (not in the contract) stay reachable.
+        return getattr(self.inner, name)

@@ -1,0 +1,320 @@
+"""Bybit v5 stream dialect (sans-IO): book subscriptions and the private stream codec.
+
+Books: `orderbook.{depth}.{symbol}` on the category's own connection (`/v5/public/spot`,
+`/v5/public/linear`), plus `tickers.{symbol}` for perps (the funding rate), at most 10 topics
+per subscribe request (Bybit's spot limit, kept for both), `{"op":"ping"}` every 20 s.
+
+Private (`/v5/private`): `auth` with `[api_key, expires_ms, hex(HMAC-SHA256(secret,
+"GET/realtime" + expires))]`, then one subscribe to `order`, `execution`, `position`, `wallet`.
+Mapping to the normalized events:
+- `order`: `orderLinkId` is the client id; `orderStatus` New/Created/Untriggered/Triggered/
+  Active -> new, PartiallyFilled -> partially_filled, Filled -> filled, Cancelled/
+  PartiallyFilledCanceled/Deactivated -> cancelled, Rejected -> rejected; `avgPrice` "" or "0"
+  means none yet; `updatedTime` is the venue time.
+- `execution`: only `execType == "Trade"` is a fill of ours (Funding, AdlTrade, BustTrade and
+  Settle are not order fills and are counted as skipped); `execFee` is positive when paid, as
+  in `Fill`. Without `feeCurrency`, linear fees are in the settle (quote) coin and spot fees
+  in the coin received (base on a buy, quote on a sell).
+- `position`: `size` is unsigned; `side` Buy is long, Sell short, "" flat.
+- `wallet`: one `BalanceUpdate` per coin; free is `availableToWithdraw` when Bybit still sends
+  it, else wallet balance less locked, position and order margin.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from arbiter.market.instrument import Instrument
+from arbiter.market.units import parse_decimal
+from arbiter.venues.credentials import ApiKeys
+from arbiter.venues.orders import (
+    BalanceUpdate,
+    Fill,
+    OrderStatus,
+    OrderUpdate,
+    PositionUpdate,
+    Side,
+)
+from arbiter.venues.stream_codec import FRAME_ERRORS, PrivateCodec, PrivateStreamEvent, as_text
+from arbiter.venues.ws_session import Frame
+from arbiter_bybit.codec import BybitCodec, orderbook_topic, tickers_topic
+
+BOOK_DEPTH = 50
+TOPICS_PER_REQUEST = 10
+PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
+AUTH_EXPIRY_MS = 10_000
+
+_STATUS = {
+    "New": OrderStatus.NEW,
+    "Created": OrderStatus.NEW,
+    "Untriggered": OrderStatus.NEW,
+    "Triggered": OrderStatus.NEW,
+    "Active": OrderStatus.NEW,
+    "PartiallyFilled": OrderStatus.PARTIALLY_FILLED,
+    "Filled": OrderStatus.FILLED,
+    "Cancelled": OrderStatus.CANCELLED,
+    "PartiallyFilledCanceled": OrderStatus.CANCELLED,
+    "Deactivated": OrderStatus.CANCELLED,
+    "Rejected": OrderStatus.REJECTED,
+}
+_SIDES = {"Buy": Side.BUY, "Sell": Side.SELL}
+_NO_REASON = ("", "EC_NoError", "UNKNOWN")
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class BybitBooks:
+    """The book subscriptions of one Bybit public connection (`BookDialect`).
+
+    With `funding`, each book also subscribes its symbol's `tickers` topic: on a linear
+    connection that is where Bybit publishes the funding rate (and mark and index prices).
+    """
+
+    def __init__(self, codec: BybitCodec, depth: int = BOOK_DEPTH, funding: bool = False) -> None:
+        self.codec = codec
+        self.depth = depth
+        self.funding = funding
+
+    def subscribe(self, symbols: Sequence[str]) -> list[Frame]:
+        return [self.codec.subscribe(chunk) for chunk in self._topics(symbols)]
+
+    def unsubscribe(self, symbols: Sequence[str]) -> list[Frame]:
+        return [self.codec.unsubscribe(chunk) for chunk in self._topics(symbols)]
+
+    def ping(self) -> Frame | None:
+        return self.codec.ping()
+
+    def _topics(self, symbols: Sequence[str]) -> list[list[str]]:
+        topics = [orderbook_topic(s, self.depth) for s in symbols]
+        if self.funding:
+            topics += [tickers_topic(s) for s in symbols]
+        return [
+            topics[i : i + TOPICS_PER_REQUEST] for i in range(0, len(topics), TOPICS_PER_REQUEST)
+        ]
+
+
+class BybitPrivateCodec(PrivateCodec):
+    """Bybit's private stream: auth, the four account topics, normalized events out.
+
+    `instruments` maps (kind, symbol) to instruments; it only decides a fee coin Bybit left
+    out. `clock_ms` is the wall clock that dates the auth request's expiry.
+    """
+
+    def __init__(
+        self,
+        keys: ApiKeys,
+        venue: str,
+        instruments: Mapping[tuple[str, str], Instrument] | None = None,
+        clock_ms: Callable[[], int] = wall_ms,
+    ) -> None:
+        super().__init__(venue)
+        self._keys = keys
+        self._instruments = instruments or {}
+        self._clock_ms = clock_ms
+        self._requests = BybitCodec(venue=venue)
+        self.skipped_executions = 0
+
+    def login_frames(self) -> list[Frame]:
+        expires = self._clock_ms() + AUTH_EXPIRY_MS
+        return [as_text(self._requests.auth(self._keys.api_key, self._keys.api_secret, expires))]
+
+    def subscribe_frames(self) -> tuple[list[Frame], int]:
+        return [as_text(self._requests.subscribe(PRIVATE_TOPICS))], 1
+
+    def ping_frame(self) -> Frame | None:
+        return as_text(self._requests.ping())
+
+    def decode(self, frame: Frame, recv_ns: int) -> list[PrivateStreamEvent]:
+        doc = msgspec.json.decode(frame)
+        if not isinstance(doc, dict):
+            return self.error(f"expected a JSON object, was {type(doc).__name__}")
+        topic = doc.get("topic")
+        if topic is None:
+            return self._on_op(doc)
+        data = doc.get("data")
+        if not isinstance(data, list):
+            return self.error(f"{topic}: expected `data` as a list, was {type(data).__name__}")
+        parse = _PARSERS.get(topic)
+        if parse is None:
+            return self.error(f"unhandled topic {topic!r}")
+        events: list[PrivateStreamEvent] = []
+        ts = _int(doc.get("creationTime", 0))
+        for item in data:
+            try:
+                events.extend(parse(self, item, ts, recv_ns))
+            except FRAME_ERRORS as exc:
+                events.extend(self.error(f"{topic}: {type(exc).__name__}: {exc}"))
+        return events
+
+    def _on_op(self, doc: dict[str, Any]) -> list[PrivateStreamEvent]:
+        op = doc.get("op")
+        if op in ("ping", "pong"):
+            return []
+        ok = doc.get("success") is not False
+        if op == "auth":
+            return self.logged_in() if ok else self.rejected(f"auth: {doc.get('ret_msg')}")
+        if op == "subscribe":
+            return self.subscribed() if ok else self.rejected(f"subscribe: {doc.get('ret_msg')}")
+        if not ok:
+            return self.error(f"{op}: {doc.get('ret_msg')}")
+        return self.error(f"expected `topic` or a known `op`, was op {op!r}")
+
+    # -- topics ------------------------------------------------------------------------------
+
+    def _order(self, item: dict[str, Any], ts: int, recv_ns: int) -> list[PrivateStreamEvent]:
+        raw_status = item["orderStatus"]
+        status = _STATUS.get(raw_status)
+        if status is None:
+            raise ValueError(f"expected a known orderStatus, was {raw_status!r}")
+        reason = str(item.get("rejectReason") or "")
+        if reason in _NO_REASON:
+            cancel = str(item.get("cancelType") or "")
+            reason = cancel if status is OrderStatus.CANCELLED and cancel not in _NO_REASON else ""
+        return [
+            OrderUpdate(
+                venue=self.venue,
+                symbol=_text(item, "symbol"),
+                client_id=str(item.get("orderLinkId") or ""),
+                venue_order_id=_text(item, "orderId"),
+                status=status,
+                side=_side(item["side"]),
+                qty=_dec(item, "qty"),
+                filled_qty=_dec(item, "cumExecQty"),
+                avg_price=_price(item.get("avgPrice"), "avgPrice"),
+                price=_price(item.get("price"), "price"),
+                reason=reason,
+                ts_venue_ms=_int(item.get("updatedTime") or ts),
+                ts_local_ns=recv_ns,
+            )
+        ]
+
+    def _execution(self, item: dict[str, Any], ts: int, recv_ns: int) -> list[PrivateStreamEvent]:
+        if item.get("execType", "Trade") != "Trade":
+            self.skipped_executions += 1
+            return []
+        side = _side(item["side"])
+        symbol = _text(item, "symbol")
+        return [
+            Fill(
+                venue=self.venue,
+                symbol=symbol,
+                client_id=str(item.get("orderLinkId") or ""),
+                venue_order_id=_text(item, "orderId"),
+                trade_id=_text(item, "execId"),
+                side=side,
+                price=_dec(item, "execPrice"),
+                qty=_dec(item, "execQty"),
+                fee=_signed(item, "execFee"),
+                fee_asset=str(item.get("feeCurrency") or "")
+                or self._fee_asset(item.get("category"), symbol, side),
+                is_maker=item.get("isMaker") is True,
+                ts_venue_ms=_int(item.get("execTime") or ts),
+                ts_local_ns=recv_ns,
+            )
+        ]
+
+    def _fee_asset(self, category: object, symbol: str, side: Side) -> str:
+        if category == "spot":
+            spot = self._instruments.get(("spot", symbol))
+            if spot is None:
+                return ""
+            return spot.base if side is Side.BUY else spot.quote
+        perp = self._instruments.get(("perp", symbol))
+        return perp.quote if perp is not None else ""
+
+    def _position(self, item: dict[str, Any], ts: int, recv_ns: int) -> list[PrivateStreamEvent]:
+        size = _dec(item, "size")
+        side = item.get("side", "")
+        if side == "Sell":
+            size = -size
+        elif side not in ("Buy", "", "None"):
+            raise ValueError(f"expected position side Buy, Sell or empty, was {side!r}")
+        return [
+            PositionUpdate(
+                venue=self.venue,
+                symbol=_text(item, "symbol"),
+                size=size,
+                entry_price=_price(item.get("avgPrice"), "avgPrice") if size else None,
+                unrealized_pnl=_signed(item, "unrealisedPnl", default="0"),
+                ts_venue_ms=_int(item.get("updatedTime") or ts),
+                ts_local_ns=recv_ns,
+            )
+        ]
+
+    def _wallet(self, item: dict[str, Any], ts: int, recv_ns: int) -> list[PrivateStreamEvent]:
+        events: list[PrivateStreamEvent] = []
+        for coin in item["coin"]:
+            total = _signed(coin, "walletBalance")
+            if coin.get("availableToWithdraw"):
+                free = _signed(coin, "availableToWithdraw")
+            else:
+                held = sum(
+                    (
+                        _signed(coin, f, default="0")
+                        for f in ("locked", "totalPositionIM", "totalOrderIM")
+                    ),
+                    Decimal(0),
+                )
+                free = total - held
+            events.append(BalanceUpdate(self.venue, _text(coin, "coin"), free, total, ts, recv_ns))
+        return events
+
+
+_Parser = Callable[[BybitPrivateCodec, dict[str, Any], int, int], list[PrivateStreamEvent]]
+_PARSERS: dict[str, _Parser] = {
+    "order": BybitPrivateCodec._order,
+    "execution": BybitPrivateCodec._execution,
+    "position": BybitPrivateCodec._position,
+    "wallet": BybitPrivateCodec._wallet,
+}
+
+
+def _text(item: Mapping[str, Any], key: str) -> str:
+    value = item[key]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected {key} as a non-empty string, was {value!r}")
+    return value
+
+
+def _dec(item: Mapping[str, Any], key: str) -> Decimal:
+    value = parse_decimal(item.get(key), key)
+    if value < 0:
+        raise ValueError(f"expected {key} >= 0, was {value}")
+    return value
+
+
+def _signed(item: Mapping[str, Any], key: str, default: str | None = None) -> Decimal:
+    text = item.get(key)
+    if (text is None or text == "") and default is not None:
+        text = default
+    return parse_decimal(text, key)
+
+
+def _price(text: object, key: str) -> Decimal | None:
+    """A price Bybit leaves empty or zero when there is none (market orders, no fills yet)."""
+    if text is None or text == "":
+        return None
+    value = parse_decimal(text, key)
+    if value < 0:
+        raise ValueError(f"expected {key} >= 0, was {value}")
+    return value or None
+
+
+def _side(text: object) -> Side:
+    side = _SIDES.get(text) if isinstance(text, str) else None
+    if side is None:
+        raise ValueError(f"expected side Buy or Sell, was {text!r}")
+    return side
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"expected a timestamp, was {value!r}")
+    return int(value)

@@ -1,0 +1,327 @@
+"""The shared runtime against the simulator, over real sockets, with the real venue plugins.
+
+The market only moves when a test steps it, and its basis only changes when a test sets it
+(no noise, no jumps), so every cycle here happens because the test opened the window. Waits are
+on conditions with a generous timeout, never on a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arbiter.market.instrument import InstrumentKind
+from arbiter.runtime.runtime import Runtime, RuntimeOptions
+from arbiter.sim import Simulation, start
+from arbiter.sim.generator import MarketParams
+from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, OKX_CLIENT_IDS
+from arbiter.venues.contract import VenueLimits
+
+D = Decimal
+QUIET = MarketParams(
+    price_vol=0.0,
+    basis_mean=0.0,
+    basis_vol=0.0,
+    basis_reversion=0.0,
+    jump_rate=0.0,
+    venue_offset_vol=0.0,
+    refresh_levels=0,
+)
+
+
+def manifest(
+    name: str,
+    *,
+    entry_bps: str = "10",
+    pairs: str = "",
+    gates: str = "",
+    repair: str = "chase",
+) -> str:
+    pairs = pairs or textwrap.dedent(
+        """\
+          - id: btc
+            type: spot_perp
+            asset: BTC
+            spot: { venue: bybit, symbol: BTCUSDT }
+            perp: { venue: okx, symbol: BTC-USDT-SWAP }
+        """
+    )
+    text = textwrap.dedent(
+        f"""\
+        strategy: {{ name: {name}, version: 1 }}
+        venues:
+          bybit: {{ plugin: bybit, endpoint: sim }}
+          okx: {{ plugin: okx, endpoint: sim }}
+        pairs:
+        PAIRS
+        thresholds: {{ entry_bps: {entry_bps}, exit_bps: 2, min_profit_bps: 3, cooldown_s: 0 }}
+        sizing: {{ order_notional: 600, max_position_notional: 5000 }}
+        hedge: {{ band_notional: 100, interval_s: 3600, max_order_notional: 2000 }}
+        execution:
+          max_slippage_bps: 20
+          leg_timeout_ms: 3000
+          repair: {{ policy: {repair}, max_chase_steps: 3, chase_step_bps: 5 }}
+        risk: {{ max_net_delta_notional: 100000, daily_loss_limit: 100000 }}
+        """
+    ).replace("PAIRS\n", textwrap.indent(pairs, ""))
+    return text + (f"gates:\n{gates}" if gates else "")
+
+
+async def until(runtime: Runtime, check: Callable[[], bool], what: str) -> None:
+    """Wait for a condition the runtime reaches on its own (a bug fails here, never hangs)."""
+    assert await runtime.wait_for(check, timeout_s=30), f"timed out waiting: {what}"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulation]:
+    simulation = await start(symbols=["BTC/USDT", "ETH/USDT"], seed=3, market=QUIET)
+    yield simulation
+    await simulation.stop()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "strategies"
+    path.mkdir()
+    return path
+
+
+# The simulator enforces no rate limits of its own; lifting ours keeps each start near 0.2 s
+# instead of ~2 s of ccxt's published pacing (the first test keeps the published limits).
+LIFTED = {
+    "bybit": VenueLimits(BYBIT_CLIENT_IDS, 1000, 1000),
+    "okx": VenueLimits(OKX_CLIENT_IDS, 1000, 1000),
+}
+
+
+async def started(
+    folder: Path, tmp_path: Path, sim: Simulation, *, lifted: bool = True, **options: Any
+) -> Runtime:
+    runtime = Runtime(
+        RuntimeOptions(
+            targets=[folder],
+            journal=tmp_path / "journal.sqlite",
+            tick_s=0.05,
+            venue_limits=LIFTED if lifted else {},
+            **options,
+        ),
+        sim=sim,
+    )
+    await runtime.start()
+    return runtime
+
+
+def set_basis(sim: Simulation, bps: str) -> None:
+    """Move OKX's BTC perp `bps` away from spot, and publish the new books."""
+    sim.generator.set_basis("okx", "BTC", float(D(bps) / 10_000))
+    sim.step()
+
+
+def engines_built(runtime: Runtime) -> bool:
+    return all(h.runner.engine is not None for h in runtime.strategies.values())
+
+
+async def test_runtime_when_two_manifests_share_venues_opens_one_session_per_account(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    (folder / "a.yaml").write_text(manifest("alpha"))
+    eth = "  - { id: eth, type: spot_perp, asset: ETH, spot: { venue: bybit, symbol: ETHUSDT }, perp: { venue: okx, symbol: ETH-USDT-SWAP } }\n"
+    (folder / "b.yaml").write_text(manifest("beta", pairs=eth))
+    runtime = await started(folder, tmp_path, sim, lifted=False)
+    try:
+        assert sorted(runtime.strategies) == ["alpha", "beta"]
+        assert sorted(runtime.accounts.sessions()) == ["bybit", "okx"]
+        await until(runtime, lambda: engines_built(runtime), "both spread engines built")
+        status = runtime.status()
+        assert {s["name"]: s["state"] for s in status["strategies"]} == {
+            "alpha": "active",
+            "beta": "active",
+        }
+    finally:
+        await runtime.stop()
+
+
+async def test_runtime_when_basis_opens_then_closes_completes_a_hedged_cycle(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    (folder / "a.yaml").write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        host = runtime.strategies["alpha"]
+        pair = host.runner.pairs["btc"]
+        set_basis(sim, "80")  # perp 80 bps rich: past entry after ~15.5 bps of taker fees
+        await until(runtime, lambda: pair.machine.state == "open", "entered both legs")
+        assert pair.open_base > 0
+        delta = host.runner.inventory.delta("BTC")
+        assert delta.spot == pair.open_base
+        assert delta.base == 0  # hedged: long spot, short the same base on the perp
+        set_basis(sim, "-40")  # converged past the exit threshold
+        await until(runtime, lambda: pair.stats.cycles_completed == 1, "exited both legs")
+        assert host.runner.inventory.delta("BTC").base == 0
+        okx = sim.engine("okx")
+        perp = okx.instrument(InstrumentKind.PERP, "BTC-USDT-SWAP")
+        account = next(iter(okx.accounts.values()))
+        assert account.position(perp).qty == 0
+        assert host.ledger.fills >= 4
+        rows = runtime.journal.connection.execute(
+            "SELECT dest FROM cycle_transitions WHERE strategy = 'alpha' ORDER BY id"
+        ).fetchall()
+        assert [r[0] for r in rows][:5] == ["armed", "entering", "open", "exiting", "cooling_down"]
+    finally:
+        await runtime.stop()
+
+
+async def test_runtime_when_perp_book_is_thin_gate_blocks_entry_with_its_numbers(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    gate = (
+        "  - { name: perp-depth, type: min_depth, when: before_entry, leg: perp, side: auto,"
+        " within_bps: 10, min_order_multiple: 100000 }\n"
+    )
+    (folder / "a.yaml").write_text(manifest("alpha", gates=gate))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        host = runtime.strategies["alpha"]
+        pair = host.runner.pairs["btc"]
+        set_basis(sim, "80")
+        await until(
+            runtime, lambda: host.runner.gate_stats.failed["perp-depth"] > 0, "gate evaluated"
+        )
+        assert pair.machine.state == "armed"
+        assert pair.stats.entries == 0
+        reason = host.runner.gate_stats.last_failure["perp-depth"]
+        assert "okx:BTC-USDT-SWAP bid depth within 10 bps" in reason
+        assert "needs" in reason
+    finally:
+        await runtime.stop()
+
+
+async def test_reload_when_threshold_edited_applies_in_place_without_reconnect(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    path = folder / "a.yaml"
+    path.write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        sessions = dict(runtime.accounts.sessions())
+        before = runtime.status()["strategies"][0]["manifest_sha256"]
+        path.write_text(manifest("alpha", entry_bps="25"))
+        await until(
+            runtime,
+            lambda: runtime.status()["strategies"][0]["manifest_sha256"] != before,
+            "reloaded",
+        )
+        pair = runtime.strategies["alpha"].runner.pairs["btc"]
+        assert pair.pair.thresholds.entry_bps == D(25)
+        assert runtime.accounts.sessions() == sessions  # the same session objects: no reconnect
+        versions = runtime.journal.manifest_versions("alpha")
+        assert len(versions) == 2
+        assert "thresholds changed in place" in (versions[-1].diff or "")
+    finally:
+        await runtime.stop()
+
+
+async def test_reload_when_manifest_invalid_keeps_old_version_and_reports_position(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    path = folder / "a.yaml"
+    path.write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        before = runtime.status()["strategies"][0]["manifest_sha256"]
+        path.write_text(manifest("alpha", entry_bps="1"))  # exit 2 >= entry 1: invalid
+        await until(
+            runtime,
+            lambda: runtime.status()["strategies"][0]["last_reload_error"] is not None,
+            "error reported",
+        )
+        body = runtime.status()["strategies"][0]
+        assert body["manifest_sha256"] == before
+        assert body["state"] == "active"
+        assert f"{path}:" in body["last_reload_error"]
+        assert "expected exit_bps < entry_bps" in body["last_reload_error"]
+    finally:
+        await runtime.stop()
+
+
+async def test_reload_when_pair_removed_and_added_drains_one_and_starts_the_other(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    path = folder / "a.yaml"
+    path.write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        eth = "  - { id: eth, type: spot_perp, asset: ETH, spot: { venue: bybit, symbol: ETHUSDT }, perp: { venue: okx, symbol: ETH-USDT-SWAP } }\n"
+        path.write_text(manifest("alpha", pairs=eth))
+        runner = runtime.strategies["alpha"].runner
+        await until(
+            runtime, lambda: list(runner.pairs) == ["eth"] and not runner.draining, "swapped"
+        )
+        await until(runtime, lambda: runner.engine is not None, "engine rebuilt")
+        watched = runtime.strategies["alpha"].watched
+        assert ("bybit", "spot", "ETHUSDT") in watched
+        assert ("bybit", "spot", "BTCUSDT") not in watched
+    finally:
+        await runtime.stop()
+
+
+async def test_kill_file_when_touched_halts_every_strategy(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    (folder / "a.yaml").write_text(manifest("alpha"))
+    kill = tmp_path / "kill"
+    runtime = await started(folder, tmp_path, sim, kill_file=kill)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        kill.touch()
+        await until(
+            runtime, lambda: runtime.states.state("alpha") == "halted", "halted by the kill file"
+        )
+        pair = runtime.strategies["alpha"].runner.pairs["btc"]
+        set_basis(sim, "80")
+        sim.step()
+        assert pair.stats.entries == 0
+        rows = runtime.journal.connection.execute(
+            "SELECT dest, changed_by FROM trading_state_changes"
+        ).fetchall()
+        assert ("halted", "kill-switch") in rows
+    finally:
+        await runtime.stop()
+
+
+async def test_shutdown_when_an_order_rests_cancels_it_on_the_venue(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    from arbiter.execution.intent import Intent
+    from arbiter.venues.client_ids import IntentId
+    from arbiter.venues.orders import OrderType, Side, TimeInForce
+
+    (folder / "a.yaml").write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    intent = Intent.build(
+        IntentId("alpha", "manual", 1, "rest.spot"),
+        "bybit",
+        runtime.market.rules["bybit"],
+        symbol="BTCUSDT",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        qty=D("0.001"),
+        price=D("30000"),  # far below the market: it rests
+        decision_price=D("30000"),
+        tif=TimeInForce.GTC,
+        kind="spot",
+    )
+    await runtime.gateway.place(intent)
+    bybit = sim.engine("bybit")
+    assert [o.client_id for o in bybit.orders.values() if o.status.is_open] == [intent.client_id]
+    await runtime.stop()
+    assert [o.client_id for o in bybit.orders.values() if o.status.is_open] == []

@@ -1,0 +1,27 @@
+"""The session contract kit against both plugins on the simulator, over real sockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from arbiter.venues.testing.session import VenueSessionContract
+from arbiter.venues.testing.session_harness import SessionHarness
+from tests.session_sim import sim_harness
+from tests.trading_sim import loopback_only
+
+
+@pytest.fixture(autouse=True)
+def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    loopback_only(monkeypatch)
+
+
+class TestSimulatedVenueSessions(VenueSessionContract):
+    @pytest.fixture(params=["bybit", "okx"])
+    async def session_harness(
+        self, request: pytest.FixtureRequest, tmp_path: Path
+    ) -> AsyncIterator[SessionHarness]:
+        async with sim_harness(request.param, tmp_path) as harness:
+            yield harness
