@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 from arbiter.execution.intent import Intent
+from arbiter.execution.order_machines import MachinePool
 from arbiter.execution.records import (
     ChangeKind,
     Incident,
@@ -40,7 +40,7 @@ from arbiter.execution.records import (
     OrderJournal,
     OrderSnapshot,
 )
-from arbiter.fsm import ORDER, GuardResult, IllegalTransition, MachineRunner
+from arbiter.fsm import ORDER, IllegalTransition, MachineRunner
 from arbiter.venues.errors import Ambiguous, DuplicateClientId, VenueError
 from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderUpdate
 
@@ -69,15 +69,6 @@ class Applied:
         return self.change.snapshot.state if self.change else None
 
 
-def _order_guards(name: str, context: Mapping[str, Any]) -> GuardResult:
-    filled: Decimal = context["filled_qty"]
-    if name == "has_fills":
-        return GuardResult(filled > 0, f"filled {filled}")
-    if name == "no_fills":
-        return GuardResult(filled == 0, f"filled {filled}")
-    raise LookupError(f"order machine: no guard named {name!r}")
-
-
 def _with_state(s: OrderSnapshot, state: str) -> OrderSnapshot:
     """`replace(s, state=state)` without its per-call field introspection (the hot path)."""
     return OrderSnapshot(
@@ -92,13 +83,6 @@ def _with_state(s: OrderSnapshot, state: str) -> OrderSnapshot:
         reported_qty=s.reported_qty,
         reported_avg_price=s.reported_avg_price,
     )
-
-
-_MAX_SPARES = 64  # machines kept for reuse; beyond that a forgotten order's goes with it
-
-
-def _new_runner() -> MachineRunner:
-    return MachineRunner(ORDER, _order_guards)
 
 
 class _Order:
@@ -135,29 +119,17 @@ class OrderTracker:
         self._keep_final = keep_final
         self._orders: dict[str, _Order] = {}
         self._final: OrderedDict[str, None] = OrderedDict()  # final orders in memory, oldest first
-        self._spare_runners: list[MachineRunner] = []
+        self._machines = MachinePool()
         self.incidents: list[Incident] = []
 
     def prewarm(self, count: int) -> int:
-        """Have `count` order machines ready, built now rather than on the hot path; returns
-        how many were built.
-
-        Building a `transitions` machine costs ~300-700 us (benchmarks/journal_write.py), more
-        than the whole journal commit of both legs; the gateway tops the spares up after its
-        sends are answered, so `add` only takes one.
-        """
-        built = 0
-        while len(self._spare_runners) < count:
-            self._spare_runners.append(_new_runner())
-            built += 1
-        return built
+        """Have `count` order machines ready, built now rather than when an order is added;
+        returns how many were built (see `arbiter.execution.order_machines`)."""
+        return self._machines.prewarm(count)
 
     @property
     def spare_machines(self) -> int:
-        return len(self._spare_runners)
-
-    def _take_runner(self) -> MachineRunner:
-        return self._spare_runners.pop() if self._spare_runners else _new_runner()
+        return len(self._machines)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -191,7 +163,7 @@ class OrderTracker:
             intent.client_id, intent.venue, request.symbol, request.qty, ORDER.initial
         )
         self._journal.record_intent(intent, snapshot, self._clock())
-        self._orders[intent.client_id] = _Order(intent, snapshot, self._take_runner())
+        self._orders[intent.client_id] = _Order(intent, snapshot, self._machines.take())
         return snapshot
 
     def submit_all(self, intents: Sequence[Intent]) -> list[Applied]:
@@ -324,7 +296,7 @@ class OrderTracker:
         table disagree, and trading on either would be a guess.
         """
         intent, snapshot = journaled.intent, journaled.snapshot
-        order = _Order(intent, snapshot, self._take_runner())
+        order = _Order(intent, snapshot, self._machines.take())
         for event in journaled.events:
             order.seq = max(order.seq, event.seq)
             if event.accepted:
@@ -456,10 +428,8 @@ class OrderTracker:
         while len(self._final) > self._keep_final:
             old, _ = self._final.popitem(last=False)
             forgotten = self._orders.pop(old, None)
-            if forgotten is not None and len(self._spare_runners) < _MAX_SPARES:
-                forgotten.runner.restore(ORDER.initial)
-                forgotten.runner.history.clear()
-                self._spare_runners.append(forgotten.runner)
+            if forgotten is not None:
+                self._machines.give_back(forgotten.runner)
 
     def _check_overfill(self, order: _Order) -> Incident | None:
         snap = order.snapshot

@@ -42,11 +42,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, ClassVar
 
 import ccxt
-from ccxt.base.decimal_to_precision import TICK_SIZE
 
 from arbiter.market.instrument import Instrument
 from arbiter.venues import ccxt_convert as convert
@@ -55,7 +53,7 @@ from arbiter.venues.ccxt_errors import translated
 from arbiter.venues.ccxt_requests import Market, choose_market, exact, kind_of, order_params
 from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
 from arbiter.venues.errors import OrderNotFound, OrderRejected, VenueError
-from arbiter.venues.order_entry import OrderEntry
+from arbiter.venues.order_entry import OrderEntry, on_grid
 from arbiter.venues.orders import (
     Fill,
     OrderAck,
@@ -399,27 +397,11 @@ class CcxtTrading:
         raise OrderNotFound(self.name, f"no order {client_id!r} on {symbol}", "client_id")
 
     def _on_grid(self, market: Market, value: Decimal, what: str) -> str:
-        """`exact` for the order path: when the market's precision is a step (tick size, as on
-        Bybit and OKX), the grid check is one modulo instead of ccxt's string arithmetic, and the
-        text is the one ccxt would send (plain notation, no trailing zeros)."""
-        precision = market["precision"]["amount" if what == "qty" else "price"]
-        step = _decimal(str(precision)) if precision is not None else Decimal(0)
-        if self.client.precisionMode != TICK_SIZE or step <= 0:
-            return exact(self.client, self.name, market, value, what)
-        if value % step:
-            raise OrderRejected(
-                self.name, f"{market['id']}: {what} {value} is not a multiple of {step}", "off_grid"
-            )
-        return format(value.normalize(), "f")
+        return on_grid(self.client, self.name, market, value, what)
 
     def _order_update(self, market: Market, order: dict[str, Any]) -> OrderUpdate:
         reason = self.cancel_reason(order.get("info") or {})
         return convert.order_update(self.name, market["id"], order, reason)
-
-
-@lru_cache(maxsize=256)
-def _decimal(text: str) -> Decimal:
-    return Decimal(text)
 
 
 def _tradable(market: Market) -> bool:

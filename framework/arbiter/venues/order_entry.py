@@ -24,15 +24,18 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import aiohttp
 import ccxt
+from ccxt.base.decimal_to_precision import TICK_SIZE
 from yarl import URL
 
-from arbiter.venues.ccxt_requests import Market
+from arbiter.venues.ccxt_requests import Market, exact
 from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.errors import Ambiguous
+from arbiter.venues.errors import Ambiguous, OrderRejected
 from arbiter.venues.orders import OrderRequest
 
 _CONTENT_TYPE = {"Content-Type": "application/json"}
@@ -186,10 +189,31 @@ class OrderEntry(ABC):
         return timeout
 
 
+def on_grid(client: Any, venue: str, market: Market, value: Decimal, what: str) -> str:
+    """`ccxt_requests.exact` for the order path: `value` ("qty" or "price") as the text ccxt
+    would send (plain notation, no trailing zeros), refused unless it is on the market's grid.
+    When the precision is a step (tick size, as on Bybit and OKX) that is one modulo instead of
+    ccxt's string arithmetic."""
+    precision = market["precision"]["amount" if what == "qty" else "price"]
+    step = _decimal(str(precision)) if precision is not None else Decimal(0)
+    if client.precisionMode != TICK_SIZE or step <= 0:
+        return exact(client, venue, market, value, what)
+    if value % step:
+        raise OrderRejected(
+            venue, f"{market['id']}: {what} {value} is not a multiple of {step}", "off_grid"
+        )
+    return format(value.normalize(), "f")
+
+
 def iso8601_ms(ms: int) -> str:
     """UTC milliseconds as 2024-01-02T03:04:05.678Z."""
     seconds, millis = divmod(ms, 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+@lru_cache(maxsize=256)
+def _decimal(text: str) -> Decimal:
+    return Decimal(text)
 
 
 def _json_or_none(text: str) -> Any:
