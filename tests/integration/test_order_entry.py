@@ -24,7 +24,7 @@ from arbiter.venues.ccxt_requests import choose_market, order_params
 from arbiter.venues.ccxt_trading import CcxtTrading
 from arbiter.venues.credentials import ApiKeys
 from arbiter.venues.errors import Ambiguous, AuthenticationFailed, OrderNotFound
-from arbiter.venues.order_entry import OrderEntry, iso8601_ms
+from arbiter.venues.order_entry import OrderEntry, iso8601_ms, routed_directly
 from arbiter.venues.orders import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from arbiter.venues.session import VenueConfig
 from arbiter_bybit.order_entry import BybitOrderEntry
@@ -192,6 +192,16 @@ def test_signs_when_key_is_rsa_or_okx_lacks_passphrase_is_false() -> None:
     assert BybitOrderEntry.signs(ApiKeys("k", "hmac-secret"))
     assert not OkxOrderEntry.signs(ApiKeys("k", "hmac-secret"))
     assert OkxOrderEntry.signs(ApiKeys("k", "hmac-secret", "passphrase"))
+
+
+def test_routed_directly_when_any_ccxt_proxy_is_set_is_false() -> None:
+    config = VenueConfig("okx", "sim", {"rest": "http://127.0.0.1:9"}, ApiKeys("k", "s", "p"))
+    client = build_client("okx", config, timeout_ms=1000, rate_limit_ms=1)
+    assert routed_directly(client)
+    for setting in ("httpsProxy", "socksProxy", "proxyUrl", "aiohttp_proxy"):
+        setattr(client, setting, "http://127.0.0.1:3128")
+        assert not routed_directly(client), setting
+        setattr(client, setting, None)
 
 
 def test_iso8601_ms_when_formatted_is_utc_with_milliseconds() -> None:

@@ -16,8 +16,8 @@ Where ccxt's unified call does not fit the venue it may also override `find_by_c
 
 Placing and cancelling are the order path's hot half: a plugin that names an `order_entry`
 (`arbiter.venues.order_entry`) sends those two as its own signed requests on ccxt's session,
-after the same checks, and leaves the rest to ccxt. Without one, or with keys it cannot sign
-for, ccxt's `create_order` and `cancel_order` do it.
+after the same checks, and leaves the rest to ccxt. Without one, with keys it cannot sign for,
+or with a proxy configured on the client, ccxt's `create_order` and `cancel_order` do it.
 
 Symbols are the venue's own ("BTCUSDT", "BTC-USDT-SWAP"); a request's `kind` picks spot or perp
 when a venue lists both under one symbol (Bybit). Everything the venue would refuse for our own
@@ -53,7 +53,7 @@ from arbiter.venues.ccxt_errors import translated
 from arbiter.venues.ccxt_requests import Market, choose_market, exact, kind_of, order_params
 from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
 from arbiter.venues.errors import OrderNotFound, OrderRejected, VenueError
-from arbiter.venues.order_entry import OrderEntry, on_grid
+from arbiter.venues.order_entry import OrderEntry, on_grid, routed_directly
 from arbiter.venues.orders import (
     Fill,
     OrderAck,
@@ -117,8 +117,9 @@ class CcxtTrading:
         with self._translated():
             await self.client.load_markets()
         keys = self.config.keys
-        if self.order_entry is not None and keys is not None and self.order_entry.signs(keys):
-            self._entry = self.order_entry(self.name, self.client, keys)
+        entry = self.order_entry
+        if entry and keys and entry.signs(keys) and routed_directly(self.client):
+            self._entry = entry(self.name, self.client, keys)
         self._started = True
 
     @property

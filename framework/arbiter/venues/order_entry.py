@@ -189,6 +189,34 @@ class OrderEntry(ABC):
         return timeout
 
 
+_PROXY_SETTINGS = (
+    "proxy",
+    "proxyUrl",
+    "proxy_url",
+    "proxyUrlCallback",
+    "proxy_url_callback",
+    "httpProxy",
+    "http_proxy",
+    "httpProxyCallback",
+    "http_proxy_callback",
+    "httpsProxy",
+    "https_proxy",
+    "httpsProxyCallback",
+    "https_proxy_callback",
+    "socksProxy",
+    "socks_proxy",
+    "socksProxyCallback",
+    "socks_proxy_callback",
+    "aiohttp_proxy",
+)
+
+
+def routed_directly(client: Any) -> bool:
+    """Whether ccxt sends this client's requests straight to the venue; through a proxy, the
+    order path leaves them to ccxt, which knows how to reach it."""
+    return not any(getattr(client, name, None) for name in _PROXY_SETTINGS)
+
+
 def on_grid(client: Any, venue: str, market: Market, value: Decimal, what: str) -> str:
     """`ccxt_requests.exact` for the order path: `value` ("qty" or "price") as the text ccxt
     would send (plain notation, no trailing zeros), refused unless it is on the market's grid.
