@@ -14,9 +14,11 @@ the event loop being measured, and at the lowest CPU priority (`--sim-nice`, def
 real venue computes on its own machine, while on a small shared box a simulator woken by our
 first request would otherwise take our CPU before the second request is written (on the shared
 2-core development box, co-location added 0.6-0.8 ms to our p50 and ~0.2 ms to the peer's).
-`--sim-nice 0` measures the co-located case. The peer on the same loopback venues in the same run: ccxt's
-own `create_order` for both legs at once, with no journal and no checks -- what a bot built
-straight on ccxt does. The ratio is our path over that floor.
+`--sim-nice 0` measures the co-located case.
+
+The peer on the same loopback venues in the same run: ccxt's own `create_order` for both legs
+at once, with no journal and no checks -- what a bot built straight on ccxt does. The ratio is
+our path over that floor.
 
 The orders are limit IOC buys 2% under the touch: the venue expires them at once, so every
 sample meets the same books and balances. After each sample, outside the clock, each order is
@@ -25,8 +27,9 @@ production. The venue's order rate limits are raised for the run (a limiter's wa
 latency of the path); everything else is set up as the runtime should run it: the journal
 checkpoints from its own thread, and the heap built at start is frozen out of the garbage
 collector (`gc.freeze()`) before trading. The first `--warmup` decisions (default 20) are not
-counted. Besides the percentiles it prints where the time goes (p50 of each stage) and the
-garbage collections that ran inside a measured window.
+counted. Besides the percentiles it prints where the time goes (p50 of each stage), our
+thread's CPU time per window, how many windows the OS switched our thread out of (the machine is
+shared; those windows carry other programs' time) and the garbage collections inside windows.
 """
 
 from __future__ import annotations
