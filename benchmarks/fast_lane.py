@@ -12,7 +12,8 @@ the same run replays it through:
              decoder shown too)
 
 Per-update latency is measured around each frame with perf_counter_ns (the same overhead for
-every path). Prints the figures, then one summary line. Not asserted anywhere.
+every path); the paths take turns on ten chunks of the stream, so a shared machine's load swings
+hit them alike. Prints the figures, then one summary line. Not asserted anywhere.
 
   .venv/bin/python benchmarks/fast_lane.py            # 200k deltas (well under a minute)
   .venv/bin/python benchmarks/fast_lane.py --deltas 1000000
@@ -22,10 +23,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +40,7 @@ from arbiter.market.replay import percentile_us
 from arbiter_bybit import BybitCodec
 
 SYMBOLS = 20
+ROUNDS = 10  # the paths take turns on this many chunks of the stream (see `measure`)
 DEPTH = 50  # levels per side in each snapshot
 TICK = Decimal("0.01")
 SPOT_VENUE = "bybit-spot"
@@ -209,18 +212,33 @@ def floor_path(decode: Callable[[bytes], Any]) -> Callable[[int, bytes], None]:
 
 
 def measure(
-    step: Callable[[int, bytes], None], frames: Sequence[tuple[int, bytes]], warm: int
-) -> list[int]:
-    """Per-frame nanoseconds of the deltas (the first `warm` frames are setup, not timed)."""
+    steps: Mapping[str, Callable[[int, bytes], None]],
+    frames: Sequence[tuple[int, bytes]],
+    warm: int,
+    rounds: int = ROUNDS,
+) -> dict[str, list[int]]:
+    """Per-frame nanoseconds of the deltas for each path (the first `warm` frames are setup).
+
+    The deltas are cut into `rounds` consecutive chunks and the paths take turns on each chunk,
+    every path keeping its own state from chunk to chunk: on a shared machine whose load swings
+    within a run, each path then sees the same conditions, so the ratios stay comparable.
+    """
     clock = time.perf_counter_ns
-    for conn, frame in frames[:warm]:
-        step(conn, frame)
-    timings = [0] * (len(frames) - warm)
+    for step in steps.values():
+        for conn, frame in frames[:warm]:
+            step(conn, frame)
+    deltas = frames[warm:]
+    timings = {name: [0] * len(deltas) for name in steps}
+    bounds = [len(deltas) * k // rounds for k in range(rounds + 1)]
     gc.collect()
-    for i, (conn, frame) in enumerate(frames[warm:]):
-        start = clock()
-        step(conn, frame)
-        timings[i] = clock() - start
+    for lo, hi in itertools.pairwise(bounds):
+        for name, step in steps.items():
+            out = timings[name]
+            for i in range(lo, hi):
+                conn, frame = deltas[i]
+                start = clock()
+                step(conn, frame)
+                out[i] = clock() - start
     return timings
 
 
@@ -248,12 +266,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"stream: {len(frames) - warm:,} deltas of 1-5 levels over 2 venues x {SYMBOLS} symbols")
 
     fast_step, fast_summary = fast_lane_path()
-    fast = measure(fast_step, frames, warm)
     ccxt_step, ccxt_summary = ccxt_path()
-    ccxt_t = measure(ccxt_step, frames, warm)
-    floor_t = measure(floor_path(msgspec.json.decode), frames, warm)
-    stdlib_t = measure(floor_path(json.loads), frames, warm)
-    ccxt_decode_t = measure(floor_path(ccxt_json.loads), frames, warm)
+    timings = measure(
+        {
+            "fast": fast_step,
+            "ccxt": ccxt_step,
+            "floor": floor_path(msgspec.json.decode),
+            "stdlib": floor_path(json.loads),
+            "ccxt_decode": floor_path(ccxt_json.loads),
+        },
+        frames,
+        warm,
+    )
+    fast, ccxt_t, floor_t = timings["fast"], timings["ccxt"], timings["floor"]
+    stdlib_t, ccxt_decode_t = timings["stdlib"], timings["ccxt_decode"]
 
     fast_rate, fast_p99 = report("fast lane", fast)
     ccxt_rate, _ = report("ccxt.pro", ccxt_t)

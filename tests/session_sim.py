@@ -3,10 +3,9 @@ moves the market, and the stream faults as the simulator's fault rules."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -40,14 +39,11 @@ def session_config(sim: Simulation, venue: str) -> VenueConfig:
 
 
 def make_session(sim: Simulation, venue: str) -> VenueSession:
-    """The session as the runtime builds it (the installed plugin's own `make_session`), with
+    """The session as the runtime builds it (the installed plugin's entry-point factory), with
     the rate limits out of the way of a test's pace."""
     factory = installed().plugins[venue].factory
-    module = importlib.import_module(f"arbiter_{venue}.session")
-    assert factory.__module__ == f"arbiter_{venue}.plugin"  # the entry point leads here
-    session: VenueSession = module.make_session(
-        session_config(sim, venue), limits=fast_limits(venue)
-    )
+    config = replace(session_config(sim, venue), limits=fast_limits(venue))
+    session: VenueSession = factory(config)
     return session
 
 

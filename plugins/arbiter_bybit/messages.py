@@ -20,7 +20,9 @@ class Envelope(msgspec.Struct):
     ret_msg: str | None = None
 
 
-class BookData(msgspec.Struct):
+# Book structs skip the cycle collector (gc=False): one of each is decoded per update, lives
+# for a single `feed` call and holds only strings, ints and lists of strings, never a cycle.
+class BookData(msgspec.Struct, gc=False):
     s: str
     b: list[tuple[str, str]]
     a: list[tuple[str, str]]
@@ -28,7 +30,7 @@ class BookData(msgspec.Struct):
     seq: int | None = None
 
 
-class BookFrame(msgspec.Struct):
+class BookFrame(msgspec.Struct, gc=False):
     """The whole book frame in one typed decode: the hot path's only JSON work."""
 
     topic: str
@@ -63,9 +65,5 @@ class TickerData(msgspec.Struct):
 ENVELOPE = msgspec.json.Decoder(Envelope)
 BOOK = msgspec.json.Decoder(BookData)
 BOOK_FRAME = msgspec.json.Decoder(BookFrame)
-# Bybit writes `topic` first. Frames with this prefix take the one-decode path; anything else
-# (or a book frame that fails it) takes the general path, which also names what was wrong.
-BOOK_PREFIX = b'{"topic":"orderbook.'
-BOOK_PREFIX_TEXT = BOOK_PREFIX.decode()
 TRADES = msgspec.json.Decoder(list[TradeData])
 TICKER = msgspec.json.Decoder(TickerData)

@@ -30,8 +30,14 @@ from typing import Any
 import msgspec
 
 from arbiter.market.instrument import Instrument
-from arbiter.market.units import parse_decimal
 from arbiter.venues.credentials import ApiKeys
+from arbiter.venues.fields import (
+    field_decimal,
+    field_int,
+    field_price,
+    field_signed,
+    field_text,
+)
 from arbiter.venues.orders import (
     BalanceUpdate,
     Fill,
@@ -145,7 +151,7 @@ class BybitPrivateCodec(PrivateCodec):
         if parse is None:
             return self.error(f"unhandled topic {topic!r}")
         events: list[PrivateStreamEvent] = []
-        ts = _int(doc.get("creationTime", 0))
+        ts = field_int(doc.get("creationTime", 0))
         for item in data:
             try:
                 events.extend(parse(self, item, ts, recv_ns))
@@ -180,17 +186,17 @@ class BybitPrivateCodec(PrivateCodec):
         return [
             OrderUpdate(
                 venue=self.venue,
-                symbol=_text(item, "symbol"),
+                symbol=field_text(item, "symbol"),
                 client_id=str(item.get("orderLinkId") or ""),
-                venue_order_id=_text(item, "orderId"),
+                venue_order_id=field_text(item, "orderId"),
                 status=status,
                 side=_side(item["side"]),
-                qty=_dec(item, "qty"),
-                filled_qty=_dec(item, "cumExecQty"),
-                avg_price=_price(item.get("avgPrice"), "avgPrice"),
-                price=_price(item.get("price"), "price"),
+                qty=field_decimal(item, "qty"),
+                filled_qty=field_decimal(item, "cumExecQty"),
+                avg_price=field_price(item.get("avgPrice"), "avgPrice"),
+                price=field_price(item.get("price"), "price"),
                 reason=reason,
-                ts_venue_ms=_int(item.get("updatedTime") or ts),
+                ts_venue_ms=field_int(item.get("updatedTime") or ts),
                 ts_local_ns=recv_ns,
             )
         ]
@@ -200,22 +206,22 @@ class BybitPrivateCodec(PrivateCodec):
             self.skipped_executions += 1
             return []
         side = _side(item["side"])
-        symbol = _text(item, "symbol")
+        symbol = field_text(item, "symbol")
         return [
             Fill(
                 venue=self.venue,
                 symbol=symbol,
                 client_id=str(item.get("orderLinkId") or ""),
-                venue_order_id=_text(item, "orderId"),
-                trade_id=_text(item, "execId"),
+                venue_order_id=field_text(item, "orderId"),
+                trade_id=field_text(item, "execId"),
                 side=side,
-                price=_dec(item, "execPrice"),
-                qty=_dec(item, "execQty"),
-                fee=_signed(item, "execFee"),
+                price=field_decimal(item, "execPrice"),
+                qty=field_decimal(item, "execQty"),
+                fee=field_signed(item, "execFee"),
                 fee_asset=str(item.get("feeCurrency") or "")
                 or self._fee_asset(item.get("category"), symbol, side),
                 is_maker=item.get("isMaker") is True,
-                ts_venue_ms=_int(item.get("execTime") or ts),
+                ts_venue_ms=field_int(item.get("execTime") or ts),
                 ts_local_ns=recv_ns,
             )
         ]
@@ -230,7 +236,7 @@ class BybitPrivateCodec(PrivateCodec):
         return perp.quote if perp is not None else ""
 
     def _position(self, item: dict[str, Any], ts: int, recv_ns: int) -> list[PrivateStreamEvent]:
-        size = _dec(item, "size")
+        size = field_decimal(item, "size")
         side = item.get("side", "")
         if side == "Sell":
             size = -size
@@ -239,11 +245,11 @@ class BybitPrivateCodec(PrivateCodec):
         return [
             PositionUpdate(
                 venue=self.venue,
-                symbol=_text(item, "symbol"),
+                symbol=field_text(item, "symbol"),
                 size=size,
-                entry_price=_price(item.get("avgPrice"), "avgPrice") if size else None,
-                unrealized_pnl=_signed(item, "unrealisedPnl", default="0"),
-                ts_venue_ms=_int(item.get("updatedTime") or ts),
+                entry_price=field_price(item.get("avgPrice"), "avgPrice") if size else None,
+                unrealized_pnl=field_signed(item, "unrealisedPnl", default="0"),
+                ts_venue_ms=field_int(item.get("updatedTime") or ts),
                 ts_local_ns=recv_ns,
             )
         ]
@@ -251,19 +257,21 @@ class BybitPrivateCodec(PrivateCodec):
     def _wallet(self, item: dict[str, Any], ts: int, recv_ns: int) -> list[PrivateStreamEvent]:
         events: list[PrivateStreamEvent] = []
         for coin in item["coin"]:
-            total = _signed(coin, "walletBalance")
+            total = field_signed(coin, "walletBalance")
             if coin.get("availableToWithdraw"):
-                free = _signed(coin, "availableToWithdraw")
+                free = field_signed(coin, "availableToWithdraw")
             else:
                 held = sum(
                     (
-                        _signed(coin, f, default="0")
+                        field_signed(coin, f, default="0")
                         for f in ("locked", "totalPositionIM", "totalOrderIM")
                     ),
                     Decimal(0),
                 )
                 free = total - held
-            events.append(BalanceUpdate(self.venue, _text(coin, "coin"), free, total, ts, recv_ns))
+            events.append(
+                BalanceUpdate(self.venue, field_text(coin, "coin"), free, total, ts, recv_ns)
+            )
         return events
 
 
@@ -276,45 +284,8 @@ _PARSERS: dict[str, _Parser] = {
 }
 
 
-def _text(item: Mapping[str, Any], key: str) -> str:
-    value = item[key]
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected {key} as a non-empty string, was {value!r}")
-    return value
-
-
-def _dec(item: Mapping[str, Any], key: str) -> Decimal:
-    value = parse_decimal(item.get(key), key)
-    if value < 0:
-        raise ValueError(f"expected {key} >= 0, was {value}")
-    return value
-
-
-def _signed(item: Mapping[str, Any], key: str, default: str | None = None) -> Decimal:
-    text = item.get(key)
-    if (text is None or text == "") and default is not None:
-        text = default
-    return parse_decimal(text, key)
-
-
-def _price(text: object, key: str) -> Decimal | None:
-    """A price Bybit leaves empty or zero when there is none (market orders, no fills yet)."""
-    if text is None or text == "":
-        return None
-    value = parse_decimal(text, key)
-    if value < 0:
-        raise ValueError(f"expected {key} >= 0, was {value}")
-    return value or None
-
-
 def _side(text: object) -> Side:
     side = _SIDES.get(text) if isinstance(text, str) else None
     if side is None:
         raise ValueError(f"expected side Buy or Sell, was {text!r}")
     return side
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"expected a timestamp, was {value!r}")
-    return int(value)

@@ -167,8 +167,14 @@ class OkxCodec:
 
     def _parse(self, inst: str, push: messages.BookData, channel: str) -> _Parsed:
         price, size = self._keeper.parsers(inst)
-        bids = [(price[level[0]], size[level[1]]) for level in push.bids]
-        asks = [(price[level[0]], size[level[1]]) for level in push.asks]
+        known_price, known_size = price.known, size.known
+        try:
+            bids = [(known_price[level[0]], known_size[level[1]]) for level in push.bids]
+            asks = [(known_price[level[0]], known_size[level[1]]) for level in push.asks]
+        except KeyError:
+            # A text not seen before: the parsers validate, convert and remember it.
+            bids = [(price[level[0]], size[level[1]]) for level in push.bids]
+            asks = [(price[level[0]], size[level[1]]) for level in push.asks]
         seq = push.seqId
         if seq is None:
             raise ValueError("expected seqId, was missing")

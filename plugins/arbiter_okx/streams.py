@@ -28,8 +28,13 @@ from typing import Any
 
 import msgspec
 
-from arbiter.market.units import parse_decimal
 from arbiter.venues.credentials import ApiKeys
+from arbiter.venues.fields import (
+    field_decimal,
+    field_price,
+    field_signed,
+    field_text,
+)
 from arbiter.venues.orders import (
     BalanceUpdate,
     Fill,
@@ -167,14 +172,14 @@ class OkxPrivateCodec(PrivateCodec):
         if status is None:
             raise ValueError(f"expected a known order state, was {state!r}")
         side = _side(item["side"])
-        symbol = _text(item, "instId")
+        symbol = field_text(item, "instId")
         client_id = str(item.get("clOrdId") or "")
-        order_id = _text(item, "ordId")
-        filled = _dec(item, "accFillSz")
+        order_id = field_text(item, "ordId")
+        filled = field_decimal(item, "accFillSz")
         ts = int(item.get("uTime") or 0)
         reason = str(item.get("cancelSourceReason") or item.get("cancelSource") or "")
         events: list[PrivateStreamEvent] = []
-        fill_qty = _dec(item, "fillSz", default="0")
+        fill_qty = field_decimal(item, "fillSz", default="0")
         if fill_qty and item.get("tradeId"):
             events.append(
                 Fill(
@@ -182,9 +187,9 @@ class OkxPrivateCodec(PrivateCodec):
                     symbol=symbol,
                     client_id=client_id,
                     venue_order_id=order_id,
-                    trade_id=_text(item, "tradeId"),
+                    trade_id=field_text(item, "tradeId"),
                     side=side,
-                    price=_dec(item, "fillPx"),
+                    price=field_decimal(item, "fillPx"),
                     qty=fill_qty,
                     fee=self._fill_fee(order_id, item, filled, fill_qty),
                     fee_asset=str(item.get("fillFeeCcy") or item.get("feeCcy") or ""),
@@ -194,7 +199,7 @@ class OkxPrivateCodec(PrivateCodec):
                 )
             )
         if "fee" in item:
-            self._remember_fee(order_id, filled, -_signed(item, "fee", default="0"))
+            self._remember_fee(order_id, filled, -field_signed(item, "fee", default="0"))
         events.append(
             OrderUpdate(
                 venue=self.venue,
@@ -203,10 +208,10 @@ class OkxPrivateCodec(PrivateCodec):
                 venue_order_id=order_id,
                 status=status,
                 side=side,
-                qty=_dec(item, "sz"),
+                qty=field_decimal(item, "sz"),
                 filled_qty=filled,
-                avg_price=_price(item.get("avgPx"), "avgPx"),
-                price=_price(item.get("px"), "px"),
+                avg_price=field_price(item.get("avgPx"), "avgPx"),
+                price=field_price(item.get("px"), "px"),
                 reason=reason if status is OrderStatus.CANCELLED else "",
                 ts_venue_ms=ts,
                 ts_local_ns=recv_ns,
@@ -218,8 +223,8 @@ class OkxPrivateCodec(PrivateCodec):
         self, order_id: str, item: Mapping[str, Any], filled: Decimal, fill_qty: Decimal
     ) -> Decimal:
         if item.get("fillFee"):
-            return -_signed(item, "fillFee")
-        paid = -_signed(item, "fee", default="0")  # cumulative over the order
+            return -field_signed(item, "fillFee")
+        paid = -field_signed(item, "fee", default="0")  # cumulative over the order
         if filled == fill_qty:
             return paid  # the order's first fill: all of its fee so far is this fill's
         _, paid_before = self._fees.get(order_id, (Decimal(0), Decimal(0)))
@@ -234,7 +239,7 @@ class OkxPrivateCodec(PrivateCodec):
         self._fees[order_id] = (filled, paid)
 
     def _position(self, item: dict[str, Any], recv_ns: int) -> list[PrivateStreamEvent]:
-        size = _signed(item, "pos", default="0")
+        size = field_signed(item, "pos", default="0")
         pos_side = item.get("posSide", "net")
         if pos_side == "short":
             size = -abs(size)
@@ -245,10 +250,10 @@ class OkxPrivateCodec(PrivateCodec):
         return [
             PositionUpdate(
                 venue=self.venue,
-                symbol=_text(item, "instId"),
+                symbol=field_text(item, "instId"),
                 size=size,
-                entry_price=_price(item.get("avgPx"), "avgPx") if size else None,
-                unrealized_pnl=_signed(item, "upl", default="0"),
+                entry_price=field_price(item.get("avgPx"), "avgPx") if size else None,
+                unrealized_pnl=field_signed(item, "upl", default="0"),
                 ts_venue_ms=int(item.get("uTime") or 0),
                 ts_local_ns=recv_ns,
             )
@@ -257,10 +262,12 @@ class OkxPrivateCodec(PrivateCodec):
     def _account(self, item: dict[str, Any], recv_ns: int) -> list[PrivateStreamEvent]:
         events: list[PrivateStreamEvent] = []
         for detail in item["details"]:
-            total = _signed(detail, "cashBal")
-            free = _signed(detail, "availBal") if detail.get("availBal") else total
+            total = field_signed(detail, "cashBal")
+            free = field_signed(detail, "availBal") if detail.get("availBal") else total
             ts = int(detail.get("uTime") or item.get("uTime") or 0)
-            events.append(BalanceUpdate(self.venue, _text(detail, "ccy"), free, total, ts, recv_ns))
+            events.append(
+                BalanceUpdate(self.venue, field_text(detail, "ccy"), free, total, ts, recv_ns)
+            )
         return events
 
 
@@ -270,36 +277,6 @@ _PARSERS: dict[object, _Parser] = {
     "positions": OkxPrivateCodec._position,
     "account": OkxPrivateCodec._account,
 }
-
-
-def _text(item: Mapping[str, Any], key: str) -> str:
-    value = item[key]
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected {key} as a non-empty string, was {value!r}")
-    return value
-
-
-def _signed(item: Mapping[str, Any], key: str, default: str | None = None) -> Decimal:
-    text = item.get(key)
-    if (text is None or text == "") and default is not None:
-        text = default
-    return parse_decimal(text, key)
-
-
-def _dec(item: Mapping[str, Any], key: str, default: str | None = None) -> Decimal:
-    value = _signed(item, key, default)
-    if value < 0:
-        raise ValueError(f"expected {key} >= 0, was {value}")
-    return value
-
-
-def _price(text: object, key: str) -> Decimal | None:
-    if text is None or text == "":
-        return None
-    value = parse_decimal(text, key)
-    if value < 0:
-        raise ValueError(f"expected {key} >= 0, was {value}")
-    return value or None
 
 
 def _side(text: object) -> Side:

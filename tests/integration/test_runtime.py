@@ -325,3 +325,46 @@ async def test_shutdown_when_an_order_rests_cancels_it_on_the_venue(
     assert [o.client_id for o in bybit.orders.values() if o.status.is_open] == [intent.client_id]
     await runtime.stop()
     assert [o.client_id for o in bybit.orders.values() if o.status.is_open] == []
+
+
+async def test_reducing_when_position_open_lets_the_exit_out_and_refuses_new_entries(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    (folder / "a.yaml").write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        pair = runtime.strategies["alpha"].runner.pairs["btc"]
+        set_basis(sim, "80")
+        await until(runtime, lambda: pair.machine.state == "open", "entered")
+        runtime.states.set("alpha", "reduce", "operator:test", "reduce only")
+        set_basis(sim, "-40")
+        await until(runtime, lambda: pair.stats.cycles_completed == 1, "the exit went out")
+        set_basis(sim, "80")  # a new window: an entry would add exposure
+        await until(runtime, lambda: "reducing" in pair.last_refusal, "entry refused")
+        assert pair.stats.entries == 1
+        assert pair.machine.state == "armed"
+    finally:
+        await runtime.stop()
+
+
+async def test_halted_when_position_open_holds_it_until_resumed(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    (folder / "a.yaml").write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        pair = runtime.strategies["alpha"].runner.pairs["btc"]
+        set_basis(sim, "80")
+        await until(runtime, lambda: pair.machine.state == "open", "entered")
+        runtime.states.set("alpha", "halt", "operator:test", "hold everything")
+        set_basis(sim, "-40")
+        ticks = runtime.stats.book_events
+        await until(runtime, lambda: runtime.stats.book_events > ticks, "the exit signal arrived")
+        assert pair.machine.state == "open"  # halted: no order of any kind
+        runtime.states.set("alpha", "resume", "operator:test", "go on")
+        sim.step()
+        await until(runtime, lambda: pair.stats.cycles_completed == 1, "exited once resumed")
+    finally:
+        await runtime.stop()

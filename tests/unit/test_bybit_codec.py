@@ -278,3 +278,31 @@ def test_codec_when_given_instrument_uses_its_scales_and_refuses_finer_prices() 
     assert book.best_bid() == (274505, 500)
     events = codec.feed(bybit_book("delta", 2, [["27450.55", "1"]], []))
     assert isinstance(events[0], CodecError)
+
+
+def test_feed_when_non_book_topic_carries_book_shaped_data_touches_no_book() -> None:
+    codec = _synced()
+    frame = json.dumps(
+        {
+            "topic": "tickers.BTCUSDT",
+            "type": "delta",
+            "ts": 1,
+            "data": {"s": "BTCUSDT", "b": [["100.0", "9"]], "a": [], "u": 101},
+        }
+    )
+    events = codec.feed(frame)
+    assert isinstance(events[0], CodecError)
+    assert events[0].detail.startswith("tickers.BTCUSDT: ")
+    assert _top(codec)[1] == Decimal("1")
+    assert codec.books["BTCUSDT"].update_id == 100
+
+
+def test_delta_when_level_text_new_then_seen_again_gives_same_units() -> None:
+    codec = _synced()
+    (first,) = codec.feed(bybit_book("delta", 101, [["99.9", "1.25"]], []))
+    (second,) = codec.feed(bybit_book("delta", 102, [["99.9", "1.250"]], [["100.5", "1.25"]]))
+    assert isinstance(first, BookDelta)
+    assert isinstance(second, BookDelta)
+    assert first.bids == second.bids
+    assert second.asks == [(second.asks[0][0], first.bids[0][1])]
+    assert codec.stats.updates_applied == 3

@@ -151,3 +151,19 @@ async def test_attach_when_scheduler_given_registers_one_interval_job() -> None:
         assert job.max_instances == 1
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def test_halt_when_slices_in_flight_stays_halted_and_sends_no_more() -> None:
+    inventory = Inventory()
+    inventory.apply_fill("BTC", "bybit", "spot", Decimal("0.25"))
+    fills = _Fills()
+    fills.gate = asyncio.Event()
+    hedger = _hedger(inventory, fills)
+    work = asyncio.create_task(hedger.on_residual())
+    await fills.sending.wait()
+    hedger.halt()  # e.g. the kill switch, while the first slice is at the venue
+    fills.gate.set()
+    await work  # no IllegalTransition out of the finished slice
+    assert hedger.machine.state == "halted"
+    assert len(fills.sent) == 1  # the slice at the venue finished; the rest were not sent
+    assert await hedger.tick() == []

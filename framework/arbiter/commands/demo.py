@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed of the simulated market.")] = 7,
     ) -> None:
         """Validate the example strategies, run them against the simulator, print a summary."""
-        console = Console(width=140)
+        console = Console(width=200)
         files = sorted(folder.glob("*.yaml"))
         if not files:
             console.print(f"no manifests in {folder}")

@@ -37,7 +37,13 @@ from arbiter.manifest.loader import ManifestError, load_manifest
 from arbiter.risk.trading import GLOBAL
 from arbiter.runtime.logs import configure_logging
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
-from arbiter.runtime.summary import StrategySummary, gate_reasons, summarize, summary_table
+from arbiter.runtime.summary import (
+    StrategySummary,
+    gate_reasons,
+    latency_table,
+    summarize,
+    summary_table,
+)
 from arbiter.sim import FaultKind, FaultPlan
 from arbiter.sim import start as start_sim
 from arbiter.sim.generator import MarketParams
@@ -49,8 +55,9 @@ class LogFormat(StrEnum):
     JSON = "json"
 
 
-# A livelier market than the simulator's default, so a short run sees basis windows open and
-# close: a wider, faster basis and more frequent jumps (see arbiter.sim.generator).
+# A livelier market than the simulator's default, so a short run sees windows open and close:
+# a wider, faster basis, more frequent jumps, venues drifting further apart (spot/spot
+# windows), see arbiter.sim.generator.
 # One thin book, as illiquid listings are: the majors' DOGE perp on OKX, where the
 # "perp can absorb the hedge" gate should refuse entries and say why.
 DEMO_MARKET = MarketParams(
@@ -58,6 +65,7 @@ DEMO_MARKET = MarketParams(
     basis_reversion=0.5,
     jump_rate=0.3,
     jump_size=0.004,
+    venue_offset_vol=0.003,
     depth={"okx:DOGE:perp": 0.0005},
 )
 
@@ -229,6 +237,7 @@ def _strategy(runtime: Runtime, args: Mapping[str, Any]) -> str:
 
 def print_outcome(outcome: RunOutcome, console: Console) -> None:
     console.print(summary_table(outcome.summaries))
+    console.print(latency_table(outcome.summaries))
     for line in gate_reasons(outcome.summaries):
         console.print(line, markup=False)
     for path, error in outcome.rejected.items():
@@ -271,7 +280,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         configure_logging(log_format.value)
         journal.parent.mkdir(parents=True, exist_ok=True)
-        console = Console(width=160)
+        console = Console(width=200)
         view = console if live and sys.stdout.isatty() else None
         outcome = asyncio.run(
             run_runtime(

@@ -14,6 +14,12 @@ tick. A missing, stale or too-thin book makes a figure unknown, which deactivate
 
 Arithmetic is exact integer arithmetic on book units; spreads are integers of micro-bps
 (1e-6 bp), floored. No float touches a price.
+
+A pair keeps the cost of its size on each of its four book sides together with that side's
+epoch (see `arbiter.market.book`). A side whose epoch stands is not walked again, and a figure
+whose two sides both stand is not recomputed: its VWAPs, hence the figure and its signal state,
+are exactly what they were. On a live book most updates land beyond the depth a pair's size
+consumes, or on one side only, so most recomputes walk one side or none.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from math import gcd
+
+import msgspec
 
 from arbiter.market.book import OrderBook
 from arbiter.market.instrument import Instrument
@@ -29,6 +38,8 @@ from arbiter.market.units import from_units, to_units
 
 SPREAD_SCALE = 6  # spreads are integers of 10**-6 bp
 _BPS_NUMERATOR = 10_000 * 10**SPREAD_SCALE
+_TOO_THIN = "book too thin for size"
+_NO_BOOKS: Mapping[str, OrderBook] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +80,13 @@ class SignalKind(StrEnum):
     EXIT = "exit"
 
 
-@dataclass(frozen=True, slots=True)
-class SpreadSignal:
+class SpreadSignal(msgspec.Struct, frozen=True, gc=False):
+    """A threshold crossing of one pair's entry or exit figure.
+
+    A msgspec struct, like the market events: it is built on the reader's hot path, where a
+    frozen dataclass costs about four times as much to construct.
+    """
+
     pair_id: str
     kind: SignalKind
     active: bool
@@ -79,26 +95,71 @@ class SpreadSignal:
 
 
 class _Pair:
-    """A pair's precomputed integer constants (per book scale) and its signal states."""
+    """A pair's books, precomputed integer constants (per book scale) and signal states."""
+
+    __slots__ = (
+        "_scales",
+        "dirty",
+        "entry_a",
+        "entry_active",
+        "entry_b",
+        "entry_den",
+        "entry_hold",
+        "entry_on",
+        "entry_release",
+        "entry_threshold",
+        "exit_a",
+        "exit_active",
+        "exit_b",
+        "exit_den",
+        "exit_hold",
+        "exit_on",
+        "exit_release",
+        "exit_threshold",
+        "perp",
+        "perp_ask",
+        "perp_ask_epoch",
+        "perp_bid",
+        "perp_bid_epoch",
+        "perp_book",
+        "perp_qty",
+        "spec",
+        "spot",
+        "spot_ask",
+        "spot_ask_epoch",
+        "spot_bid",
+        "spot_bid_epoch",
+        "spot_book",
+        "spot_qty",
+    )
 
     def __init__(self, spec: PairSpec, spot: Instrument, perp: Instrument) -> None:
         self.spec = spec
+        self.dirty = False  # listed in the engine's dirty pairs
         self.spot = spot
         self.perp = perp
         self.entry_threshold = to_units(spec.entry_bps, SPREAD_SCALE)
         self.exit_threshold = to_units(spec.exit_bps, SPREAD_SCALE)
-        self.hysteresis = to_units(spec.hysteresis_bps, SPREAD_SCALE)
+        hysteresis = to_units(spec.hysteresis_bps, SPREAD_SCALE)
+        self.entry_release = self.entry_threshold - hysteresis  # an active entry turns off below
+        self.exit_release = self.exit_threshold + hysteresis  # an active exit turns off above
         self.entry_active = False
         self.exit_active = False
-        self.entry: int | None = None
-        self.exit: int | None = None
+        # The cost of taking the pair's size from each book side, and the side's epoch when it
+        # was walked (-1 is never an epoch): unchanged epoch, unchanged cost.
+        self.spot_ask: int | None = None
+        self.spot_bid: int | None = None
+        self.perp_ask: int | None = None
+        self.perp_bid: int | None = None
+        self.spot_ask_epoch = self.spot_bid_epoch = self.perp_ask_epoch = self.perp_bid_epoch = -1
         self._scales: tuple[int, int, int, int] | None = None
         # A codec creates a symbol's book once and keeps it, so found books are cached.
         self.spot_book: OrderBook | None = None
         self.perp_book: OrderBook | None = None
         # filled by `constants` for the scales above
         self.spot_qty = self.perp_qty = 0
-        self.entry_a = self.entry_b = self.exit_a = self.exit_b = self.denominator = 0
+        self.entry_a = self.entry_b = self.entry_den = self.entry_on = self.entry_hold = 0
+        self.exit_a = self.exit_b = self.exit_den = self.exit_on = self.exit_hold = 0
 
     def constants(self, spot_book: OrderBook, perp_book: OrderBook) -> None:
         scales = (
@@ -117,12 +178,136 @@ class _Pair:
         pn, pd = self.perp.taker_fee.as_integer_ratio()
         spot_unit = self.spot_qty * 10**spot_book.price_scale
         perp_unit = self.perp_qty * 10**perp_book.price_scale
-        # spread = (perp_cost * a - spot_cost * b) / (spot_cost * denominator), see module doc
-        self.entry_a = spot_unit * (pd - pn) * sd * _BPS_NUMERATOR
-        self.entry_b = perp_unit * pd * (sd + sn) * _BPS_NUMERATOR
-        self.exit_a = spot_unit * (pd + pn) * sd * _BPS_NUMERATOR
-        self.exit_b = perp_unit * pd * (sd - sn) * _BPS_NUMERATOR
-        self.denominator = perp_unit * pd * sd
+        # spread = (perp_cost * a - spot_cost * b) // (spot_cost * den), see module doc; the
+        # three are divided by their gcd, which leaves every floor exact and the integers small.
+        self.entry_a, self.entry_b, self.entry_den = _reduced(
+            spot_unit * (pd - pn) * sd * _BPS_NUMERATOR,
+            perp_unit * pd * (sd + sn) * _BPS_NUMERATOR,
+            perp_unit * pd * sd,
+        )
+        self.exit_a, self.exit_b, self.exit_den = _reduced(
+            spot_unit * (pd + pn) * sd * _BPS_NUMERATOR,
+            perp_unit * pd * (sd - sn) * _BPS_NUMERATOR,
+            perp_unit * pd * sd,
+        )
+        # Threshold tests without the division, exact because spot_cost * den > 0 and the
+        # thresholds are integers: floor(n / d) >= t iff n >= t * d, and <= t iff n < (t + 1) * d.
+        # So with n = perp_cost * a - spot_cost * b and d = spot_cost * den, each test is
+        # perp_cost * a against spot_cost * (b + t * den).
+        self.entry_on = self.entry_b + self.entry_threshold * self.entry_den  # entry >= threshold
+        self.entry_hold = self.entry_b + self.entry_release * self.entry_den  # entry >= release
+        self.exit_on = self.exit_b + (self.exit_threshold + 1) * self.exit_den  # exit <= threshold
+        self.exit_hold = self.exit_b + (self.exit_release + 1) * self.exit_den  # exit <= release
+
+    def entry(self) -> int | None:
+        """The entry spread in micro-bps, floored, from the costs last walked; None if unknown."""
+        spot_cost = self.spot_ask
+        perp_cost = self.perp_bid
+        if spot_cost and perp_cost:  # None (too thin) or 0 (zero price) is no spread
+            return (perp_cost * self.entry_a - spot_cost * self.entry_b) // (
+                spot_cost * self.entry_den
+            )
+        return None
+
+    def exit(self) -> int | None:
+        """The exit spread in micro-bps, floored, from the costs last walked; None if unknown."""
+        spot_cost = self.spot_bid
+        perp_cost = self.perp_ask
+        if spot_cost and perp_cost:
+            return (perp_cost * self.exit_a - spot_cost * self.exit_b) // (
+                spot_cost * self.exit_den
+            )
+        return None
+
+    def recompute(
+        self, books: Mapping[str, Mapping[str, OrderBook]], signals: list[SpreadSignal]
+    ) -> None:
+        """Refresh both figures from the books, appending a signal per threshold crossing."""
+        spot_book = self.spot_book
+        perp_book = self.perp_book
+        if spot_book is None or perp_book is None:
+            spec = self.spec
+            spot_book = books.get(spec.spot.venue, _NO_BOOKS).get(spec.spot.symbol)
+            perp_book = books.get(spec.perp.venue, _NO_BOOKS).get(spec.perp.symbol)
+            if spot_book is None or perp_book is None:
+                self._unknown("book missing", signals)
+                return
+            self.spot_book = spot_book
+            self.perp_book = perp_book
+            self.constants(spot_book, perp_book)
+        if spot_book.stale or perp_book.stale:
+            self._unknown("book stale", signals)
+            return
+
+        # A figure is recomputed only when a book side it reads changed inside the depth its
+        # VWAP walked (the side's epoch moved); otherwise it, and its signal state, stand.
+        entry_changed = exit_changed = False
+        epoch = spot_book.ask_epoch
+        if epoch != self.spot_ask_epoch:
+            self.spot_ask_epoch = epoch
+            self.spot_ask = spot_book.buy_cost(self.spot_qty)
+            entry_changed = True
+        epoch = perp_book.bid_epoch
+        if epoch != self.perp_bid_epoch:
+            self.perp_bid_epoch = epoch
+            self.perp_bid = perp_book.sell_proceeds(self.perp_qty)
+            entry_changed = True
+        epoch = spot_book.bid_epoch
+        if epoch != self.spot_bid_epoch:
+            self.spot_bid_epoch = epoch
+            self.spot_bid = spot_book.sell_proceeds(self.spot_qty)
+            exit_changed = True
+        epoch = perp_book.ask_epoch
+        if epoch != self.perp_ask_epoch:
+            self.perp_ask_epoch = epoch
+            self.perp_ask = perp_book.buy_cost(self.perp_qty)
+            exit_changed = True
+
+        if entry_changed:
+            spot_cost = self.spot_ask
+            perp_cost = self.perp_bid
+            if spot_cost and perp_cost:
+                gain = perp_cost * self.entry_a
+                if self.entry_active:
+                    if gain < spot_cost * self.entry_hold:
+                        self._signal(SignalKind.ENTRY, False, signals)
+                elif gain >= spot_cost * self.entry_on:
+                    self._signal(SignalKind.ENTRY, True, signals)
+            elif self.entry_active:
+                self._signal(SignalKind.ENTRY, False, signals, _TOO_THIN)
+
+        if exit_changed:
+            spot_cost = self.spot_bid
+            perp_cost = self.perp_ask
+            if spot_cost and perp_cost:
+                cost = perp_cost * self.exit_a
+                if self.exit_active:
+                    if cost >= spot_cost * self.exit_hold:
+                        self._signal(SignalKind.EXIT, False, signals)
+                elif cost < spot_cost * self.exit_on:
+                    self._signal(SignalKind.EXIT, True, signals)
+            elif self.exit_active:
+                self._signal(SignalKind.EXIT, False, signals, _TOO_THIN)
+
+    def _unknown(self, reason: str, signals: list[SpreadSignal]) -> None:
+        """Both figures unknown (a book missing or stale): deactivate what was active."""
+        self.spot_ask = self.spot_bid = self.perp_ask = self.perp_bid = None
+        self.spot_ask_epoch = self.spot_bid_epoch = self.perp_ask_epoch = self.perp_bid_epoch = -1
+        if self.entry_active:
+            self._signal(SignalKind.ENTRY, False, signals, reason)
+        if self.exit_active:
+            self._signal(SignalKind.EXIT, False, signals, reason)
+
+    def _signal(
+        self, kind: SignalKind, active: bool, signals: list[SpreadSignal], reason: str = ""
+    ) -> None:
+        if kind is SignalKind.ENTRY:
+            self.entry_active = active
+            spread = self.entry()
+        else:
+            self.exit_active = active
+            spread = self.exit()
+        signals.append(SpreadSignal(self.spec.pair_id, kind, active, _bps(spread), reason))
 
 
 class SpreadEngine:
@@ -146,8 +331,10 @@ class SpreadEngine:
         by_key = {(i.venue, i.symbol): i for i in instruments}
         self._books = books
         self._pairs: dict[str, _Pair] = {}
-        self._pairs_by_leg: dict[tuple[str, str], list[_Pair]] = {}
-        self._dirty: set[tuple[str, str]] = set()
+        self._pairs_by_leg: dict[str, dict[str, list[_Pair]]] = {}  # venue -> symbol -> pairs
+        # Pairs touching a book marked dirty since the last recompute, in marking order (each
+        # listed once, by its `dirty` flag), so signals come out in a deterministic order.
+        self._dirty: list[_Pair] = []
         for spec in pairs:
             if spec.pair_id in self._pairs:
                 raise ValueError(f"expected unique pair ids, was {spec.pair_id!r} twice")
@@ -163,95 +350,39 @@ class SpreadEngine:
             pair = _Pair(spec, legs[0], legs[1])
             self._pairs[spec.pair_id] = pair
             for leg in (spec.spot, spec.perp):
-                self._pairs_by_leg.setdefault((leg.venue, leg.symbol), []).append(pair)
+                venue_pairs = self._pairs_by_leg.setdefault(leg.venue, {})
+                venue_pairs.setdefault(leg.symbol, []).append(pair)
 
     def mark_dirty(self, venue: str, symbol: str) -> None:
         """A book changed (or went stale); O(1), called from the venue reader on every update."""
-        self._dirty.add((venue, symbol))
+        venue_pairs = self._pairs_by_leg.get(venue)
+        if venue_pairs is not None:
+            for pair in venue_pairs.get(symbol, ()):
+                if not pair.dirty:
+                    pair.dirty = True
+                    self._dirty.append(pair)
 
     def recompute(self) -> list[SpreadSignal]:
         """Recompute pairs touching a dirty book; return threshold crossings only."""
-        dirty = self._dirty
-        if not dirty:
-            return []
         signals: list[SpreadSignal] = []
-        pairs_by_leg = self._pairs_by_leg
-        if len(dirty) == 1:
-            # The common case when called per frame: one book changed; no dedup needed.
-            for pair in pairs_by_leg.get(dirty.pop(), ()):
-                self._recompute_pair(pair, signals)
-            return signals
-        self._dirty = set()
-        touched: dict[str, _Pair] = {}
-        for key in dirty:
-            for pair in pairs_by_leg.get(key, ()):
-                touched[pair.spec.pair_id] = pair
-        for pair in touched.values():
-            self._recompute_pair(pair, signals)
+        dirty = self._dirty
+        if dirty:
+            self._dirty = []
+            books = self._books
+            for pair in dirty:
+                pair.dirty = False
+                pair.recompute(books, signals)
         return signals
 
     def spreads(self, pair_id: str) -> tuple[Decimal | None, Decimal | None]:
         """(entry, exit) in bps as last computed; None while unknown."""
         pair = self._pairs[pair_id]
-        return _bps(pair.entry), _bps(pair.exit)
+        return _bps(pair.entry()), _bps(pair.exit())
 
-    def _book(self, leg: LegRef) -> OrderBook | None:
-        venue_books = self._books.get(leg.venue)
-        return None if venue_books is None else venue_books.get(leg.symbol)
 
-    def _recompute_pair(self, pair: _Pair, signals: list[SpreadSignal]) -> None:
-        spec = pair.spec
-        spot_book = pair.spot_book or self._book(spec.spot)
-        perp_book = pair.perp_book or self._book(spec.perp)
-        entry: int | None = None
-        exit_: int | None = None
-        reason = ""
-        if spot_book is None or perp_book is None:
-            reason = "book missing"
-        elif spot_book.stale or perp_book.stale:
-            reason = "book stale"
-        else:
-            if pair.perp_book is None:
-                pair.spot_book = spot_book
-                pair.perp_book = perp_book
-                pair.constants(spot_book, perp_book)
-            spot_cost = spot_book.buy_cost(pair.spot_qty)
-            perp_cost = perp_book.sell_proceeds(pair.perp_qty)
-            if spot_cost and perp_cost:  # None (too thin) or 0 (zero price) is no spread
-                entry = (perp_cost * pair.entry_a - spot_cost * pair.entry_b) // (
-                    spot_cost * pair.denominator
-                )
-            spot_cost = spot_book.sell_proceeds(pair.spot_qty)
-            perp_cost = perp_book.buy_cost(pair.perp_qty)
-            if spot_cost and perp_cost:
-                exit_ = (perp_cost * pair.exit_a - spot_cost * pair.exit_b) // (
-                    spot_cost * pair.denominator
-                )
-            reason = "book too thin for size"
-        pair.entry = entry
-        pair.exit = exit_
-
-        if entry is None:
-            active = False
-        elif pair.entry_active:
-            active = entry >= pair.entry_threshold - pair.hysteresis
-        else:
-            active = entry >= pair.entry_threshold
-        if active != pair.entry_active:
-            pair.entry_active = active
-            why = "" if entry is not None else reason
-            signals.append(SpreadSignal(spec.pair_id, SignalKind.ENTRY, active, _bps(entry), why))
-
-        if exit_ is None:
-            active = False
-        elif pair.exit_active:
-            active = exit_ <= pair.exit_threshold + pair.hysteresis
-        else:
-            active = exit_ <= pair.exit_threshold
-        if active != pair.exit_active:
-            pair.exit_active = active
-            why = "" if exit_ is not None else reason
-            signals.append(SpreadSignal(spec.pair_id, SignalKind.EXIT, active, _bps(exit_), why))
+def _reduced(a: int, b: int, den: int) -> tuple[int, int, int]:
+    g = gcd(a, b, den)
+    return a // g, b // g, den // g
 
 
 def _ceil_units(value: Decimal, scale: int) -> int:

@@ -24,30 +24,39 @@ class UnitsError(ValueError):
     """A number that is not a non-negative decimal on the expected grid."""
 
 
-class UnitParser(dict[str, int]):
-    """Decimal text -> integer units at one fixed scale, as a self-filling cache.
+class UnitParser:
+    """Decimal text -> integer units at one fixed scale, with a bounded cache of known texts.
 
-    Index it (`parser[text]`) on the hot path: a hit is one C-level dict lookup, a miss calls
-    `__missing__`, which validates, converts and remembers. Calling it works too.
+    On the hot path index `known` directly (`parser.known[text]`, one specialised lookup on an
+    exact dict) and fall back to `parser[text]` on `KeyError`: that validates, converts and
+    remembers. Invalid text is never remembered, so a miss is the only way it can appear.
     """
 
-    __slots__ = ("scale",)
+    __slots__ = ("known", "scale")
 
     def __init__(self, scale: int) -> None:
-        super().__init__()
         if not 0 <= scale < len(_POW10):
             raise ValueError(f"expected scale in [0, {len(_POW10) - 1}], was {scale}")
         self.scale = scale
+        self.known: dict[str, int] = {}
 
-    def __missing__(self, text: str) -> int:
-        value = _parse(text, self.scale)
-        if len(self) >= _CACHE_LIMIT:
-            self.clear()  # memory stays bounded; a cold cache only costs a few parses
-        self[text] = value
+    def __getitem__(self, text: str) -> int:
+        known = self.known
+        value = known.get(text)
+        if value is None:
+            value = _parse(text, self.scale)
+            if len(known) >= _CACHE_LIMIT:
+                known.clear()  # memory stays bounded; a cold cache only costs a few parses
+            known[text] = value
         return value
 
-    def __call__(self, text: str) -> int:
-        return self[text]
+    __call__ = __getitem__
+
+    def __contains__(self, text: object) -> bool:
+        return text in self.known
+
+    def __len__(self) -> int:
+        return len(self.known)
 
 
 _PARSERS: dict[int, UnitParser] = {}

@@ -139,12 +139,16 @@ class Hedger:
                 plans.append(plan)
             self.decisions.extend(plans)
             work = [(p, s) for p in plans for s in p.slices]
+            if self.machine.state != "measuring":  # halted while measuring: send nothing
+                return plans
             if not work:
                 self.machine.fire("in_band")
                 return plans
             self.machine.fire("out_of_band")
             failed = False
             for plan, hedge_slice in work:
+                if self.machine.state != "hedging":
+                    break  # halted meanwhile: no further slices
                 try:
                     filled = await self._submit(hedge_slice)
                 except Exception as exc:  # the pipeline reports its own incidents; we re-measure
@@ -163,6 +167,7 @@ class Hedger:
                         True  # not fully filled within the slippage bound: stop, re-measure later
                     )
                     break
-            self.machine.fire("hedge_failed" if failed else "hedged")
-            self.machine.fire("settled")
+            if self.machine.state == "hedging":  # else halted meanwhile: it stays halted
+                self.machine.fire("hedge_failed" if failed else "hedged")
+                self.machine.fire("settled")
             return plans

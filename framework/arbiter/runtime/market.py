@@ -50,6 +50,10 @@ class MarketState:
         level = book.best_ask() if side is Side.BUY else book.best_bid()
         return None if level is None else book.price(level[0])
 
+    def free_balances(self) -> dict[tuple[str, str], Decimal]:
+        """(account, asset) -> free balance, as the venues last reported it."""
+        return {key: view.free for key, view in self.balances.items()}
+
     def top(self, leg: LegPlan) -> tuple[Decimal, Decimal] | None:
         """(best bid, best ask) of a live book, or None when stale or one side is empty."""
         bid, ask = self.touch(leg, Side.SELL), self.touch(leg, Side.BUY)

@@ -31,7 +31,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
-from arbiter.compiler.plan import LegPlan, PairPlan
+from arbiter.compiler.plan import PairPlan
 from arbiter.control.incidents import Incident, IncidentLog
 from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
 from arbiter.execution.gateway import OrderGateway
@@ -43,30 +43,27 @@ from arbiter.execution.reservations import Reservations
 from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.manifest.loader import LoadedManifest
 from arbiter.market.events import BookDelta, BookSnapshot, Funding, MarketEvent, Ticker
-from arbiter.risk.hedge_plan import HedgeSlice
-from arbiter.risk.hedger import Hedger, HedgeSettings, HedgeTarget
 from arbiter.risk.kill_switch import KillSwitch
 from arbiter.risk.trading import GLOBAL, StateChange, TradingStates
 from arbiter.runtime.accounts import AccountError, AccountSpec, VenueAccounts
+from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
 from arbiter.runtime.market import MarketState
 from arbiter.runtime.reload import DEFAULT_POLL_S, ManifestWatcher, ReloadDecision, ReloadManager
 from arbiter.runtime.restore import restore_cycle
+from arbiter.runtime.risk_monitor import RiskMonitor
 from arbiter.runtime.strategy_runner import StrategyHooks, StrategyRunner
 from arbiter.runtime.supervisor import Supervised, Supervisor
 from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
 from arbiter.store.replay import load_strategy_fills, restore_orders
-from arbiter.venues.client_ids import IntentId
 from arbiter.venues.contract import TradingVenue, VenueLimits
 from arbiter.venues.orders import (
     Fill,
-    OrderType,
     PositionUpdate,
     PrivateEvent,
     Side,
-    TimeInForce,
 )
 from arbiter.venues.registry import Installed, installed
 from arbiter.venues.session import BookRef
@@ -151,10 +148,18 @@ class Runtime:
         self.executor = DualLegExecutor(self.gateway)
         self.checker = PretradeChecker(Reservations())
         self.scheduler = AsyncIOScheduler()
+        self.hedges = HedgeDesk(
+            self.market,
+            self.gateway,
+            self.checker,
+            self.states,
+            self.scheduler,
+            cancel_timeout_s=options.cancel_timeout_s,
+        )
         self.kill_switches: dict[Path, KillSwitch] = {}
         # ("{account}:{kind}", symbol) -> strategies watching that book
         self._by_book: dict[tuple[str, str], list[StrategyHost]] = {}
-        self._unhealthy_since: dict[str, float] = {}
+        self.risk = RiskMonitor(self.market, self.states, options.venue_grace_s)
         self._reload_now = asyncio.Event()
         self._changed = asyncio.Condition()
         self._stopped = False
@@ -274,7 +279,7 @@ class Runtime:
         host.hedge_seq = self._last_cycle(name, HEDGE_PAIR)
         self.strategies[name] = host
         self._restore(host)
-        host.hedger = self._hedger(host)
+        self.hedges.attach(host)
         self._rewatch(host)
         runner.build_engine()
         self.journal.record_manifest(name, loaded.text)
@@ -322,8 +327,7 @@ class Runtime:
 
     async def _finish_drained(self, host: StrategyHost) -> None:
         name = host.name
-        if host.hedger is not None and self.scheduler.get_job(f"hedger:{name}") is not None:
-            self.scheduler.remove_job(f"hedger:{name}")
+        self.hedges.detach(host)
         for acct, kind, symbol in host.watched:
             self.accounts.unwatch(acct, [BookRef(kind, symbol)])
         host.watched.clear()
@@ -350,85 +354,6 @@ class Runtime:
                 if host not in bucket:
                     bucket.append(host)
         self._by_book = index
-
-    def _hedger(self, host: StrategyHost) -> Hedger | None:
-        hedge = host.loaded.manifest.hedge
-        if hedge is None:
-            return None
-        targets: dict[str, HedgeTarget] = {}
-        legs: dict[str, LegPlan] = {}
-        for runner in host.runner.runners():
-            leg = runner.pair.hedge_leg
-            if leg is not None and runner.pair.asset not in targets:
-                inst = self.market.instrument(leg)
-                if inst is not None:
-                    targets[runner.pair.asset] = HedgeTarget(
-                        runner.pair.asset, leg.venue, replace(inst, venue=leg.venue)
-                    )
-                    legs[runner.pair.asset] = leg
-        settings = HedgeSettings(
-            band_notional=hedge.band_notional,
-            max_order_notional=hedge.max_order_notional,
-            max_slippage_bps=host.runner.plan.execution.max_slippage_bps,
-            interval_s=hedge.interval_s,
-        )
-
-        def top_of_book(venue: str, symbol: str) -> tuple[Decimal, Decimal] | None:
-            leg = next((x for x in legs.values() if (x.venue, x.symbol) == (venue, symbol)), None)
-            return None if leg is None else self.market.top(leg)
-
-        async def submit(hedge_slice: HedgeSlice) -> Decimal:
-            return await self._submit_hedge(host, hedge_slice, legs)
-
-        hedger = Hedger(
-            host.name,
-            settings,
-            host.runner.inventory,
-            targets=targets,
-            top_of_book=top_of_book,
-            submit=submit,
-        )
-        hedger.attach(self.scheduler)
-        return hedger
-
-    async def _submit_hedge(
-        self, host: StrategyHost, hedge_slice: HedgeSlice, legs: Mapping[str, LegPlan]
-    ) -> Decimal:
-        asset = next(a for a, leg in legs.items() if leg.symbol == hedge_slice.symbol)
-        leg = legs[asset]
-        inst = self.market.instrument(leg)
-        touch = self.market.touch(leg, hedge_slice.side)
-        if inst is None or touch is None:
-            raise RuntimeError(f"no live book for {leg.venue}:{leg.symbol}")
-        state = self.states.state(host.name)
-        if state == "halted":
-            raise RuntimeError(f"{host.name} is halted: no hedge orders")
-        host.hedge_seq += 1
-        intent = Intent.build(
-            IntentId(host.name, HEDGE_PAIR, host.hedge_seq, f"hedge.{asset}"),
-            leg.venue,
-            self.market.rules.get(leg.venue),
-            symbol=leg.symbol,
-            side=hedge_slice.side,
-            order_type=OrderType.LIMIT,
-            qty=hedge_slice.qty,
-            price=hedge_slice.limit_price,
-            decision_price=touch,
-            tif=TimeInForce.IOC,
-            reduce_only=hedge_slice.reduce_only,
-            kind="perp",
-        )
-        planned = PlannedLeg(intent, replace(inst, venue=leg.venue))
-        verdict = self.checker.check_and_reserve([planned], self._free_balances())
-        if not verdict.passed:
-            raise RuntimeError(f"hedge pre-trade: {verdict.reason}")
-        await self.gateway.place(intent)
-        timeout = host.runner.plan.execution.leg_timeout_ms / 1000
-        snap = await self.gateway.wait_final(intent.client_id, timeout)
-        if not snap.is_final:
-            await self.gateway.cancel(intent.client_id)
-            snap = await self.gateway.wait_final(intent.client_id, self.options.cancel_timeout_s)
-        return snap.filled_qty
 
     # -- what strategies call back -----------------------------------------------------------
 
@@ -485,9 +410,6 @@ class Runtime:
         logger.bind(strategy=strategy).info("residual {} {} handed to the hedger", residual, asset)
         await host.hedger.on_residual()
 
-    def _free_balances(self) -> dict[tuple[str, str], Decimal]:
-        return {key: view.free for key, view in self.market.balances.items()}
-
     def _pretrade(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> str:
         host = self.strategies[strategy]
         runner = host.runner.pairs.get(pair.id) or host.runner.draining.get(pair.id)
@@ -497,7 +419,7 @@ class Runtime:
             PlannedLeg(leg.intent, replace(leg.instrument, venue=leg.intent.venue)) for leg in legs
         ]
         limit = PositionLimit(pair.sizing.max_position_notional, current)
-        verdict = self.checker.check_and_reserve(planned, self._free_balances(), limit)
+        verdict = self.checker.check_and_reserve(planned, self.market.free_balances(), limit)
         return "" if verdict.passed else verdict.reason
 
     def _sending(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> None:
@@ -583,15 +505,10 @@ class Runtime:
         logger.bind(strategy=change.scope).warning(
             "trading state {} -> {} by {}: {}", change.source, change.dest, change.by, change.reason
         )
-        scopes = list(self.strategies) if change.scope == GLOBAL else [change.scope]
-        for name in scopes:
-            host = self.strategies.get(name)
-            if host is None or host.hedger is None:
-                continue
-            if self.states.state(name) == "halted":
-                host.hedger.halt()
-            else:
-                host.hedger.resume()
+        host = self.strategies.get(change.scope)
+        if host is not None:  # who holds the strategy's state now: a risk breach, or not
+            host.state_by_risk = change.by.startswith("risk")
+        self.hedges.follow_global_state(list(self.strategies.values()))
 
     def _journal_incident(self, incident: Incident, event: str) -> None:
         self.journal.record_incident_event(
@@ -635,11 +552,7 @@ class Runtime:
         """Gate retries, risk checks, venue health and drained pairs: four times a second."""
         self.accounts.refresh_health()
         now = time.monotonic()
-        for name, healthy in self.market.healthy.items():
-            if healthy:
-                self._unhealthy_since.pop(name, None)
-            else:
-                self._unhealthy_since.setdefault(name, now)
+        self.risk.observe_venues(now)
         for host in list(self.strategies.values()):
             runner = host.runner
             if runner.engine is None:
@@ -648,45 +561,10 @@ class Runtime:
                 pair.retry_gates()
             if runner.collect_drained():
                 self._rewatch(host)
-            self._check_risk(host, now)
+            self.risk.check(host, now)
             if not runner.pairs and not runner.draining:
                 await self._finish_drained(host)
         self._notify()
-
-    def _check_risk(self, host: StrategyHost, now: float) -> None:
-        risk = host.loaded.manifest.risk
-        conditions: dict[str, str] = {}
-        for asset in host.runner.inventory.assets():
-            leg = next(
-                (r.pair.legs[0] for r in host.runner.runners() if r.pair.asset == asset), None
-            )
-            price = self.market.touch(leg, Side.SELL) if leg is not None else None
-            if price is None:
-                continue
-            delta = host.runner.inventory.delta(asset).notional(price)
-            worst = host.max_abs_delta.get(asset, ZERO)
-            host.max_abs_delta[asset] = max(worst, abs(delta))
-            if abs(delta) > risk.max_net_delta_notional:
-                conditions[f"max_net_delta:{asset}"] = (
-                    f"{asset} net delta {delta:.2f} beyond {risk.max_net_delta_notional}"
-                )
-        loss = -host.ledger.realized_today()
-        if loss > risk.daily_loss_limit:
-            conditions["daily_loss"] = f"loss today {loss:.2f} beyond {risk.daily_loss_limit}"
-        for acct in host.accounts:
-            since = self._unhealthy_since.get(acct)
-            if since is not None and now - since > self.options.venue_grace_s:
-                conditions[f"venue:{acct}"] = f"venue {acct} not live for {now - since:.0f}s"
-        new = {k: v for k, v in conditions.items() if k not in host.breaches}
-        cleared = [k for k in host.breaches if k not in conditions and k != "daily_loss"]
-        for key in cleared:
-            del host.breaches[key]
-        host.breaches.update(new)
-        trigger = "halt" if risk.on_breach == "halted" else "reduce"
-        if new:
-            self.states.set(host.name, trigger, f"risk:{next(iter(new))}", "; ".join(new.values()))
-        elif cleared and not host.breaches and self.states.state(host.name) != "active":
-            self.states.set(host.name, "resume", "risk", f"cleared: {', '.join(cleared)}")
 
     async def _watch_loop(self) -> None:
         while True:
@@ -737,6 +615,12 @@ class Runtime:
         done = host.runner.reload(loaded, diff)
         host.loaded = loaded
         self._rewatch(host)
+        if (
+            "hedge" in diff.strategy_params
+            or "execution" in diff.strategy_params
+            or (diff.pairs_added or diff.pairs_restarted)
+        ):
+            self.hedges.attach(host)  # a new band, slippage bound or hedge instrument
         self.journal.record_manifest(
             host.name, loaded.text, sha256=loaded.sha256, diff="\n".join(diff.lines())
         )

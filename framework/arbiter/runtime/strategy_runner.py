@@ -48,6 +48,7 @@ def directions(pair: PairPlan) -> dict[str, tuple[str, str]]:
 
 @dataclass
 class StrategyStats:
+    book_events: int = 0  # book changes that reached the spread engine
     spread_recomputes: int = 0
     signals: int = 0
     # book event -> decision, per recompute; the latest DECIDE_SAMPLES only, so weeks of
@@ -247,6 +248,7 @@ class StrategyRunner:
         engine = self.engine
         if engine is None:
             return
+        self.stats.book_events += 1
         engine.mark_dirty(book, symbol)
         self._dispatch(received_ns)
 

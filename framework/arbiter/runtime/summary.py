@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from rich.console import JustifyMethod
 from rich.table import Table
 
 from arbiter.runtime.host import StrategyHost
@@ -41,7 +42,8 @@ class StrategySummary:
     fills: int
     gates_failed: dict[str, int]
     last_gate_failure: dict[str, str]
-    max_abs_delta: dict[str, Decimal]
+    max_abs_delta: dict[str, Decimal]  # worst |net delta| seen per asset, in quote
+    end_abs_delta: dict[str, Decimal]  # |net delta| per asset when the summary was taken
     hedges: int
     fast_lane_p50_us: float | None
     fast_lane_p99_us: float | None
@@ -74,6 +76,7 @@ def summarize(host: StrategyHost, state: str) -> StrategySummary:
         gates_failed=dict(host.runner.gate_stats.failed),
         last_gate_failure=dict(host.runner.gate_stats.last_failure),
         max_abs_delta=dict(host.max_abs_delta),
+        end_abs_delta=dict(host.last_abs_delta),
         hedges=sum(len(d.slices) for d in hedger.decisions) if hedger else 0,
         fast_lane_p50_us=percentile_us(decide, 0.50),
         fast_lane_p99_us=percentile_us(decide, 0.99),
@@ -83,45 +86,71 @@ def summarize(host: StrategyHost, state: str) -> StrategySummary:
     )
 
 
+_REPAIR = {
+    "repaired": "chased",
+    "flattened": "unwound",
+    "handed_to_hedger": "to hedger",
+    "repair_budget_exceeded": "over budget",
+}
+
+
 def _us(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
 def summary_table(summaries: list[StrategySummary]) -> Table:
-    table = Table(title="run summary", title_justify="left")
-    for column in (
-        "strategy",
-        "state",
-        "cycles",
-        "entries (refused)",
-        "one-legged / repairs",
-        "PnL after fees",
-        "fees",
-        "slippage bps",
-        "gates fired",
-        "max |net delta| (quote)",
-        "hedge orders",
-        "fast lane p50/p99 us",
-        "decision->legs done p99 us",
-    ):
-        table.add_column(column)
+    table = Table(title="run summary (money in quote currency)", title_justify="left")
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("strategy", "left"),
+        ("state", "left"),
+        ("cycles", "right"),
+        ("entries (refused)", "right"),
+        ("one-legged (repairs)", "left"),
+        ("PnL after fees", "right"),
+        ("fees", "right"),
+        ("slippage bps", "right"),
+        ("hedge orders", "right"),
+        ("worst |delta|", "right"),
+        ("|delta| at end", "right"),
+    )
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
     for s in summaries:
-        gates = "\n".join(f"{g}: {n}" for g, n in sorted(s.gates_failed.items())) or "-"
-        deltas = "\n".join(f"{a}: {v:.2f}" for a, v in sorted(s.max_abs_delta.items())) or "-"
-        repairs = ", ".join(f"{k} {v}" for k, v in sorted(s.repairs.items())) or "-"
+        repairs = ", ".join(f"{_REPAIR.get(k, k)} {v}" for k, v in sorted(s.repairs.items()))
+        worst = max(s.max_abs_delta.values(), default=None)
+        end = max(s.end_abs_delta.values(), default=None)
         table.add_row(
             s.name,
             s.state,
             str(s.cycles),
             f"{s.entries} ({s.entries_refused})",
-            f"{s.one_legged} / {repairs}",
-            f"{s.realized_pnl:.4f}",
-            f"{s.fees:.4f}",
+            f"{s.one_legged} ({repairs})" if s.one_legged else "0",
+            f"{s.realized_pnl:.2f}",
+            f"{s.fees:.2f}",
             f"{s.slippage_bps:.2f}",
-            gates,
-            deltas,
             str(s.hedges),
-            f"{_us(s.fast_lane_p50_us)} / {_us(s.fast_lane_p99_us)}",
+            "-" if worst is None else f"{worst:.0f}",
+            "-" if end is None else f"{end:.0f}",
+        )
+    return table
+
+
+def latency_table(summaries: list[StrategySummary]) -> Table:
+    table = Table(title="latency (microseconds)", title_justify="left")
+    for column in (
+        "strategy",
+        "book events decided",
+        "fast lane p50",
+        "fast lane p99",
+        "decision -> both legs done p99",
+    ):
+        table.add_column(column, justify="right" if column != "strategy" else "left")
+    for s in summaries:
+        table.add_row(
+            s.name,
+            str(s.decisions),
+            _us(s.fast_lane_p50_us),
+            _us(s.fast_lane_p99_us),
             _us(s.order_path_p99_us),
         )
     return table
