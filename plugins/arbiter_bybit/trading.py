@@ -6,6 +6,7 @@
 - Recent fills: `GET /v5/execution/list` per category, paged by `nextPageCursor`.
 - An order by client id: `/v5/order/realtime` (open and recent), then `/v5/order/history`.
 - A duplicate `orderLinkId` is retCode 110072, which ccxt files as a plain `InvalidOrder`.
+- Placing and cancelling are signed here, not by ccxt (`order_entry`); the rest is ccxt's.
 
 Published limits (v5, per UID): order create/amend/cancel 10/s on linear; most private reads
 50/s; ccxt weighs each endpoint against a 20 ms base interval (50 requests/s).
@@ -26,6 +27,7 @@ from arbiter.venues.client_ids import BYBIT_CLIENT_IDS
 from arbiter.venues.contract import Capabilities, VenueLimits
 from arbiter.venues.errors import DuplicateClientId, VenueError
 from arbiter_bybit.instruments import parse_instruments
+from arbiter_bybit.order_entry import BybitOrderEntry
 
 _CATEGORY = {"spot": "spot", "perp": "linear"}
 _PAGE = 100  # the largest page /v5/execution/list serves
@@ -41,6 +43,7 @@ class BybitTrading(CcxtTrading):
     )
     error_codes: ClassVar[Mapping[str, type[VenueError]]] = {"110072": DuplicateClientId}
     error_code_keys = ("retCode",)
+    order_entry = BybitOrderEntry
 
     def parse_instruments(self, rows: list[dict[str, Any]]) -> list[Instrument]:
         return parse_instruments({"retCode": 0, "result": {"list": rows}}, venue=self.name)

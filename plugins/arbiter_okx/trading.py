@@ -6,7 +6,8 @@
   `maker`/`taker` first). OKX prints commissions as negative rates; ours are positive.
 - Recent fills: `GET /api/v5/trade/fills` (the last 3 days), paged backwards by `billId`;
   older windows go to `/api/v5/trade/fills-history` (3 months), one instrument type at a time.
-- Orders go to `POST /api/v5/trade/order` (ccxt's default is batch-orders).
+- Orders go to `POST /api/v5/trade/order` (ccxt's default is batch-orders), placed and
+  cancelled by our own signed requests (`order_entry`); the rest is ccxt's.
 - A duplicate `clOrdId` is sCode 51016, which ccxt files as a plain `InvalidOrder`.
 
 Published limits: place/amend/cancel 60 requests per 2 s (30/s) per instrument; ccxt weighs each
@@ -28,6 +29,7 @@ from arbiter.venues.client_ids import OKX_CLIENT_IDS
 from arbiter.venues.contract import Capabilities, VenueLimits
 from arbiter.venues.errors import DuplicateClientId, VenueError
 from arbiter_okx.instruments import parse_instruments
+from arbiter_okx.order_entry import OkxOrderEntry
 
 _INST_TYPE = {"spot": "SPOT", "perp": "SWAP"}
 _PAGE = 100  # the largest page /api/v5/trade/fills serves
@@ -45,6 +47,7 @@ class OkxTrading(CcxtTrading):
     capabilities = Capabilities(extra={"perp_units": "contracts (Instrument.contract_value)"})
     error_codes: ClassVar[Mapping[str, type[VenueError]]] = {"51016": DuplicateClientId}
     error_code_keys = ("code", "sCode")
+    order_entry = OkxOrderEntry
 
     def parse_instruments(self, rows: list[dict[str, Any]]) -> list[Instrument]:
         return parse_instruments({"code": "0", "data": rows}, venue=self.name)

@@ -1,6 +1,8 @@
 """The order gateway: the only way an intent reaches a venue.
 
-For each intent: journal it (`new`), mark it `submitted` (journaled), then send. The answer:
+For each intent: journal it (`new`), mark it `submitted` (journaled), then send. `place_all`
+does that for both legs of a pair together: one journal commit holds both intents and both
+`submitted` marks, and only then do both requests leave, at once. The answer:
 - an ack: `acknowledged`; fills and final states arrive on the private stream (`on_private`);
 - a definitive error: `rejected`, nothing more to do;
 - an ambiguous error (timeout, disconnect, 5xx) or a duplicate client id: `unknown`, and the
@@ -10,12 +12,16 @@ For each intent: journal it (`new`), mark it `submitted` (journaled), then send.
 
 Waiters (`wait_final`) are woken by every change to their order, so a dual-leg executor can
 wait for both legs without polling.
+
+The hot path builds nothing it can build earlier: the tracker's spare order machines are
+topped up (`spare_machines`) when the gateway starts and again once a placement's requests are
+written and answered, never between a decision and its bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from loguru import logger
@@ -46,27 +52,23 @@ class OrderGateway:
         query_attempts: int = 8,
         query_backoff_s: float = 0.05,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        spare_machines: int = 8,
     ) -> None:
         self.tracker = tracker
         self.venues = venues
         self._query_attempts, self._query_backoff = query_attempts, query_backoff_s
         self._sleep = sleep
-        self._changed: dict[str, asyncio.Condition] = {}
+        self._waiters: dict[str, list[asyncio.Event]] = {}  # client id -> wait_final callers
         self.stats = GatewayStats()
         self.on_applied: list[Callable[[Applied], None]] = []
-
-    def _condition(self, client_id: str) -> asyncio.Condition:
-        cond = self._changed.get(client_id)
-        if cond is None:
-            cond = self._changed[client_id] = asyncio.Condition()
-        return cond
+        self.spare_machines = spare_machines
+        tracker.prewarm(spare_machines)
 
     def _notify(self, applied: Applied) -> None:
         for callback in self.on_applied:
             callback(applied)
-        cond = self._changed.get(applied.client_id)
-        if cond is not None:
-            asyncio.get_running_loop().create_task(_notify_all(cond))
+        for woken in self._waiters.get(applied.client_id, ()):
+            woken.set()
 
     def on_private(self, event: PrivateEvent) -> None:
         """Apply an order update or fill from a private stream (never raises for venue data)."""
@@ -79,12 +81,37 @@ class OrderGateway:
 
     async def place(self, intent: Intent) -> OrderSnapshot:
         """Journal, send once, and return the order as known after the venue's answer."""
-        venue = self.venues[intent.venue]
+        (snapshot,) = await self.place_all([intent])
+        return snapshot
+
+    async def place_all(self, intents: Sequence[Intent]) -> list[OrderSnapshot]:
+        """Journal every intent and its `submitted` mark in one commit, then send them all at
+        once; each order as known after its venue's answer, in the order given.
+
+        Nothing is journaled or sent if any intent names a venue we do not have, or one that is
+        already past `new` (sending twice is a bug, not a retry).
+        """
+        venues = []
+        for intent in intents:
+            venue = self.venues.get(intent.venue)
+            if venue is None:
+                raise KeyError(
+                    f"{intent.client_id}: expected a venue of {sorted(self.venues)}, was {intent.venue!r}"
+                )
+            venues.append(venue)
+        self.tracker.submit_all(intents)
+        try:
+            if len(intents) == 1:
+                return [await self._send(venues[0], intents[0])]
+            sends = (self._send(v, i) for v, i in zip(venues, intents, strict=True))
+            return list(await asyncio.gather(*sends))
+        finally:
+            # Every request is written (and answered): the next decision's machines are built
+            # now, not in its path.
+            self.tracker.prewarm(self.spare_machines)
+
+    async def _send(self, venue: TradingVenue, intent: Intent) -> OrderSnapshot:
         cid = intent.client_id
-        if cid not in self.tracker:
-            self.tracker.add(intent)
-        self._condition(cid)
-        self.tracker.submitted(cid)
         try:
             ack = await venue.place_order(intent.request)
         except Definitive as exc:
@@ -135,19 +162,20 @@ class OrderGateway:
 
     async def wait_final(self, client_id: str, timeout_s: float) -> OrderSnapshot:
         """The order once final, or as it stands when `timeout_s` runs out."""
-        cond = self._condition(client_id)
-
-        def final() -> bool:
-            return self.tracker.snapshot(client_id).is_final
-
+        woken = asyncio.Event()
+        waiters = self._waiters.setdefault(client_id, [])
+        waiters.append(woken)
         try:
-            async with asyncio.timeout(timeout_s), cond:
-                await cond.wait_for(final)
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    woken.clear()
+                    if self.tracker.snapshot(client_id).is_final:
+                        break
+                    await woken.wait()
         except TimeoutError:
             pass
+        finally:
+            waiters.remove(woken)
+            if not waiters:  # nothing is kept per order once nobody waits for it
+                del self._waiters[client_id]
         return self.tracker.snapshot(client_id)
-
-
-async def _notify_all(cond: asyncio.Condition) -> None:
-    async with cond:
-        cond.notify_all()

@@ -10,18 +10,27 @@ Rules kept here:
 - an ambiguous send (or a duplicate-client-id answer) leaves the order `unknown` and asks the
   caller to query it by client id; nothing here ever resends;
 - every applied change is handed to the journal before the call returns, so a caller that
-  journals an intent and marks it submitted before the bytes leave has "write before send".
+  journals an intent and marks it submitted before the bytes leave has "write before send";
+  `submit_all` does that for several intents (both legs) in one commit.
+
+Memory, and so the garbage collector's work, stays bounded however long the runtime trades: a
+`transitions` machine is ~500 objects, so machines are built ahead (`prewarm`, off the hot
+path), only the most recent `keep_final` final orders stay in memory (an older one is reloaded
+from the journal if a late event or a reader asks for it), and a forgotten order's machine is
+reset and reused.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 from arbiter.execution.intent import Intent
+from arbiter.execution.order_machines import MachinePool
 from arbiter.execution.records import (
     ChangeKind,
     Incident,
@@ -31,7 +40,7 @@ from arbiter.execution.records import (
     OrderJournal,
     OrderSnapshot,
 )
-from arbiter.fsm import ORDER, GuardResult, IllegalTransition, MachineRunner
+from arbiter.fsm import ORDER, IllegalTransition, MachineRunner
 from arbiter.venues.errors import Ambiguous, DuplicateClientId, VenueError
 from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderUpdate
 
@@ -60,17 +69,20 @@ class Applied:
         return self.change.snapshot.state if self.change else None
 
 
-def _order_guards(name: str, context: Mapping[str, Any]) -> GuardResult:
-    filled: Decimal = context["filled_qty"]
-    if name == "has_fills":
-        return GuardResult(filled > 0, f"filled {filled}")
-    if name == "no_fills":
-        return GuardResult(filled == 0, f"filled {filled}")
-    raise LookupError(f"order machine: no guard named {name!r}")
-
-
-def _new_runner() -> MachineRunner:
-    return MachineRunner(ORDER, _order_guards)
+def _with_state(s: OrderSnapshot, state: str) -> OrderSnapshot:
+    """`replace(s, state=state)` without its per-call field introspection (the hot path)."""
+    return OrderSnapshot(
+        client_id=s.client_id,
+        venue=s.venue,
+        symbol=s.symbol,
+        qty=s.qty,
+        state=state,
+        venue_order_id=s.venue_order_id,
+        fills_qty=s.fills_qty,
+        fills_notional=s.fills_notional,
+        reported_qty=s.reported_qty,
+        reported_avg_price=s.reported_avg_price,
+    )
 
 
 class _Order:
@@ -88,24 +100,36 @@ class _Order:
 
 
 class OrderTracker:
-    def __init__(self, journal: OrderJournal, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        journal: OrderJournal,
+        clock: Callable[[], int] = time.time_ns,
+        *,
+        batch: Callable[[], AbstractContextManager[None]] | None = None,
+        keep_final: int = 64,
+    ) -> None:
+        """`batch`: the journal's transaction (one commit for all writes inside), used by
+        `submit_all`; without it each write commits alone. `keep_final`: how many final orders
+        stay in memory (the newest)."""
+        if keep_final < 1:
+            raise ValueError(f"expected keep_final of at least 1, was {keep_final}")
         self._journal = journal
         self._clock = clock
+        self._batch = batch or nullcontext
+        self._keep_final = keep_final
         self._orders: dict[str, _Order] = {}
-        self._spare_runners: list[MachineRunner] = []
+        self._final: OrderedDict[str, None] = OrderedDict()  # final orders in memory, oldest first
+        self._machines = MachinePool()
         self.incidents: list[Incident] = []
 
-    def prewarm(self, count: int) -> None:
-        """Build `count` order machines ahead of time, off the hot path.
+    def prewarm(self, count: int) -> int:
+        """Have `count` order machines ready, built now rather than when an order is added;
+        returns how many were built (see `arbiter.execution.order_machines`)."""
+        return self._machines.prewarm(count)
 
-        Building a `transitions` machine costs ~150 us (benchmarks/journal_write.py), several
-        times a journal commit; the executor calls this from the slow lane so `add` stays cheap.
-        """
-        while len(self._spare_runners) < count:
-            self._spare_runners.append(_new_runner())
-
-    def _take_runner(self) -> MachineRunner:
-        return self._spare_runners.pop() if self._spare_runners else _new_runner()
+    @property
+    def spare_machines(self) -> int:
+        return len(self._machines)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -139,8 +163,31 @@ class OrderTracker:
             intent.client_id, intent.venue, request.symbol, request.qty, ORDER.initial
         )
         self._journal.record_intent(intent, snapshot, self._clock())
-        self._orders[intent.client_id] = _Order(intent, snapshot, self._take_runner())
+        self._orders[intent.client_id] = _Order(intent, snapshot, self._machines.take())
         return snapshot
+
+    def submit_all(self, intents: Sequence[Intent]) -> list[Applied]:
+        """Track each intent (unless already tracked, in state `new`) and mark it submitted,
+        all in one journal commit: when this returns, every intent and its `submitted` mark
+        are durable, so all may be sent. Checked first, so a refusal writes nothing."""
+        seen: set[str] = set()
+        for intent in intents:
+            cid = intent.client_id
+            if cid in seen:
+                raise ValueError(f"{cid}: intent {intent.id} appears twice in one submission")
+            seen.add(cid)
+            order = self._orders.get(cid)
+            if order is not None and order.runner.state != ORDER.initial:
+                raise IllegalTransition(
+                    ORDER.name, order.runner.state, "submit", order.runner.allowed_triggers()
+                )
+        with self._batch():
+            out = []
+            for intent in intents:
+                if intent.client_id not in self._orders:
+                    self.add(intent)
+                out.append(self.submitted(intent.client_id))
+        return out
 
     def submitted(self, client_id: str) -> Applied:
         """Mark the order sent. Journaled before the request leaves, so a crash after this
@@ -249,7 +296,7 @@ class OrderTracker:
         table disagree, and trading on either would be a guess.
         """
         intent, snapshot = journaled.intent, journaled.snapshot
-        order = _Order(intent, snapshot, _new_runner())
+        order = _Order(intent, snapshot, self._machines.take())
         for event in journaled.events:
             order.seq = max(order.seq, event.seq)
             if event.accepted:
@@ -263,6 +310,8 @@ class OrderTracker:
         if snapshot.filled_qty > snapshot.qty:  # already reported before the restart
             order.overfill_seen = snapshot.filled_qty
         self._orders[intent.client_id] = order
+        if snapshot.is_final:
+            self._retire(order)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -351,7 +400,7 @@ class OrderTracker:
         incident: Incident | None = None,
     ) -> Applied:
         order.seq += 1
-        order.snapshot = replace(order.snapshot, state=order.runner.state)
+        order.snapshot = _with_state(order.snapshot, order.runner.state)
         change = OrderChange(
             order.seq,
             kind,
@@ -366,7 +415,21 @@ class OrderTracker:
             incident,
         )
         self._journal.record_change(change)
+        if order.snapshot.is_final:
+            self._retire(order)
         return Applied(order.snapshot.client_id, change, incident=incident)
+
+    def _retire(self, order: _Order) -> None:
+        """Keep a final order among the newest `keep_final`; forget the oldest beyond that
+        (the journal has it) and keep its machine, reset, for the next order."""
+        cid = order.snapshot.client_id
+        self._final[cid] = None
+        self._final.move_to_end(cid)
+        while len(self._final) > self._keep_final:
+            old, _ = self._final.popitem(last=False)
+            forgotten = self._orders.pop(old, None)
+            if forgotten is not None:
+                self._machines.give_back(forgotten.runner)
 
     def _check_overfill(self, order: _Order) -> Incident | None:
         snap = order.snapshot

@@ -24,7 +24,10 @@ latency; `checkpoint_interval_s` moves them to a background thread (`Checkpointe
 Writes are cheap by construction: the SQL strings are constants, so sqlite3's statement cache
 prepares each once per connection; each applied event is one transaction (event row, order
 row, fill, incident together, so nothing half-applied is ever visible); `batch()` groups
-several events (both legs' intents, a burst of private messages) into one commit.
+several events (both legs' intents and submit marks, a burst of private messages) into one
+commit. An order's row is the latest of its snapshots, so inside a transaction it is written
+once, just before COMMIT, however many of its events the transaction holds (a submitted leg is
+one intent row, one event row and one order row).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -104,6 +107,9 @@ _INSERT_CYCLE_TRANSITION = (
 )
 
 
+_IN_BATCH = nullcontext()
+
+
 def _snapshot_row(s: OrderSnapshot, seq: int, ts_ns: int) -> tuple[object, ...]:
     return (
         s.client_id,
@@ -135,6 +141,8 @@ class Journal:
         self.path = path
         self._clock = clock
         self._depth = 0
+        # client id -> (snapshot, seq, ts) of its latest change in the open transaction
+        self._order_rows: dict[str, tuple[OrderSnapshot, int, int]] = {}
         self.checkpointer = checkpointer
 
     @classmethod
@@ -187,8 +195,9 @@ class Journal:
         self.close()
 
     def tracker(self, clock: Callable[[], int] = time.time_ns) -> OrderTracker:
-        """An order tracker that journals into this file (and proves `Journal` fits it)."""
-        return OrderTracker(self, clock)
+        """An order tracker that journals into this file (and proves `Journal` fits it); its
+        `submit_all` commits every intent and submit mark it is given in one `batch()`."""
+        return OrderTracker(self, clock, batch=self.batch)
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -203,25 +212,38 @@ class Journal:
         self._depth += 1
         try:
             yield
+            if self._depth == 1:
+                self._flush_order_rows()
         except BaseException:
             self._depth -= 1
             if self._depth == 0:
+                self._order_rows.clear()
                 self._conn.execute("ROLLBACK")
             raise
         self._depth -= 1
         if self._depth == 0:
             self._conn.execute("COMMIT")
 
+    def _flush_order_rows(self) -> None:
+        if self._order_rows:
+            rows = [_snapshot_row(*latest) for latest in self._order_rows.values()]
+            self._order_rows.clear()
+            self._conn.executemany(_UPSERT_ORDER, rows)
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """A new transaction, or the open batch's (without a second round of bookkeeping)."""
+        return _IN_BATCH if self._depth else self.batch()
+
     # -- the order pipeline (OrderJournal) -------------------------------------------------
 
     def record_intent(self, intent: Intent, snapshot: OrderSnapshot, ts_ns: int) -> None:
-        with self.batch():
+        with self._writing():
             self._conn.execute(_INSERT_INTENT, codec.intent_row(intent, ts_ns))
-            self._conn.execute(_UPSERT_ORDER, _snapshot_row(snapshot, 0, ts_ns))
+            self._order_rows[snapshot.client_id] = (snapshot, 0, ts_ns)
 
     def record_change(self, change: OrderChange) -> None:
         s = change.snapshot
-        with self.batch():
+        with self._writing():
             self._conn.execute(
                 _INSERT_EVENT,
                 (
@@ -238,7 +260,7 @@ class Journal:
                     change.ts_ns,
                 ),
             )
-            self._conn.execute(_UPSERT_ORDER, _snapshot_row(s, change.seq, change.ts_ns))
+            self._order_rows[s.client_id] = (s, change.seq, change.ts_ns)
             if change.fill is not None:
                 self._conn.execute(_INSERT_FILL, codec.fill_row(change.fill))
             if change.incident is not None:
@@ -351,4 +373,5 @@ class Journal:
         return load_state(self._conn)
 
     def load_order(self, client_id: str) -> JournaledOrder | None:
+        self._flush_order_rows()  # inside a batch: what it wrote so far is part of the answer
         return load_order(self._conn, client_id)

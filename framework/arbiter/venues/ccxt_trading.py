@@ -14,6 +14,11 @@ implements three hooks:
 Where ccxt's unified call does not fit the venue it may also override `find_by_client_id`,
 `fetch_open` (paging), `open_order_scopes`, `position_params` and `cancel_reason`.
 
+Placing and cancelling are the order path's hot half: a plugin that names an `order_entry`
+(`arbiter.venues.order_entry`) sends those two as its own signed requests on ccxt's session,
+after the same checks, and leaves the rest to ccxt. Without one, with keys it cannot sign for,
+or with a proxy configured on the client, ccxt's `create_order` and `cancel_order` do it.
+
 Symbols are the venue's own ("BTCUSDT", "BTC-USDT-SWAP"); a request's `kind` picks spot or perp
 when a venue lists both under one symbol (Bybit). Everything the venue would refuse for our own
 fault (a client id outside its rules, a size off the lot grid, an unknown product) is refused
@@ -23,7 +28,9 @@ Rate limits, honouring each venue's published limits through `VenueLimits`:
 - every HTTP request passes ccxt's own throttler (`enableRateLimit`), which weighs each endpoint
   as the venue documents it; its base interval is `1000 / limits.requests_per_second` ms;
 - orders (place, cancel, amend) also take a token from our bucket of
-  `limits.orders_per_second`, the per-account order limit the risk layer plans with.
+  `limits.orders_per_second`, the per-account order limit the risk layer plans with. Orders sent
+  through the `order_entry` pass only this bucket: the venues count order endpoints apart from
+  reads (Bybit per endpoint and UID, OKX per endpoint and instrument).
 
 Only `arbiter.venues.errors` types leave this class (see `ccxt_errors`).
 """
@@ -46,6 +53,7 @@ from arbiter.venues.ccxt_errors import translated
 from arbiter.venues.ccxt_requests import Market, choose_market, exact, kind_of, order_params
 from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
 from arbiter.venues.errors import OrderNotFound, OrderRejected, VenueError
+from arbiter.venues.order_entry import OrderEntry, on_grid, routed_directly
 from arbiter.venues.orders import (
     Fill,
     OrderAck,
@@ -75,6 +83,8 @@ class CcxtTrading:
     # Venue error codes that decide over ccxt's class, and the JSON keys they are found under.
     error_codes: ClassVar[Mapping[str, type[VenueError]]] = {}
     error_code_keys: ClassVar[tuple[str, ...]] = ()
+    # The venue's own place/cancel requests; None leaves them to ccxt.
+    order_entry: ClassVar[type[OrderEntry] | None] = None
 
     def __init__(
         self,
@@ -98,6 +108,7 @@ class CcxtTrading:
         # client id -> (ccxt symbol, side): where an order of ours lives, learned before it is
         # sent, so a later query, cancel or amend need not search every product.
         self._known: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._entry: OrderEntry | None = None
         self._started = False
 
     # -- lifetime -----------------------------------------------------------------------------
@@ -105,7 +116,16 @@ class CcxtTrading:
     async def start(self) -> None:
         with self._translated():
             await self.client.load_markets()
+        keys = self.config.keys
+        entry = self.order_entry
+        if entry and keys and entry.signs(keys) and routed_directly(self.client):
+            self._entry = entry(self.name, self.client, keys)
         self._started = True
+
+    @property
+    def lean_orders(self) -> bool:
+        """Whether places and cancels go out as our own signed requests (else through ccxt)."""
+        return self._entry is not None
 
     async def close(self) -> None:
         self._started = False
@@ -156,28 +176,33 @@ class CcxtTrading:
         market = choose_market(
             self.name, self.limits.client_ids, self._listed(request.symbol), request
         )
-        amount = exact(self.client, self.name, market, request.qty, "qty")
-        price = (
-            exact(self.client, self.name, market, request.price, "price") if request.price else None
-        )
-        params = order_params(request)
+        amount = self._on_grid(market, request.qty, "qty")
+        price = self._on_grid(market, request.price, "price") if request.price else None
         # Remembered before sending: after an ambiguous answer the query must know where to look.
         self._remember(request.client_id, market["symbol"], request.side.value)
         await self._orders_bucket.acquire()
         with self._translated():
-            order = await self.client.create_order(
-                market["symbol"], request.type.value, request.side.value, amount, price, params
-            )
-        return OrderAck(self.name, request.client_id, str(order.get("id") or ""))
+            if self._entry is not None:
+                order_id = await self._entry.place(market, request, amount, price)
+            else:
+                params = order_params(request)
+                order = await self.client.create_order(
+                    market["symbol"], request.type.value, request.side.value, amount, price, params
+                )
+                order_id = str(order.get("id") or "")
+        return OrderAck(self.name, request.client_id, order_id)
 
     async def cancel_order(self, symbol: str, client_id: str) -> None:
         self._require_started()
         market, _ = await self._locate(symbol, client_id)
         await self._orders_bucket.acquire()
         with self._translated():
-            await self.client.cancel_order(
-                None, market["symbol"], {self.client_id_param: client_id}
-            )
+            if self._entry is not None:
+                await self._entry.cancel(market, client_id)
+            else:
+                await self.client.cancel_order(
+                    None, market["symbol"], {self.client_id_param: client_id}
+                )
 
     async def amend_order(
         self, symbol: str, client_id: str, qty: Decimal | None = None, price: Decimal | None = None
@@ -371,6 +396,9 @@ class CcxtTrading:
                 self._remember(client_id, market["symbol"], str(found.get("side")))
                 return market, str(found.get("side"))
         raise OrderNotFound(self.name, f"no order {client_id!r} on {symbol}", "client_id")
+
+    def _on_grid(self, market: Market, value: Decimal, what: str) -> str:
+        return on_grid(self.client, self.name, market, value, what)
 
     def _order_update(self, market: Market, order: dict[str, Any]) -> OrderUpdate:
         reason = self.cancel_reason(order.get("info") or {})

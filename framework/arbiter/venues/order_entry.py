@@ -1,0 +1,251 @@
+"""Order entry without ccxt in the way: placing and cancelling as one signed request each.
+
+ccxt spends about a millisecond of Python per `create_order` (unified parameter handling,
+precision, its throttler's queue) before a byte is written, and the order path has a budget of
+one millisecond for two orders. So placing and cancelling go out here: the venue's own request
+body, built from an `OrderRequest` that `ccxt_requests` has already checked, signed with the
+account's HMAC key, and sent on the ccxt client's own aiohttp session (one keep-alive pool per
+venue, the client's timeout, its default headers). Everything else (reads, amends, queries,
+reconciliation) stays on ccxt.
+
+A plugin states its venue in an `OrderEntry` subclass: the paths, the bodies, the signature
+headers, and how an answer says "accepted" or "refused". A refusal in the venue's own words
+(its error code) goes to ccxt's error table for the venue (`handle_errors`), so a venue code
+means the same on both paths and `ccxt_errors` maps it once; an answer without them is judged
+by its HTTP status as ccxt would (`handle_http_status_code`: 429 rate limited, 401 refused
+keys, 5xx unavailable); anything else -- a 200 nobody recognizes, a timeout, a dropped
+connection -- is `Ambiguous` (the order may exist). Keys are read once; nothing here logs or
+raises them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import aiohttp
+import ccxt
+from ccxt.base.decimal_to_precision import TICK_SIZE
+from yarl import URL
+
+from arbiter.venues.ccxt_requests import Market, exact
+from arbiter.venues.credentials import ApiKeys
+from arbiter.venues.errors import Ambiguous, OrderRejected
+from arbiter.venues.orders import OrderRequest
+
+_CONTENT_TYPE = {"Content-Type": "application/json"}
+
+
+class OrderEntry(ABC):
+    """One venue's place and cancel requests, on a started ccxt client of that venue."""
+
+    api_url: ClassVar[str]  # the key of ccxt's `urls["api"]` that holds the private REST host
+    place_path: ClassVar[str]
+    cancel_path: ClassVar[str]
+
+    def __init__(self, venue: str, client: Any, keys: ApiKeys) -> None:
+        self.venue = venue
+        self.client = client
+        self.api_key = keys.api_key
+        self.secret = keys.api_secret.encode()
+        self.passphrase = keys.passphrase or ""
+        base = str(client.implode_hostname(client.urls["api"][self.api_url])).rstrip("/")
+        self._place_url = URL(base + self.place_path, encoded=True)
+        self._cancel_url = URL(base + self.cancel_path, encoded=True)
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    @classmethod
+    def signs(cls, keys: ApiKeys) -> bool:
+        """Whether this path can sign for `keys`; when not, orders stay on ccxt's signer."""
+        return "PRIVATE KEY" not in keys.api_secret  # an RSA key (Bybit takes those): ccxt's
+
+    # -- what a plugin states about its venue ---------------------------------------------------
+
+    @abstractmethod
+    def place_body(
+        self, market: Market, request: OrderRequest, amount: str, price: str | None
+    ) -> dict[str, Any]:
+        """The create-order fields; `amount` and `price` are already the exact wire strings."""
+
+    @abstractmethod
+    def cancel_body(self, market: Market, client_id: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def signed_headers(self, method: str, path: str, body: str) -> dict[str, str]:
+        """The venue's authentication headers for one request with this exact body."""
+
+    @abstractmethod
+    def accepted(self, answer: Any) -> bool:
+        """Whether a parsed HTTP 200 answer says the venue did what was asked."""
+
+    @abstractmethod
+    def refused(self, answer: Any) -> bool:
+        """Whether a parsed answer is the venue's own refusal (it carries an error code)."""
+
+    @abstractmethod
+    def order_id(self, answer: Any) -> str:
+        """The venue's order id in an accepted create-order answer ("" when it gives none)."""
+
+    # -- the requests ---------------------------------------------------------------------------
+
+    async def place(
+        self, market: Market, request: OrderRequest, amount: str, price: str | None
+    ) -> str:
+        """Send the order; its venue order id once accepted. Raises ccxt's error for a refusal
+        (the caller translates it) and `Ambiguous` for an answer nobody recognizes."""
+        fields = self.place_body(market, request, amount, price)
+        return self.order_id(await self._post(self._place_url, self.place_path, fields))
+
+    async def cancel(self, market: Market, client_id: str) -> None:
+        await self._post(self._cancel_url, self.cancel_path, self.cancel_body(market, client_id))
+
+    def now_ms(self) -> int:
+        """The venue's clock as ccxt estimates it (`timeDifference`, when it measured one)."""
+        return time.time_ns() // 1_000_000 - int(self.client.options.get("timeDifference") or 0)
+
+    async def _post(self, url: URL, path: str, fields: dict[str, Any]) -> Any:
+        body = json.dumps(fields, separators=(",", ":"))
+        headers = {
+            **self.client.headers,
+            **_CONTENT_TYPE,
+            **self.signed_headers("POST", path, body),
+        }
+        session = self.client.session
+        if session is None:  # ccxt opens its session lazily, and drops it on close
+            self.client.open()
+            session = self.client.session
+        async with session.post(
+            url, data=body.encode(), headers=headers, timeout=self._timeout()
+        ) as response:
+            text = await response.text(errors="replace")
+            status, reason, answer_headers = (
+                response.status,
+                response.reason or "",
+                response.headers,
+            )
+        answer = _json_or_none(text)
+        if status == 200 and answer is not None and self.accepted(answer):
+            return answer
+        raise self._refusal(
+            url,
+            status,
+            reason,
+            text,
+            answer,
+            answer_headers=dict(answer_headers),
+            request_headers=headers,
+            request_body=body,
+        )
+
+    def _refusal(
+        self,
+        url: URL,
+        status: int,
+        reason: str,
+        text: str,
+        answer: Any,
+        *,
+        answer_headers: Mapping[str, str],
+        request_headers: Mapping[str, str],
+        request_body: str,
+    ) -> Exception:
+        """What ccxt would raise for this answer; `Ambiguous` when it would raise nothing."""
+        try:
+            if answer is not None and self.refused(answer):
+                self.client.handle_errors(
+                    status,
+                    reason,
+                    str(url),
+                    "POST",
+                    answer_headers,
+                    text,
+                    answer,
+                    request_headers,
+                    request_body,
+                )
+            self.client.handle_http_status_code(status, reason, str(url), "POST", text)
+        except ccxt.BaseError as exc:
+            refusal: Exception = exc
+            return refusal
+        return Ambiguous(
+            self.venue,
+            f"POST {url.path}: unrecognized answer (HTTP {status} {reason}): {text[:300]}",
+            "unrecognized_answer",
+        )
+
+    def _timeout(self) -> aiohttp.ClientTimeout:
+        # The client's timeout, read per request: a caller may change it after start.
+        seconds = self.client.timeout / 1000
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(
+                total=seconds, sock_connect=seconds, sock_read=seconds
+            )
+        return timeout
+
+
+_PROXY_SETTINGS = (
+    "proxy",
+    "proxyUrl",
+    "proxy_url",
+    "proxyUrlCallback",
+    "proxy_url_callback",
+    "httpProxy",
+    "http_proxy",
+    "httpProxyCallback",
+    "http_proxy_callback",
+    "httpsProxy",
+    "https_proxy",
+    "httpsProxyCallback",
+    "https_proxy_callback",
+    "socksProxy",
+    "socks_proxy",
+    "socksProxyCallback",
+    "socks_proxy_callback",
+    "aiohttp_proxy",
+)
+
+
+def routed_directly(client: Any) -> bool:
+    """Whether ccxt sends this client's requests straight to the venue; through a proxy, the
+    order path leaves them to ccxt, which knows how to reach it."""
+    return not any(getattr(client, name, None) for name in _PROXY_SETTINGS)
+
+
+def on_grid(client: Any, venue: str, market: Market, value: Decimal, what: str) -> str:
+    """`ccxt_requests.exact` for the order path: `value` ("qty" or "price") as the text ccxt
+    would send (plain notation, no trailing zeros), refused unless it is on the market's grid.
+    When the precision is a step (tick size, as on Bybit and OKX) that is one modulo instead of
+    ccxt's string arithmetic."""
+    precision = market["precision"]["amount" if what == "qty" else "price"]
+    step = _decimal(str(precision)) if precision is not None else Decimal(0)
+    if client.precisionMode != TICK_SIZE or step <= 0:
+        return exact(client, venue, market, value, what)
+    if value % step:
+        raise OrderRejected(
+            venue, f"{market['id']}: {what} {value} is not a multiple of {step}", "off_grid"
+        )
+    return format(value.normalize(), "f")
+
+
+def iso8601_ms(ms: int) -> str:
+    """UTC milliseconds as 2024-01-02T03:04:05.678Z."""
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+@lru_cache(maxsize=256)
+def _decimal(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

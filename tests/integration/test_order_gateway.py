@@ -1,0 +1,194 @@
+"""The order gateway against both plugins on the simulator: write before send, on the wire.
+
+"Before send" is checked where it matters: at the moment aiohttp writes an order's body to its
+socket, another connection to the journal file (what a restarted process would read) must
+already hold both legs' intents and `submitted` marks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from arbiter.execution.gateway import OrderGateway
+from arbiter.execution.intent import Intent
+from arbiter.sim import FaultKind, Simulation, start
+from arbiter.store import Journal
+from arbiter.venues.ccxt_trading import CcxtTrading
+from arbiter.venues.client_ids import IntentId
+from arbiter.venues.orders import OrderType, Side, TimeInForce
+from tests.trading_sim import PLACE, PLUGINS, fast_limits, loopback_only, sim_config
+
+D = Decimal
+LEGS = {"bybit": ("BTCUSDT", "spot", D("0.01")), "okx": ("BTC-USDT-SWAP", "perp", D(1))}
+
+
+@pytest.fixture(autouse=True)
+def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    loopback_only(monkeypatch)
+
+
+@dataclass
+class WireWatch:
+    """At each order body written, what another process would read from the journal."""
+
+    journal: Path
+    seen: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = field(
+        default_factory=dict
+    )
+    config: aiohttp.TraceConfig = field(default_factory=aiohttp.TraceConfig)
+
+    def __post_init__(self) -> None:
+        self.config.on_request_chunk_sent.append(self._chunk)
+
+    async def _chunk(self, session: Any, ctx: Any, params: Any) -> None:
+        other = sqlite3.connect(self.journal)
+        try:
+            intents = other.execute("SELECT client_id FROM intents ORDER BY client_id").fetchall()
+            submits = other.execute(
+                "SELECT client_id FROM order_events WHERE trigger = 'submit' ORDER BY client_id"
+            ).fetchall()
+        finally:
+            other.close()
+        self.seen[params.chunk.decode()] = (intents, submits)
+
+
+@dataclass
+class Rig:
+    sim: Simulation
+    journal: Journal
+    venues: dict[str, CcxtTrading]
+    wire: WireWatch
+
+    def gateway(self, **kw: Any) -> OrderGateway:
+        return OrderGateway(self.journal.tracker(), self.venues, **kw)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    sim = await start(venues=sorted(LEGS), seed=7)
+    journal = Journal.open(tmp_path / "journal.sqlite")
+    wire = WireWatch(journal.path)
+    venues: dict[str, CcxtTrading] = {}
+    try:
+        for name in sorted(LEGS):
+            venue = PLUGINS[name](sim_config(sim, name), limits=fast_limits(name))
+            venue.client.session = aiohttp.ClientSession(trace_configs=[wire.config])
+            await venue.start()
+            venues[name] = venue
+        yield Rig(sim, journal, venues, wire)
+    finally:
+        for venue in venues.values():
+            await venue.close()
+        journal.close()
+        await sim.stop()
+
+
+def _intent(venue: str, cycle: int = 1, **kw: Any) -> Intent:
+    symbol, kind, qty = LEGS[venue]
+    fields: dict[str, Any] = {
+        "symbol": symbol,
+        "side": Side.BUY,
+        "order_type": OrderType.LIMIT,
+        "qty": qty,
+        "price": D(30000),  # far under the market: rests
+        "decision_price": D(30000),
+        "tif": TimeInForce.GTC,
+        "kind": kind,
+    }
+    rules = PLUGINS[venue].default_limits.client_ids
+    return Intent.build(
+        IntentId("gw", "btc", cycle, f"entry.{kind}"), venue, rules, **(fields | kw)
+    )
+
+
+def _orders_on(rig: Rig, venue: str) -> int:
+    return len(rig.sim.engine(venue).orders)
+
+
+async def test_place_all_when_bytes_leave_both_intents_and_submits_are_already_committed(
+    rig: Rig,
+) -> None:
+    gateway = rig.gateway()
+    spot, perp = _intent("bybit"), _intent("okx")
+
+    placed = await gateway.place_all([spot, perp])
+
+    assert [s.state for s in placed] == ["acknowledged", "acknowledged"]
+    both = sorted((i.client_id,) for i in (spot, perp))
+    bodies = {i.client_id: [b for b in rig.wire.seen if i.client_id in b] for i in (spot, perp)}
+    assert all(len(found) == 1 for found in bodies.values()), bodies
+    for (body,) in bodies.values():
+        assert rig.wire.seen[body] == (both, both)
+
+
+async def test_place_all_when_one_leg_is_refused_the_other_still_stands(rig: Rig) -> None:
+    gateway = rig.gateway()
+    spot = _intent("bybit")
+    flat_reduce = _intent("okx", order_type=OrderType.MARKET, price=None, reduce_only=True)
+
+    placed = await gateway.place_all([spot, flat_reduce])
+
+    assert [s.state for s in placed] == ["acknowledged", "rejected"]
+    assert gateway.stats.rejected == 1
+    assert _orders_on(rig, "bybit") == 1
+
+
+async def test_place_all_when_answer_is_lost_resolves_by_query_without_resending(
+    rig: Rig,
+) -> None:
+    rig.sim.faults.add(FaultKind.REST_5XX_AFTER_ACCEPT, PLACE["bybit"][1])
+    gateway = rig.gateway()
+    spot, perp = _intent("bybit"), _intent("okx")
+
+    placed = await gateway.place_all([spot, perp])
+
+    assert [s.state for s in placed] == ["acknowledged", "acknowledged"]
+    assert gateway.stats.ambiguous == 1
+    assert (_orders_on(rig, "bybit"), _orders_on(rig, "okx")) == (1, 1)
+    assert gateway.tracker.history(spot.client_id)[:2] == [
+        ("submit", "new", "submitted"),
+        ("send_ambiguous", "submitted", "unknown"),
+    ]
+
+
+async def test_place_all_when_a_venue_is_unknown_journals_and_sends_nothing(rig: Rig) -> None:
+    gateway = rig.gateway()
+    stray = Intent(_intent("okx").id, "kraken", _intent("okx").request, D(30000))
+
+    with pytest.raises(KeyError, match="expected a venue of \\['bybit', 'okx'\\], was 'kraken'"):
+        await gateway.place_all([_intent("bybit"), stray])
+
+    assert rig.journal.load_state().orders == {}
+    assert rig.wire.seen == {}
+
+
+async def test_place_all_when_answered_has_spare_machines_for_the_next_decision(rig: Rig) -> None:
+    gateway = rig.gateway(spare_machines=3)
+    assert gateway.tracker.spare_machines == 3
+
+    await gateway.place_all([_intent("bybit"), _intent("okx")])
+
+    assert gateway.tracker.spare_machines == 3
+
+
+async def test_wait_final_when_the_order_ends_is_woken_without_polling(rig: Rig) -> None:
+    gateway = rig.gateway()
+    spot = _intent("bybit")
+    await gateway.place(spot)
+    waiter = asyncio.create_task(gateway.wait_final(spot.client_id, timeout_s=30))
+    await asyncio.sleep(0)  # the waiter is parked on its order
+
+    await gateway.cancel(spot.client_id)
+    await gateway.resolve(spot.client_id)  # what the private stream would have said
+
+    final = await asyncio.wait_for(waiter, timeout=30)
+    assert final.state == "cancelled"

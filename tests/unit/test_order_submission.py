@@ -1,0 +1,151 @@
+"""Submitting several intents at once: one journal commit, written before anything is sent.
+
+The statements the journal runs are read from SQLite itself (`set_trace_callback`), so "one
+commit" is what the database saw, not what the code meant.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from arbiter.execution import OrderTracker
+from arbiter.fsm import IllegalTransition
+from arbiter.store import Journal
+from arbiter.venues.orders import OrderStatus
+from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    with Journal.open(tmp_path / "journal.sqlite") as j:
+        yield j
+
+
+@pytest.fixture
+def statements(journal: Journal) -> Iterator[list[str]]:
+    seen: list[str] = []
+    journal.connection.set_trace_callback(seen.append)
+    yield seen
+    journal.connection.set_trace_callback(None)
+
+
+def _committed(path: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
+    """What another connection (another process, after a crash) would read: commits only."""
+    other = sqlite3.connect(path)
+    try:
+        return other.execute(sql, args).fetchall()
+    finally:
+        other.close()
+
+
+def test_submit_all_when_two_legs_writes_both_intents_and_marks_in_one_commit(
+    journal: Journal, statements: list[str]
+) -> None:
+    tracker = journal.tracker()
+    spot, perp = make_intent(leg="entry.spot"), make_intent(leg="entry.perp")
+
+    applied = tracker.submit_all([spot, perp])
+
+    assert [a.state for a in applied] == ["submitted", "submitted"]
+    assert sum(s.startswith("BEGIN") for s in statements) == 1
+    assert sum(s == "COMMIT" for s in statements) == 1
+    # One row per order, with its latest state, however many changes the commit holds.
+    assert sum(s.startswith("INSERT INTO orders") for s in statements) == 2
+    rows = _committed(
+        journal.path,
+        "SELECT o.state, COUNT(e.seq) FROM orders o JOIN order_events e USING (client_id) "
+        "WHERE e.trigger = 'submit' GROUP BY o.client_id ORDER BY o.client_id",
+    )
+    assert rows == [("submitted", 1), ("submitted", 1)]
+    intents = _committed(journal.path, "SELECT client_id FROM intents ORDER BY client_id")
+    assert intents == sorted((i.client_id,) for i in (spot, perp))
+
+
+def test_submit_all_when_an_intent_was_already_sent_writes_nothing(
+    journal: Journal, statements: list[str]
+) -> None:
+    tracker = journal.tracker()
+    spot, perp = make_intent(leg="entry.spot"), make_intent(leg="entry.perp")
+    tracker.submit_all([spot])
+    statements.clear()
+
+    with pytest.raises(IllegalTransition, match="'submit' is not allowed in state 'submitted'"):
+        tracker.submit_all([perp, spot])
+
+    assert statements == []
+    assert perp.client_id not in tracker
+
+
+def test_submit_all_when_same_intent_twice_is_refused_before_writing(
+    journal: Journal, statements: list[str]
+) -> None:
+    tracker = journal.tracker()
+    spot = make_intent()
+
+    with pytest.raises(ValueError, match="appears twice"):
+        tracker.submit_all([spot, spot])
+
+    assert statements == []
+
+
+def test_submit_all_when_intent_tracked_but_unsent_submits_it(journal: Journal) -> None:
+    tracker = journal.tracker()
+    spot = make_intent()
+    tracker.add(spot)  # journaled before a restart, never sent
+
+    (applied,) = tracker.submit_all([spot])
+
+    assert applied.state == "submitted"
+    assert tracker.history(spot.client_id) == [("submit", "new", "submitted")]
+
+
+def test_batch_when_one_order_changes_many_times_writes_its_row_once_with_the_latest(
+    journal: Journal, statements: list[str]
+) -> None:
+    tracker = journal.tracker()
+    spot = make_intent(qty="1")
+    tracker.submit_all([spot])
+    statements.clear()
+
+    with journal.batch():  # a burst of private messages
+        tracker.apply(make_ack(spot))
+        tracker.apply(make_fill(spot, "t1", "0.4"))
+        tracker.apply(make_fill(spot, "t2", "0.6"))
+
+    assert sum(s.startswith("INSERT INTO orders") for s in statements) == 1
+    assert _committed(
+        journal.path,
+        "SELECT state, fills_qty, last_seq FROM orders WHERE client_id = ?",
+        spot.client_id,
+    ) == [("filled", "1.0", 4)]
+
+
+def test_batch_when_read_inside_sees_its_own_pending_order_rows(journal: Journal) -> None:
+    tracker = journal.tracker()
+    spot = make_intent()
+    with journal.batch():
+        tracker.submit_all([spot])
+        tracker.apply(make_update(spot, OrderStatus.NEW))
+        loaded = journal.load_order(spot.client_id)
+    assert loaded is not None
+    assert loaded.snapshot.state == "acknowledged"
+
+
+def test_batch_when_it_fails_leaves_no_order_rows_behind(journal: Journal) -> None:
+    tracker = OrderTracker(journal)
+    spot = make_intent()
+
+    def fail_inside_batch() -> None:
+        with journal.batch():
+            tracker.add(spot)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_inside_batch()
+    other = make_intent(cycle=2)
+    tracker.add(other)  # the next transaction carries nothing of the failed one
+    assert _committed(journal.path, "SELECT client_id FROM orders") == [(other.client_id,)]
