@@ -1,7 +1,7 @@
 """Both legs at once, and a repair when only one of them fills.
 
-`DualLegExecutor.execute` sends both legs of a cycle step concurrently through the gateway and
-waits for both to end (IOC legs end at once; anything still working at the leg timeout is
+`DualLegExecutor.execute` journals both legs of a cycle step in one commit, sends them at once
+through the gateway, and waits for both to end (IOC legs end at once; anything still working at the leg timeout is
 cancelled). The outcome is classified by *exposure*, not by order states:
 
     residual (base) = signed filled base of leg A + signed filled base of leg B
@@ -103,14 +103,11 @@ class DualLegExecutor:
     async def execute(self, legs: Sequence[LegOrder], leg_timeout_ms: int) -> DualResult:
         if len(legs) != 2:
             raise ValueError(f"expected two legs, was {len(legs)}")
-        placed = await asyncio.gather(
-            *(self.gateway.place(leg.intent) for leg in legs), return_exceptions=True
-        )
-        for leg, outcome in zip(legs, placed, strict=True):
-            if isinstance(outcome, BaseException):  # a bug, not a venue answer: make it loud
-                raise RuntimeError(
-                    f"{leg.role}: placing {leg.intent.client_id} failed"
-                ) from outcome
+        try:  # both intents journaled in one commit, then both sent at once
+            await self.gateway.place_all([leg.intent for leg in legs])
+        except Exception as exc:  # a bug, not a venue answer (those are order states): loud
+            ids = ", ".join(f"{leg.role} {leg.intent.client_id}" for leg in legs)
+            raise RuntimeError(f"placing {ids} failed") from exc
         finals = await self._settle([leg.intent.client_id for leg in legs], leg_timeout_ms / 1000)
         results = tuple(
             LegResult(leg.role, leg.side, snap, leg.instrument)
