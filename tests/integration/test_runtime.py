@@ -7,13 +7,16 @@ on conditions with a generous timeout, never on a fixed sleep.
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from arbiter.commands.run import status_table
 from arbiter.market.instrument import InstrumentKind
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import Simulation, start
@@ -104,6 +107,10 @@ async def test_runtime_when_two_manifests_share_venues_opens_one_session_per_acc
             "alpha": "active",
             "beta": "active",
         }
+        assert all(s["fast_lane_us"]["p99"] is not None for s in status["strategies"])
+        screen = Console(file=io.StringIO(), width=200)
+        screen.print(status_table(runtime))  # the live view renders what status reports
+        assert "alpha" in screen.file.getvalue()  # type: ignore[attr-defined]
     finally:
         await runtime.stop()
 

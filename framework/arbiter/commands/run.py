@@ -165,7 +165,7 @@ async def _wait(
     stop: asyncio.Event, duration_s: float | None, runtime: Runtime, live: Console | None
 ) -> None:
     deadline = None if duration_s is None else time.monotonic() + duration_s
-    view = Live(_status_table(runtime), console=live, refresh_per_second=2) if live else None
+    view = Live(status_table(runtime), console=live, refresh_per_second=2) if live else None
     with view if view is not None else contextlib.nullcontext():
         while not stop.is_set():
             left = None if deadline is None else deadline - time.monotonic()
@@ -175,25 +175,34 @@ async def _wait(
                 async with asyncio.timeout(min(0.5, left) if left is not None else 0.5):
                     await stop.wait()
             if view is not None:
-                view.update(_status_table(runtime))
+                view.update(status_table(runtime))
 
 
-def _status_table(runtime: Runtime) -> Table:
+def status_table(runtime: Runtime) -> Table:
     table = Table(title=f"arbiter  global={runtime.states.state(GLOBAL)}", title_justify="left")
-    for column in ("strategy", "state", "pair", "machine", "spreads bps (entry/exit)", "held"):
+    columns = ("strategy", "state", "pair", "machine", "spreads bps entry/exit", "held")
+    for column in (*columns, "net delta", "gates blocking", "fast lane p50/p99 us"):
         table.add_column(column)
     for body in runtime.status()["strategies"]:
-        for pair in body["pairs"]:
+        deltas = ", ".join(f"{a} {v}" for a, v in body["net_delta"].items()) or "-"
+        gates = ", ".join(f"{g} {n}" for g, n in body["gates_failed"].items()) or "-"
+        lane = body["fast_lane_us"]
+        latency = "-" if lane["p50"] is None else f"{lane['p50']:.1f} / {lane['p99']:.1f}"
+        for n, pair in enumerate(body["pairs"]):
             spreads = "  ".join(
                 f"{d}: {v[0]}/{v[1]}" for d, v in pair.get("spreads_bps", {}).items()
             )
+            first = n == 0  # strategy-wide figures once, on its first pair's row
             table.add_row(
-                body["name"],
-                body["state"],
+                body["name"] if first else "",
+                body["state"] if first else "",
                 pair["id"],
                 pair["state"],
                 spreads,
                 pair["position_base"],
+                deltas if first else "",
+                gates if first else "",
+                latency if first else "",
             )
     return table
 

@@ -55,6 +55,7 @@ from arbiter.runtime.reload import DEFAULT_POLL_S, ManifestWatcher, ReloadDecisi
 from arbiter.runtime.restore import restore_cycle
 from arbiter.runtime.risk_monitor import RiskMonitor
 from arbiter.runtime.strategy_runner import StrategyHooks, StrategyRunner
+from arbiter.runtime.summary import fast_lane_percentiles
 from arbiter.runtime.supervisor import Supervised, Supervisor
 from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
@@ -671,6 +672,7 @@ class Runtime:
             body["gates_failed"] = dict(host.runner.gate_stats.failed)
             body["breaches"] = dict(host.breaches)
             body["hedger"] = host.hedger.machine.state if host.hedger else None
+            body["fast_lane_us"] = fast_lane_percentiles(host.runner.stats.decide_ns)
             strategies.append(body)
         return {
             "strategies": strategies,

@@ -27,6 +27,12 @@ def percentile_us(samples_ns: Iterable[int], q: float) -> float | None:
     return ordered[index] / 1000
 
 
+def fast_lane_percentiles(decide_ns: Iterable[int], last: int = 10_000) -> dict[str, float | None]:
+    """p50/p99 of the latest `last` book-event-to-decision times, in microseconds."""
+    recent = list(decide_ns)[-last:]
+    return {"p50": percentile_us(recent, 0.50), "p99": percentile_us(recent, 0.99)}
+
+
 @dataclass
 class StrategySummary:
     name: str
