@@ -108,9 +108,9 @@ async def test_runtime_when_two_manifests_share_venues_opens_one_session_per_acc
             "beta": "active",
         }
         assert all(s["fast_lane_us"]["p99"] is not None for s in status["strategies"])
-        screen = Console(file=io.StringIO(), width=200)
-        screen.print(status_table(runtime))  # the live view renders what status reports
-        assert "alpha" in screen.file.getvalue()  # type: ignore[attr-defined]
+        rendered = io.StringIO()
+        Console(file=rendered, width=200).print(status_table(runtime))  # the live view
+        assert "alpha" in rendered.getvalue()
     finally:
         await runtime.stop()
 
