@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-VENUE_FIXTURES = REPO_ROOT / ".." / "shared" / "fixtures" / "venues"
+VENUE_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "venues"  # venue messages, see its README
 XRPUSDT_RECORDING = VENUE_FIXTURES / "bybit" / "2024-12-01_XRPUSDT_ob500.data"
 
 
