@@ -214,8 +214,13 @@ class PairRunner:
         base, orders = legs
         decision = Decision("enter", direction, base, base * self._price(orders[0]))
         started = time.perf_counter_ns()
+        # `enter` and every transition after it are journaled under the cycle being entered:
+        # a restart classifies the journal's last cycle by that cycle's fills, so a crash
+        # mid-entry must leave the new number there, not the previous cycle's.
+        self.cycle = next_cycle
         verdict = self._fire("enter", decision=decision, snapshot=self.services.snapshot(self.pair))
         if not verdict.accepted:
+            self.cycle = next_cycle - 1  # refused by a gate: nothing journaled, nothing used
             self.stats.entries_refused += 1
             self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
             return False
@@ -225,7 +230,6 @@ class PairRunner:
             self.last_refusal = f"pre-trade: {refused}"
             self._fire("both_failed")
             return False
-        self.cycle = next_cycle
         self.direction = direction
         self.stats.entries += 1
         self.services.sending(self.pair, orders)
