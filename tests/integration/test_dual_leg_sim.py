@@ -282,6 +282,86 @@ async def test_repair_hedge_when_perp_leg_rejected_hedger_restores_delta_within_
     )
 
 
+# -- one leg partly filled, the rest expired --------------------------------------------------
+
+
+def partial_entry(desk: Desk) -> tuple[Decimal, Decimal]:
+    """(spot filled, perp filled) in BTC of cycle 1's entry, checking that the perp leg
+    filled in part and the venue ended the IOC's remainder (both venues say cancelled)."""
+    legs = desk.legs(1)
+    state, _, contracts = legs["entry.perp/0"]
+    assert state in ("cancelled", "expired")
+    assert 0 < contracts < D("0.99"), contracts  # part of the 0.99-contract order
+    return legs["entry.spot/0"][2], contracts * D("0.01")
+
+
+@pytest.mark.parametrize("desk", [("chase", THIN_PERP)], indirect=True)
+async def test_repair_chase_when_perp_leg_partly_filled_sells_the_rest_deeper(desk: Desk) -> None:
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    spot, perp = partial_entry(desk)
+    chased = sum((q for leg, (_, _, q) in desk.legs(1).items() if ".chase/" in leg), D(0))
+    assert perp + chased * D("0.01") == spot
+    assert desk.pair.stats.repairs == {"repaired": 1}
+    assert desk.pair.open_base == spot
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()
+
+
+@pytest.mark.parametrize("desk", [("unwind", THIN_PERP)], indirect=True)
+async def test_repair_unwind_when_perp_leg_partly_filled_keeps_the_hedged_part_open(
+    desk: Desk,
+) -> None:
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    spot, perp = partial_entry(desk)
+    assert desk.legs(1)["entry.spot.unwind/1"][2] == spot - perp
+    assert desk.pair.stats.repairs == {"flattened": 1}
+    # What both legs still hold is a hedged position the pair owns and will exit.
+    assert desk.pair.open_base == perp
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()
+
+    # The exit meets the thin perp book too: part of it fills, the unwind buys the spot back
+    # down to what the perp closed, and the pair holds the rest, still hedged.
+    await desk.basis("-40")
+    await desk.until(lambda: desk.pair.stats.repairs == {"flattened": 2}, "exit repaired")
+    await desk.cycle_settles("open")
+    spot_held, perp_short = desk.held()
+    assert desk.pair.open_base == spot_held == perp_short > 0
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()
+
+
+@pytest.mark.parametrize("desk", [("hedge", THIN_PERP)], indirect=True)
+async def test_repair_hedge_when_perp_leg_partly_filled_hedges_the_rest_keeps_the_pair_open(
+    desk: Desk, tmp_path: Path
+) -> None:
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    spot, perp = partial_entry(desk)
+    assert desk.pair.stats.repairs == {"handed_to_hedger": 1}
+    assert desk.pair.open_base == perp  # the pair's own hedged part; the rest is the hedger's
+    assert desk.held() == (spot, spot)  # the hedger sold the perp the entry could not
+    desk.agrees()
+    band = desk.runtime.strategies["alpha"].loaded.manifest.hedge
+    assert band is not None
+    mid = desk.runtime.market.touch(desk.pair.pair.legs[0], Side.SELL)
+    assert mid is not None
+    assert abs(desk.net_base()) * mid <= band.band_notional
+
+    # A restart reads the same from the journal: the pair holds its hedged part, the residual
+    # was the hedger's (and is hedged), so nothing is one-legged and nothing is reported.
+    await desk.restart(tmp_path)
+    assert desk.pair.machine.state == "open"
+    assert desk.pair.open_base == perp
+    assert desk.runtime.incidents.open() == []
+    assert desk.runtime.strategies["alpha"].runner.inventory.delta("BTC").base == 0
+
+
 # -- venue races and ambiguity ----------------------------------------------------------------
 
 

@@ -297,27 +297,35 @@ class PairRunner:
         )
         self.services.on_fills(self.pair, repaired, "repair")
         self.stats.repairs[repaired.outcome] = self.stats.repairs.get(repaired.outcome, 0) + 1
+        # Whatever the policy did, the pair now holds what both its legs hold alike: a partial
+        # fill repaired leaves a smaller hedged position, never nothing. Any residual beyond
+        # it is the hedger's (handed over, or raised as an incident when the budget ran out).
+        self.open_base = self._hedged_after(result, repaired, entering=entering)
         if repaired.outcome == "repair_budget_exceeded":
             self._fire("repair_budget_exceeded")
             return
-        if repaired.outcome == "handed_to_hedger":
+        if self.open_base <= 0:
             self._finish_cycle()
-            self._fire("handed_to_hedger")
-            return
-        # Entry: a completed chase leaves a hedged position (open), an unwind leaves us flat.
-        # Exit: a completed chase finishes the exit (flat), an unwind restores the position.
-        completes_trade = repaired.outcome == "repaired"
-        hedged_position = completes_trade if entering else not completes_trade
-        filled = [leg.filled_base for leg in result.legs]
-        if hedged_position:
-            if entering:  # the chase brought the short leg up to the long one
-                self.open_base = max(filled)
-            else:  # the unwind took back the leg that exited too far
-                self.open_base -= min(filled)
-            self._fire("repaired")
-        else:
-            self._finish_cycle()
-            self._fire("flattened")
+        trigger = "handed_to_hedger" if repaired.outcome == "handed_to_hedger" else "flattened"
+        if self.open_base > 0 and trigger == "flattened":
+            trigger = "repaired"  # both legs still hold the same base: a hedged position
+        self._fire(trigger)
+
+    def _hedged_after(
+        self, result: DualResult, repaired: RepairResult, *, entering: bool
+    ) -> Decimal:
+        """The base both legs hold after the step and its repair: the smaller of what the long
+        leg holds and what the short leg is short (the position before an exit included)."""
+        assert self.direction is not None
+        long_role = _buy_role(self.direction)
+        before = ZERO if entering else self.open_base
+        held = {"long": before, "short": before}
+        for leg in (*result.legs, *repaired.legs):
+            if leg.role == long_role:
+                held["long"] += leg.signed_base
+            else:
+                held["short"] -= leg.signed_base
+        return max(ZERO, min(held["long"], held["short"]))
 
     async def _hand_over(self, residual: Decimal) -> None:
         assert self.services.hand_to_hedger is not None

@@ -296,7 +296,12 @@ class Runtime:
             if record is None:
                 continue
             restored = restore_cycle(
-                runner.pair, record.cycle, record.state, history, self.market.instrument
+                runner.pair,
+                record.cycle,
+                record.state,
+                history,
+                self.market.instrument,
+                handed_over=record.handed_over,
             )
             runner.resume_from(restored.state, restored.direction, restored.held_base)
             if restored.last_state != "idle":
