@@ -180,7 +180,9 @@ class Runtime:
             except AccountError as exc:
                 self.reloads.last_error[decision.path] = str(exc)
                 logger.error("{}: {}", decision.path, exc)
-        self.stats.recovery = await reconcile(self.gateway, _TradingVenues(self.accounts))
+        self.stats.recovery = await reconcile(
+            self.gateway, _TradingVenues(self.accounts), self.journal
+        )
         for line in self.stats.recovery.lines():
             logger.warning("recovery: {}", line)
         for orphan in self.stats.recovery.orphans:
