@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -24,7 +24,13 @@ from typing import Any
 from loguru import logger
 
 from arbiter.compiler.plan import LegPlan, PairPlan, Plan
-from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
+from arbiter.execution.dual_leg import (
+    DualLegExecutor,
+    DualResult,
+    LegOrder,
+    LegResult,
+    RepairResult,
+)
 from arbiter.execution.intent import Intent
 from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.fsm.runner import GuardResult, MachineRunner
@@ -314,18 +320,9 @@ class PairRunner:
     def _hedged_after(
         self, result: DualResult, repaired: RepairResult, *, entering: bool
     ) -> Decimal:
-        """The base both legs hold after the step and its repair: the smaller of what the long
-        leg holds and what the short leg is short (the position before an exit included)."""
         assert self.direction is not None
-        long_role = _buy_role(self.direction)
         before = ZERO if entering else self.open_base
-        held = {"long": before, "short": before}
-        for leg in (*result.legs, *repaired.legs):
-            if leg.role == long_role:
-                held["long"] += leg.signed_base
-            else:
-                held["short"] -= leg.signed_base
-        return max(ZERO, min(held["long"], held["short"]))
+        return held_after(_buy_role(self.direction), before, (*result.legs, *repaired.legs))
 
     async def _hand_over(self, residual: Decimal) -> None:
         assert self.services.hand_to_hedger is not None
@@ -415,6 +412,19 @@ class PairRunner:
         if name == "is_flat":
             return GuardResult(not held, f"holding {self.open_base} {self.pair.asset}")
         return GuardResult(False, f"unknown guard {name}")
+
+
+def held_after(long_role: str, before: Decimal, legs: Iterable[LegResult]) -> Decimal:
+    """The base both legs of a pair hold after a step's `legs` (entry or exit legs, and the
+    repair's orders): the smaller of what the long leg holds and what the short leg is short.
+    `long_role` is the role the entry bought; `before` what each held before the step."""
+    held = {"long": before, "short": before}
+    for leg in legs:
+        if leg.role == long_role:
+            held["long"] += leg.signed_base
+        else:
+            held["short"] -= leg.signed_base
+    return max(ZERO, min(held["long"], held["short"]))
 
 
 def _acted(task: asyncio.Task[bool]) -> bool:
