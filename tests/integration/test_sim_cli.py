@@ -153,3 +153,36 @@ def test_sim_command_when_venue_unknown_exits_naming_it() -> None:
 
     assert result.exit_code == 1
     assert "expected venues among ('bybit', 'okx'), was ['kraken']" in result.output
+
+
+async def test_sim_command_when_controlled_on_stdin_answers_and_stops_when_stdin_closes() -> None:
+    args = _command("--rate", "0", "--still", "--control", "--symbols", "BTC/USDT")
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        venues = [json.loads(await asyncio.wait_for(proc.stdout.readline(), WAIT_S)) for _ in "ab"]
+        assert [v["venue"] for v in venues] == ["bybit", "okx"]
+        answers = []
+        for command in (
+            {"op": "basis", "venue": "okx", "base": "BTC", "bps": "80"},
+            {"op": "step"},
+            {"op": "state"},
+            {"op": "jump"},
+        ):
+            proc.stdin.write(json.dumps(command).encode() + b"\n")
+            await proc.stdin.drain()
+            answers.append(json.loads(await asyncio.wait_for(proc.stdout.readline(), WAIT_S)))
+        assert [a["ok"] for a in answers] == [True, True, True, False]
+        assert set(answers[2]["state"]) == {"bybit", "okx"}
+        proc.stdin.close()
+        assert await asyncio.wait_for(proc.wait(), WAIT_S) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

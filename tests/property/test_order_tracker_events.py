@@ -1,10 +1,13 @@
 """Random orders, duplications and interleavings of venue events fed to the order tracker.
 
 A venue history is generated first (what really happened: fills split at random, then filled,
-cancelled, expired, rejected, lost, or cancelled-then-filled), then delivered shuffled with
-random duplicates, around an optional cancel request of ours and an optional ambiguous send
-resolved by a query. Whatever the delivery, the tracker must end where the history says, with
-every fill counted once, and the journal must agree with it.
+cancelled, expired, rejected, lost, cancelled-then-filled, or filled and reported Filled twice
+as when a fill beats our cancel), then delivered shuffled with random duplicates, around our
+own steps: an optional cancel request and the venue's answer to it (accepted, refused as too
+late, or lost), and an optional ambiguous send whose error may come back after the venue's
+events (a timeout that outlived the fill), resolved by a query. Whatever the delivery, the
+tracker must end where the history says, with every fill counted once, and the journal must
+agree with it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from hypothesis import strategies as st
 from arbiter.execution import Applied, Intent, OrderTracker
 from arbiter.fsm import ORDER, GuardResult, MachineRunner
 from arbiter.store import Journal, restore_orders
-from arbiter.venues.errors import Ambiguous
+from arbiter.venues.errors import Ambiguous, OrderRejected
 from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderUpdate
 from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
 
@@ -33,9 +36,14 @@ EXPECTED_STATE = {
     "rejected": "rejected",
     "lost": "rejected",
     "filled_after_cancel": "filled",
+    "filled_twice": "filled",
 }
+# Our own steps, delivered among the venue's events: the answer to our send when it failed
+# ambiguously, a query by client id, a cancel request, and the venue's answer to the cancel.
+SEND_ERROR, QUERY, CANCEL = "send_error", "query", "cancel"
+CANCEL_REFUSED, CANCEL_LOST, CANCEL_QUERY = "cancel_refused", "cancel_lost", "cancel_query"
 
-Event = OrderAck | OrderUpdate | Fill | str  # "query" and "cancel" are our own steps
+Event = OrderAck | OrderUpdate | Fill | str
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,9 @@ class History:
 
 
 def _history(intent: Intent, outcome: str, lots: int, split: list[int]) -> History:
-    filled_lots = {"filled": lots, "filled_after_cancel": lots}.get(outcome, sum(split))
+    filled_lots = {"filled": lots, "filled_after_cancel": lots, "filled_twice": lots}.get(
+        outcome, sum(split)
+    )
     if outcome in ("rejected", "lost"):
         filled_lots = 0
     fill_lots: list[int] = []
@@ -83,14 +93,20 @@ def _history(intent: Intent, outcome: str, lots: int, split: list[int]) -> Histo
             events.append(terminal)
             if outcome != "filled_after_cancel":
                 final = terminal
+        if outcome == "filled_twice":  # the cancel's outcome reports the fill that beat it
+            events.append(make_update(intent, OrderStatus.FILLED, str(lots * LOT)))
     return History(outcome, lots, tuple(fill_lots), tuple(events), final)
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> tuple[History, list[Event], bool]:
+def scenarios(draw: st.DrawFn, cancel: bool | None = None) -> tuple[History, list[Event]]:
+    """A venue history and one delivery of it; `cancel`: whether we cancel (None: drawn)."""
     lots = draw(st.integers(min_value=1, max_value=6))
     intent = make_intent(qty=str(lots * LOT))
-    outcome = draw(st.sampled_from(sorted(EXPECTED_STATE)))
+    outcomes = sorted(EXPECTED_STATE)
+    if cancel:
+        outcomes = [o for o in outcomes if o not in ("rejected", "lost")]  # never working
+    outcome = draw(st.sampled_from(outcomes))
     split = draw(st.lists(st.integers(min_value=1, max_value=lots), min_size=1, max_size=4))
     if outcome in ("cancelled", "expired"):
         split = [min(p, lots - 1) for p in split if lots > 1]  # a partial at most
@@ -98,17 +114,37 @@ def scenarios(draw: st.DrawFn) -> tuple[History, list[Event], bool]:
         while sum(split) >= lots:
             split.pop()
     history = _history(intent, outcome, lots, split)
-    ambiguous = outcome == "lost" or draw(st.booleans())
-    truth: list[Event] = list(history.events)
+    venue: list[Event] = list(history.events)
     if history.events:
-        duplicates = draw(st.lists(st.sampled_from(history.events), max_size=6))
-        truth += duplicates
-    if ambiguous:
-        truth.append("query")
-    if outcome not in ("rejected", "lost") and draw(st.booleans()):
-        truth.append("cancel")
-    delivery = draw(st.permutations(truth))
-    return history, delivery, ambiguous
+        venue += draw(st.lists(st.sampled_from(history.events), max_size=6))  # duplicates
+    venue = list(draw(st.permutations(venue)))
+    n = len(venue)
+    ours: list[tuple[int, int, str]] = []  # (delivered before venue[position], rank, step)
+    after = 0
+    if outcome == "lost" or draw(st.booleans()):  # the send failed ambiguously
+        after = draw(st.integers(0, n))
+        ours += [(after, 0, SEND_ERROR), (draw(st.integers(after, n)), 1, QUERY)]
+    if cancel is None:
+        cancel = outcome not in ("rejected", "lost") and draw(st.booleans())
+    if cancel:
+        # Early, while the order is likely still working: that is when we cancel, and when
+        # fills and acks race the request.
+        at = draw(st.integers(after, min(n, after + 2)))
+        ours.append((at, 2, CANCEL))
+        answers = [None, CANCEL_LOST]  # accepted (nothing to say), or the answer was lost
+        if outcome in ("filled", "filled_twice", "filled_after_cancel"):
+            answers.append(CANCEL_REFUSED)  # too late: the venue had filled it
+        answer = draw(st.sampled_from(answers))
+        if answer is not None:
+            at = draw(st.integers(at, n))
+            ours.append((at, 3, answer))
+            if answer == CANCEL_LOST:
+                ours.append((draw(st.integers(at, n)), 4, CANCEL_QUERY))
+    delivery: list[Event] = []
+    for position in range(n + 1):  # ties keep our own order (rank): a request before its answer
+        delivery += [step for p, _, step in sorted(ours) if p == position]
+        delivery += venue[position : position + 1]
+    return history, delivery
 
 
 def _replayed_state(journal: Journal, client_id: str) -> str:
@@ -124,21 +160,46 @@ def _replayed_state(journal: Journal, client_id: str) -> str:
     return runner.state
 
 
+@dataclass
+class Calls:
+    """Our calls in flight: an answer comes back only to the process that made the call."""
+
+    send_open: bool = True  # the send started before the first delivery
+    cancel_open: bool = False
+
+
 def _deliver(
-    tracker: OrderTracker, history: History, event: Event, client_id: str
+    tracker: OrderTracker, history: History, event: Event, client_id: str, calls: Calls
 ) -> Applied | None:
-    if event == "query":
+    if event in (QUERY, CANCEL_QUERY):
         return tracker.query_result(client_id, history.final)
-    if event == "cancel":
+    if event == SEND_ERROR:
+        return (
+            tracker.send_failed(client_id, Ambiguous("bybit", "timeout"))
+            if calls.send_open
+            else None
+        )
+    if event == CANCEL:
         state = tracker.snapshot(client_id).state
         if state in ("submitted", "acknowledged", "partially_filled"):
+            calls.cancel_open = True
             return tracker.cancel_requested(client_id)
         return None  # our executor never cancels a final or unsent order
+    if event in (CANCEL_REFUSED, CANCEL_LOST):
+        if not calls.cancel_open:
+            return None  # the cancel was never sent, or its caller died in a restart
+        calls.cancel_open = False
+        error = (
+            OrderRejected("bybit", "too late to cancel: filled")
+            if event == CANCEL_REFUSED
+            else Ambiguous("bybit", "cancel timed out")
+        )
+        return tracker.cancel_failed(client_id, error)
     assert not isinstance(event, str)
     return tracker.apply(event)
 
 
-def _run(history: History, delivery: list[Event], ambiguous: bool, restart_at: int | None) -> None:
+def _run(history: History, delivery: list[Event], restart_at: int | None) -> None:
     intent = make_intent(qty=str(history.lots * LOT))
     client_id = intent.client_id
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,8 +208,7 @@ def _run(history: History, delivery: list[Event], ambiguous: bool, restart_at: i
         tracker = OrderTracker(journal)
         tracker.add(intent)
         results: list[Applied | None] = [tracker.submitted(client_id)]
-        if ambiguous:
-            results.append(tracker.send_failed(client_id, Ambiguous("bybit", "timeout")))
+        calls = Calls()
         incidents = []
         last_filled = Decimal(0)
         for n, event in enumerate(delivery):
@@ -159,7 +219,8 @@ def _run(history: History, delivery: list[Event], ambiguous: bool, restart_at: i
                 journal = Journal.open(path)
                 tracker = OrderTracker(journal)
                 restore_orders(journal.load_state(), tracker)
-            results.append(_deliver(tracker, history, event, client_id))
+                calls = Calls(send_open=False)  # answers to the dead process's calls are lost
+            results.append(_deliver(tracker, history, event, client_id, calls))
             filled = tracker.snapshot(client_id).filled_qty
             assert filled >= last_filled, "filled quantity went backwards"
             last_filled = filled
@@ -186,8 +247,18 @@ def _run(history: History, delivery: list[Event], ambiguous: bool, restart_at: i
         row = journal.connection.execute(
             "SELECT state, fills_qty, last_seq FROM orders WHERE client_id = ?", (client_id,)
         ).fetchone()
-        changes = [r.change for r in results if r is not None and r.change is not None]
-        assert row == (snap.state, str(snap.fills_qty), len(changes))
+        changes = {r.change.seq for r in results if r is not None and r.change is not None}
+        seqs = [
+            seq
+            for (seq,) in journal.connection.execute(
+                "SELECT seq FROM order_events WHERE client_id = ? ORDER BY seq", (client_id,)
+            ).fetchall()
+        ]
+        # Every change is journaled, in order, none missing (a query of an order journaled as
+        # sent but never answered makes two: the send was ambiguous, the venue has nothing).
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert changes <= set(seqs)
+        assert row == (snap.state, str(snap.fills_qty), len(seqs))
         assert _replayed_state(journal, client_id) == snap.state
         journal.close()
 
@@ -195,7 +266,7 @@ def _run(history: History, delivery: list[Event], ambiguous: bool, restart_at: i
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(scenarios())
 def test_tracker_when_events_shuffled_and_duplicated_ends_consistent(
-    scenario: tuple[History, list[Event], bool],
+    scenario: tuple[History, list[Event]],
 ) -> None:
     _run(*scenario, restart_at=None)
 
@@ -203,6 +274,16 @@ def test_tracker_when_events_shuffled_and_duplicated_ends_consistent(
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(scenarios(), st.integers(min_value=0, max_value=20))
 def test_tracker_when_restarted_mid_stream_ends_as_without_restart(
-    scenario: tuple[History, list[Event], bool], restart_at: int
+    scenario: tuple[History, list[Event]], restart_at: int
 ) -> None:
+    _run(*scenario, restart_at=restart_at)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(scenarios(cancel=True), st.one_of(st.none(), st.integers(min_value=0, max_value=20)))
+def test_tracker_when_cancel_races_fills_and_answers_ends_consistent(
+    scenario: tuple[History, list[Event]], restart_at: int | None
+) -> None:
+    """Our cancel among the venue's acks and fills, answered or refused or lost, sometimes
+    across a restart: a fill after the request wins, a refusal as too late changes nothing."""
     _run(*scenario, restart_at=restart_at)

@@ -130,3 +130,37 @@ def test_restore_when_nothing_filled_resumes_idle(tmp_path: Path) -> None:
         tmp_path, [("entry.spot", Side.BUY, "0.05", "0"), ("entry.perp", Side.SELL, "5", "0")]
     )
     assert restore_cycle(PAIR, 3, "entering", fills, instrument).state == "idle"
+
+
+def test_restore_when_residual_was_handed_to_hedger_resumes_open_on_hedged_part(
+    tmp_path: Path,
+) -> None:
+    fills = journal_fills(
+        tmp_path, [("entry.spot", Side.BUY, "0.05", "0.05"), ("entry.perp", Side.SELL, "5", "2")]
+    )
+    restored = restore_cycle(PAIR, 3, "open", fills, instrument, handed_over=True)
+    assert (restored.state, restored.held_base, restored.residual_base) == ("open", D("0.02"), 0)
+    assert restored.direction == "buy_spot_short_perp"
+    assert "handed to the hedger" in restored.reason
+
+
+def test_restore_when_whole_leg_was_handed_to_hedger_resumes_idle(tmp_path: Path) -> None:
+    fills = journal_fills(
+        tmp_path, [("entry.spot", Side.BUY, "0.05", "0.05"), ("entry.perp", Side.SELL, "5", "0")]
+    )
+    restored = restore_cycle(PAIR, 3, "open", fills, instrument, handed_over=True)
+    assert (restored.state, restored.held_base) == ("idle", 0)
+
+
+def test_load_state_when_cycle_handed_over_says_so(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.sqlite") as journal:
+        for cycle, trigger, dest in (
+            (1, "handed_to_hedger", "cooling_down"),
+            (2, "enter", "entering"),
+        ):
+            journal.record_cycle("t", "btc", cycle, trigger=trigger, source="x", dest=dest)
+            journal.record_cycle("t", f"p{cycle}", cycle, trigger=trigger, source="x", dest=dest)
+        cycles = journal.load_state().cycles
+    assert cycles[("t", "p1")].handed_over
+    assert not cycles[("t", "p2")].handed_over
+    assert not cycles[("t", "btc")].handed_over  # its last cycle (2) was not handed over

@@ -81,8 +81,12 @@ class DualResult:
 class RepairResult:
     outcome: str  # repaired (chase completed), flattened (unwound), handed_to_hedger, repair_budget_exceeded
     residual_base: Decimal
-    orders: tuple[OrderSnapshot, ...]
+    legs: tuple[LegResult, ...]  # the repair's own orders, each on the leg (role) it traded
     reason: str
+
+    @property
+    def orders(self) -> tuple[OrderSnapshot, ...]:
+        return tuple(leg.snapshot for leg in self.legs)
 
 
 TouchPrice = Callable[[str, Side], Decimal | None]  # (role, side we trade) -> touch we would cross
@@ -142,7 +146,7 @@ class DualLegExecutor:
         started = result.first_fill_ns or self._clock()
         deadline = started + max_unhedged_ms * 1_000_000
         residual = result.residual_base
-        orders: list[OrderSnapshot] = []
+        orders: list[LegResult] = []
         if residual == 0:
             return RepairResult("repaired", ZERO, (), "no residual")
         if policy == "hedge":
@@ -198,7 +202,7 @@ class DualLegExecutor:
             (snap,) = await self._settle(
                 [intent.client_id], min(leg_timeout_ms, budget_left_ms) / 1000
             )
-            orders.append(snap)
+            orders.append(LegResult(target.role, side, snap, target.instrument))
             filled = target.instrument.base_qty(snap.filled_qty)
             residual += -filled if side is Side.SELL else filled
             if residual == 0:

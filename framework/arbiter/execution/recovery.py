@@ -7,6 +7,10 @@ Order of work, per the journal's own promise (intent, then `submitted`, then sen
 3. every order `submitted`, `unknown` or live is queried by client id; the answer is applied
    (fills the venue reports while we were down raise the filled quantity; an order the venue
    never saw becomes `rejected`);
+3b. an order the venue reports filled beyond the fills we hold has its fills read from the
+   venue, from when it was sent, and applied (deduplicated by trade id): a venue session only
+   replays recent fills on connect, and inventory, PnL and the restored cycle are built from
+   fills, not from a reported quantity;
 4. each venue's open orders are listed: one whose client id has our shape but that the journal
    lacks is flagged as an incident (it must be ours from a lost journal, and nobody tracks it);
    others belong to someone else and are left alone.
@@ -17,21 +21,28 @@ Nothing is ever sent here.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from arbiter.execution.gateway import OrderGateway
+from arbiter.execution.records import ChangeKind, OrderJournal, OrderSnapshot
 from arbiter.venues.contract import TradingVenue
 from arbiter.venues.errors import OrderRejected, VenueError
 from arbiter.venues.orders import OrderUpdate
 
 OUR_CLIENT_ID = re.compile(r"a[0-9a-f]{25}")  # see arbiter.venues.client_ids.IntentId.client_id
+# Fills are read from this long before the order was sent (the venue's clock may run behind
+# ours); without a journal to say when, from this long before now.
+CLOCK_SLACK_MS = 60_000
+FILLS_LOOKBACK_MS = 24 * 3600 * 1000
 
 
 @dataclass
 class RecoveryReport:
     dropped_unsent: list[str] = field(default_factory=list)
     resolved: dict[str, str] = field(default_factory=dict)  # client id -> state after the query
+    fills_fetched: dict[str, int] = field(default_factory=dict)  # client id -> fills applied
     still_unknown: list[str] = field(default_factory=list)
     orphans: list[OrderUpdate] = field(default_factory=list)  # ours by shape, not in the journal
     foreign: int = 0  # open orders placed by something else
@@ -44,6 +55,9 @@ class RecoveryReport:
     def lines(self) -> list[str]:
         out = [f"dropped never-sent order {c}" for c in self.dropped_unsent]
         out += [f"order {c}: {state}" for c, state in self.resolved.items()]
+        out += [
+            f"order {c}: {n} fill(s) read from the venue" for c, n in self.fills_fetched.items()
+        ]
         out += [f"order {c}: still unknown" for c in self.still_unknown]
         out += [
             f"orphan on {o.venue}: {o.client_id} {o.symbol} {o.side} {o.qty} ({o.status})"
@@ -53,7 +67,13 @@ class RecoveryReport:
         return out
 
 
-async def reconcile(gateway: OrderGateway, venues: Mapping[str, TradingVenue]) -> RecoveryReport:
+async def reconcile(
+    gateway: OrderGateway,
+    venues: Mapping[str, TradingVenue],
+    journal: OrderJournal | None = None,
+) -> RecoveryReport:
+    """`journal` (the tracker's) says when each order was sent, so its fills are read from
+    then; without it, from `FILLS_LOOKBACK_MS` ago."""
     tracker = gateway.tracker
     report = RecoveryReport()
     for snap in list(tracker.open_orders()):
@@ -67,8 +87,13 @@ async def reconcile(gateway: OrderGateway, venues: Mapping[str, TradingVenue]) -
         after = await gateway.resolve(cid)
         if after.state == "unknown":
             report.still_unknown.append(cid)
-        else:
-            report.resolved[cid] = after.state
+            continue
+        if after.missing_fill_qty > 0:
+            try:
+                after = await _fetch_fills(gateway, venues[after.venue], after, journal, report)
+            except VenueError as exc:
+                report.errors.append(f"{cid}: fills not read: {exc}")
+        report.resolved[cid] = after.state
     for name, venue in venues.items():
         try:
             open_orders = await venue.open_orders()
@@ -83,3 +108,33 @@ async def reconcile(gateway: OrderGateway, venues: Mapping[str, TradingVenue]) -
             else:
                 report.foreign += 1
     return report
+
+
+async def _fetch_fills(
+    gateway: OrderGateway,
+    venue: TradingVenue,
+    snap: OrderSnapshot,
+    journal: OrderJournal | None,
+    report: RecoveryReport,
+) -> OrderSnapshot:
+    """Apply the order's fills as the venue lists them since the order was sent."""
+    since_ms = _sent_ms(journal, snap.client_id)
+    if since_ms is None:
+        since_ms = time.time_ns() // 1_000_000 - FILLS_LOOKBACK_MS
+    fills = [
+        f
+        for f in await venue.fills(snap.symbol, since_ms - CLOCK_SLACK_MS)
+        if f.client_id == snap.client_id
+    ]
+    for fill in fills:
+        gateway.on_private(fill)
+    report.fills_fetched[snap.client_id] = len(fills)
+    return gateway.tracker.snapshot(snap.client_id)
+
+
+def _sent_ms(journal: OrderJournal | None, client_id: str) -> int | None:
+    order = journal.load_order(client_id) if journal is not None else None
+    if order is None:
+        return None
+    sent = [e.ts_ns for e in order.events if e.kind is ChangeKind.SUBMIT]
+    return min(sent) // 1_000_000 if sent else None

@@ -55,7 +55,12 @@ CYCLE = MachineDef(
         Transition(
             "exit_failed", ("exiting",), "open", note="neither exit leg filled: still hedged"
         ),
-        Transition("repaired", ("legging",), "open", note="missing entry leg completed (chase)"),
+        Transition(
+            "repaired",
+            ("legging",),
+            "open",
+            note="both legs hold the same base again: a hedged position (maybe smaller)",
+        ),
         Transition(
             "flattened",
             ("legging",),
@@ -63,7 +68,18 @@ CYCLE = MachineDef(
             note="exposure closed (unwind, or exit chased)",
         ),
         Transition(
-            "handed_to_hedger", ("legging",), "cooling_down", note="residual owned by the hedger"
+            "handed_to_hedger",
+            ("legging",),
+            "open",
+            guards=("has_position",),
+            note="a partial fill: the pair keeps what both legs hold, the hedger the rest",
+        ),
+        Transition(
+            "handed_to_hedger",
+            ("legging",),
+            "cooling_down",
+            guards=("is_flat",),
+            note="residual owned by the hedger",
         ),
         Transition(
             "repair_budget_exceeded",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -24,7 +24,13 @@ from typing import Any
 from loguru import logger
 
 from arbiter.compiler.plan import LegPlan, PairPlan, Plan
-from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
+from arbiter.execution.dual_leg import (
+    DualLegExecutor,
+    DualResult,
+    LegOrder,
+    LegResult,
+    RepairResult,
+)
 from arbiter.execution.intent import Intent
 from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.fsm.runner import GuardResult, MachineRunner
@@ -214,8 +220,13 @@ class PairRunner:
         base, orders = legs
         decision = Decision("enter", direction, base, base * self._price(orders[0]))
         started = time.perf_counter_ns()
+        # `enter` and every transition after it are journaled under the cycle being entered:
+        # a restart classifies the journal's last cycle by that cycle's fills, so a crash
+        # mid-entry must leave the new number there, not the previous cycle's.
+        self.cycle = next_cycle
         verdict = self._fire("enter", decision=decision, snapshot=self.services.snapshot(self.pair))
         if not verdict.accepted:
+            self.cycle = next_cycle - 1  # refused by a gate: nothing journaled, nothing used
             self.stats.entries_refused += 1
             self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
             return False
@@ -225,7 +236,6 @@ class PairRunner:
             self.last_refusal = f"pre-trade: {refused}"
             self._fire("both_failed")
             return False
-        self.cycle = next_cycle
         self.direction = direction
         self.stats.entries += 1
         self.services.sending(self.pair, orders)
@@ -293,27 +303,26 @@ class PairRunner:
         )
         self.services.on_fills(self.pair, repaired, "repair")
         self.stats.repairs[repaired.outcome] = self.stats.repairs.get(repaired.outcome, 0) + 1
+        # Whatever the policy did, the pair now holds what both its legs hold alike: a partial
+        # fill repaired leaves a smaller hedged position, never nothing. Any residual beyond
+        # it is the hedger's (handed over, or raised as an incident when the budget ran out).
+        self.open_base = self._hedged_after(result, repaired, entering=entering)
         if repaired.outcome == "repair_budget_exceeded":
             self._fire("repair_budget_exceeded")
             return
-        if repaired.outcome == "handed_to_hedger":
+        if self.open_base <= 0:
             self._finish_cycle()
-            self._fire("handed_to_hedger")
-            return
-        # Entry: a completed chase leaves a hedged position (open), an unwind leaves us flat.
-        # Exit: a completed chase finishes the exit (flat), an unwind restores the position.
-        completes_trade = repaired.outcome == "repaired"
-        hedged_position = completes_trade if entering else not completes_trade
-        filled = [leg.filled_base for leg in result.legs]
-        if hedged_position:
-            if entering:  # the chase brought the short leg up to the long one
-                self.open_base = max(filled)
-            else:  # the unwind took back the leg that exited too far
-                self.open_base -= min(filled)
-            self._fire("repaired")
-        else:
-            self._finish_cycle()
-            self._fire("flattened")
+        trigger = "handed_to_hedger" if repaired.outcome == "handed_to_hedger" else "flattened"
+        if self.open_base > 0 and trigger == "flattened":
+            trigger = "repaired"  # both legs still hold the same base: a hedged position
+        self._fire(trigger)
+
+    def _hedged_after(
+        self, result: DualResult, repaired: RepairResult, *, entering: bool
+    ) -> Decimal:
+        assert self.direction is not None
+        before = ZERO if entering else self.open_base
+        return held_after(_buy_role(self.direction), before, (*result.legs, *repaired.legs))
 
     async def _hand_over(self, residual: Decimal) -> None:
         assert self.services.hand_to_hedger is not None
@@ -403,6 +412,19 @@ class PairRunner:
         if name == "is_flat":
             return GuardResult(not held, f"holding {self.open_base} {self.pair.asset}")
         return GuardResult(False, f"unknown guard {name}")
+
+
+def held_after(long_role: str, before: Decimal, legs: Iterable[LegResult]) -> Decimal:
+    """The base both legs of a pair hold after a step's `legs` (entry or exit legs, and the
+    repair's orders): the smaller of what the long leg holds and what the short leg is short.
+    `long_role` is the role the entry bought; `before` what each held before the step."""
+    held = {"long": before, "short": before}
+    for leg in legs:
+        if leg.role == long_role:
+            held["long"] += leg.signed_base
+        else:
+            held["short"] -= leg.signed_base
+    return max(ZERO, min(held["long"], held["short"]))
 
 
 def _acted(task: asyncio.Task[bool]) -> bool:

@@ -8,7 +8,10 @@ order with its intent, and the cycle machine's last state per pair; from those:
 - each pair's last cycle is classified by what its fills hold: a hedged position resumes in
   `open` (it exits when the spread converges), nothing held resumes `idle`, and a one-legged
   position (a crash between the legs, or mid-repair) resumes `halted` with an incident: the
-  hedger owns the residual and an operator decides when the pair trades again.
+  hedger owns the residual and an operator decides when the pair trades again;
+- a cycle whose repair handed its residual to the hedger (journaled `handed_to_hedger`) is not
+  one-legged: the pair holds what both legs hold alike, the hedger the rest (its fills are in
+  the inventory), so it resumes `open` on that part, or `idle` when nothing is left.
 """
 
 from __future__ import annotations
@@ -50,13 +53,17 @@ def restore_cycle(
     last_state: str,
     fills: list[tuple[Intent, Fill]],
     instrument: Callable[[LegPlan], Instrument | None],
+    *,
+    handed_over: bool = False,
 ) -> RestoredCycle:
-    """Classify a pair's last cycle from its fills (all of the strategy's; filtered here)."""
+    """Classify a pair's last cycle from its fills (all of the strategy's; filtered here);
+    `handed_over`: the cycle's residual went to the hedger (see `CycleRecord.handed_over`)."""
     own = [(i, f) for i, f in fills if i.id.pair == pair.id and i.id.cycle == cycle]
     if last_state not in _IN_FLIGHT or not own:
         return RestoredCycle(pair.id, cycle, last_state, "idle", None, ZERO, ZERO, "flat")
     signed: dict[str, Decimal] = {}  # role -> signed base
     direction = None
+    long_role = None  # the role the entry bought
     for intent, fill in own:
         parts = intent.id.leg.split(".")
         role = parts[1] if len(parts) > 1 else ""
@@ -68,8 +75,25 @@ def restore_cycle(
         signed[role] = signed.get(role, ZERO) + (base if fill.side is Side.BUY else -base)
         if parts[0] == "entry" and intent.request.side is Side.BUY:
             direction = _DIRECTION.get((pair.type, role))
+            long_role = role
     residual = sum(signed.values(), ZERO)
     held = max(signed.values(), default=ZERO)
+    if residual != 0 and handed_over and long_role is not None:
+        short = sum((q for r, q in signed.items() if r != long_role), ZERO)
+        held = max(ZERO, min(signed[long_role], -short))
+        if held == 0:
+            return RestoredCycle(pair.id, cycle, last_state, "idle", None, ZERO, ZERO, "flat")
+        return RestoredCycle(
+            pair.id,
+            cycle,
+            last_state,
+            "open",
+            direction,
+            held,
+            ZERO,
+            f"cycle {cycle} holds {held} {pair.asset} hedged; its residual {residual} "
+            "was handed to the hedger",
+        )
     if residual != 0:
         return RestoredCycle(
             pair.id,

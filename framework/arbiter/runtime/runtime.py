@@ -190,7 +190,9 @@ class Runtime:
             except AccountError as exc:
                 self.reloads.last_error[decision.path] = str(exc)
                 logger.error("{}: {}", decision.path, exc)
-        self.stats.recovery = await reconcile(self.gateway, _TradingVenues(self.accounts))
+        self.stats.recovery = await reconcile(
+            self.gateway, _TradingVenues(self.accounts), self.journal
+        )
         for line in self.stats.recovery.lines():
             logger.warning("recovery: {}", line)
         for orphan in self.stats.recovery.orphans:
@@ -311,7 +313,12 @@ class Runtime:
             if record is None:
                 continue
             restored = restore_cycle(
-                runner.pair, record.cycle, record.state, history, self.market.instrument
+                runner.pair,
+                record.cycle,
+                record.state,
+                history,
+                self.market.instrument,
+                handed_over=record.handed_over,
             )
             runner.resume_from(restored.state, restored.direction, restored.held_base)
             if restored.last_state != "idle":

@@ -46,6 +46,20 @@ class MarketParams:
     depth: dict[str, float] = field(default_factory=dict)
 
 
+# A market that stands still: no noise, no jumps, no resting sizes changing. Prices and the
+# basis move only when told (`MarketGenerator.set_basis`, then a step), so a test or a demo
+# opens a window exactly when it means to.
+STILL_MARKET = MarketParams(
+    price_vol=0.0,
+    basis_mean=0.0,
+    basis_vol=0.0,
+    basis_reversion=0.0,
+    jump_rate=0.0,
+    venue_offset_vol=0.0,
+    refresh_levels=0,
+)
+
+
 @dataclass
 class _Side:
     """One generated side of a book: ticks -> lots; the touch, and the first grid level."""

@@ -41,6 +41,9 @@ class CycleRecord:
     cycle: int
     state: str
     updated_ns: int
+    # The cycle's repair handed its residual to the hedger: what its legs hold beyond a hedged
+    # position is the hedger's, not a one-legged cycle.
+    handed_over: bool = False
 
 
 @dataclass(slots=True)
@@ -64,9 +67,15 @@ def load_state(conn: sqlite3.Connection) -> JournalState:
         _load_orders(conn, state)
         _load_positions(conn, state)
         for row in conn.execute(
-            "SELECT strategy, pair, cycle, state, updated_ns FROM cycle_states"
+            "SELECT c.strategy, c.pair, c.cycle, c.state, c.updated_ns, EXISTS ("
+            "SELECT 1 FROM cycle_transitions t WHERE t.strategy = c.strategy "
+            "AND t.pair = c.pair AND t.cycle = c.cycle AND t.trigger = 'handed_to_hedger') "
+            "FROM cycle_states c"
         ).fetchall():
-            state.cycles[(row[0], row[1])] = CycleRecord(*row)
+            strategy, pair, cycle, cycle_state, updated_ns, handed_over = row
+            state.cycles[(strategy, pair)] = CycleRecord(
+                strategy, pair, cycle, cycle_state, updated_ns, bool(handed_over)
+            )
         state.incidents = [
             Incident(IncidentKind(r[0]), *r[1:])
             for r in conn.execute(

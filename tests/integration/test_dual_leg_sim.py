@@ -1,0 +1,477 @@
+"""Both legs of a cycle, and their repair, with the real plugins against the simulator.
+
+A runtime trades one Bybit-spot / OKX-perp pair on a still market; a cycle starts only when a
+test moves the OKX perp's basis past the entry threshold. Faults act on one venue's order
+endpoint or private stream, so they hit exactly one leg. After each cycle the journal is
+compared with the engines' own state, exactly (`tests.agreement`): orders, fills, balances and
+positions. Waits are on conditions with a generous timeout, never on a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from arbiter.execution.dual_leg import LegOrder
+from arbiter.execution.intent import Intent
+from arbiter.market.instrument import InstrumentKind
+from arbiter.runtime.pair_runner import PairRunner
+from arbiter.runtime.runtime import Runtime, RuntimeOptions
+from arbiter.sim import FaultKind, Simulation, start
+from arbiter.sim.control import state
+from arbiter.sim.generator import STILL_MARKET, MarketParams
+from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, OKX_CLIENT_IDS, IntentId
+from arbiter.venues.contract import VenueLimits
+from arbiter.venues.orders import OrderType, Side, TimeInForce
+from tests.agreement import assert_journal_agrees, net_base
+
+pytestmark = pytest.mark.usefixtures("loopback_only")
+
+D = Decimal
+SYMBOLS = ("BTC/USDT",)
+WAIT_S = 30.0
+OKX_ORDER = "okx POST /api/v5/trade/order"
+LIFTED = {  # the simulator enforces no rate limits; ccxt's pacing would only slow the test
+    "bybit": VenueLimits(BYBIT_CLIENT_IDS, 1000, 1000),
+    "okx": VenueLimits(OKX_CLIENT_IDS, 1000, 1000),
+}
+# The OKX perp book thin and its levels far apart: a 600 USDT sell takes the ~10 levels within
+# its 20 bps limit, fills part, and the IOC expires the rest; the levels beyond stay for a
+# repair (still market: nothing refills the book).
+THIN_PERP = replace(STILL_MARKET, depth={"okx:BTC:perp": 0.002}, level_spacing=0.0003)
+
+
+def manifest(repair: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        strategy: {{ name: alpha, version: 1 }}
+        venues:
+          bybit: {{ plugin: bybit, endpoint: sim }}
+          okx: {{ plugin: okx, endpoint: sim }}
+        pairs:
+          - id: btc
+            type: spot_perp
+            asset: BTC
+            spot: {{ venue: bybit, symbol: BTCUSDT }}
+            perp: {{ venue: okx, symbol: BTC-USDT-SWAP }}
+        thresholds: {{ entry_bps: 10, exit_bps: 2, min_profit_bps: 3, cooldown_s: 3600 }}
+        sizing: {{ order_notional: 600, max_position_notional: 5000 }}
+        hedge: {{ band_notional: 100, interval_s: 3600, max_order_notional: 2000 }}
+        execution:
+          max_slippage_bps: 20
+          leg_timeout_ms: 3000
+          repair: {{ policy: {repair}, max_chase_steps: 3, chase_step_bps: 5 }}
+        risk: {{ max_net_delta_notional: 100000, daily_loss_limit: 100000 }}
+        """
+    )
+
+
+@dataclass
+class Desk:
+    sim: Simulation
+    runtime: Runtime
+
+    @property
+    def pair(self) -> PairRunner:
+        return self.runtime.strategies["alpha"].runner.pairs["btc"]
+
+    async def until(self, check: Callable[[], bool], what: str) -> None:
+        assert await self.runtime.wait_for(check, WAIT_S), f"timed out waiting: {what}"
+
+    async def basis(self, bps: str) -> None:
+        self.sim.generator.set_basis("okx", "BTC", float(D(bps) / 10_000))
+        self.sim.step()
+
+    async def restart(self, tmp_path: Path) -> None:
+        """Stop the runtime in order and start a new one on the same journal."""
+        await self.runtime.stop()
+        self.runtime = (await start_runtime(tmp_path, self.sim)).runtime
+
+    async def cycle_settles(self, *states: str) -> None:
+        """The entry (or exit) and any repair are over, the hedger is idle, nothing is open."""
+        host = self.runtime.strategies["alpha"]
+
+        def settled() -> bool:
+            busy = self.pair.busy
+            return (
+                (busy is None or busy.done())
+                and self.pair.machine.state in states
+                and not self.runtime.tracker.open_orders()
+                and (host.hedger is None or host.hedger.machine.state == "idle")
+            )
+
+        await self.until(settled, f"pair in {states}")
+
+    def agrees(self) -> None:
+        assert_journal_agrees(self.runtime.journal.connection, state(self.sim), SYMBOLS)
+
+    def net_base(self) -> Decimal:
+        return net_base(state(self.sim), SYMBOLS, "BTC")
+
+    def legs(self, cycle: int) -> dict[str, tuple[str, str, Decimal]]:
+        """leg -> (state, client id, filled) of every order of `cycle`, from the journal."""
+        rows = self.runtime.journal.connection.execute(
+            "SELECT i.leg, i.attempt, o.state, o.client_id, o.fills_qty FROM orders o "
+            "JOIN intents i USING (client_id) WHERE i.pair = 'btc' AND i.cycle = ?",
+            (cycle,),
+        ).fetchall()
+        return {f"{leg}/{attempt}": (st, cid, D(q)) for leg, attempt, st, cid, q in rows}
+
+    def engine_orders(self, venue: str) -> list[str]:
+        return [o.client_id for o in self.sim.engine(venue).orders.values()]
+
+    def held(self) -> tuple[Decimal, Decimal]:
+        """(BTC the spot leg bought and kept, BTC the perp leg is short), from the venues."""
+        venues = state(self.sim)
+        bought = sum(
+            (
+                D(e["qty"]) * (1 if e["side"] == "buy" else -1)
+                for e in venues["bybit"]["executions"]
+            ),
+            D(0),
+        )
+        (okx,) = venues["okx"]["accounts"]
+        position = okx["positions"].get("BTC-USDT-SWAP", {"qty": "0"})
+        return bought, -D(position["qty"]) * D("0.01")
+
+    def spot_fee(self) -> Decimal:
+        """What the spot buys paid in BTC: the venue keeps it, so it never reaches the hedge."""
+        executions = state(self.sim)["bybit"]["executions"]
+        return sum((D(e["fee"]) for e in executions if e["fee_coin"] == "BTC"), D(0))
+
+
+async def open_desk(tmp_path: Path, repair: str, market: MarketParams) -> Desk:
+    folder = tmp_path / "strategies"
+    folder.mkdir()
+    (folder / "alpha.yaml").write_text(manifest(repair))
+    sim = await start(symbols=list(SYMBOLS), seed=3, market=market)
+    return await start_runtime(tmp_path, sim)
+
+
+async def start_runtime(tmp_path: Path, sim: Simulation) -> Desk:
+    """A runtime on the folder and journal under `tmp_path`, trading on `sim`."""
+    folder = tmp_path / "strategies"
+    runtime = Runtime(
+        RuntimeOptions(
+            targets=[folder],
+            journal=tmp_path / "journal.sqlite",
+            tick_s=0.05,
+            venue_limits=LIFTED,
+        ),
+        sim=sim,
+    )
+    await runtime.start()
+    desk = Desk(sim, runtime)
+    await desk.until(
+        lambda: runtime.strategies["alpha"].runner.engine is not None, "spread engine built"
+    )
+    return desk
+
+
+@pytest.fixture
+async def desk(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Desk]:
+    repair, market = getattr(request, "param", ("chase", STILL_MARKET))
+    opened = await open_desk(tmp_path, repair, market)
+    try:
+        yield opened
+    finally:
+        await opened.runtime.stop()
+        await opened.sim.stop()
+
+
+# -- both legs -----------------------------------------------------------------------------
+
+
+async def test_entry_when_both_legs_fill_holds_a_hedged_position_the_venue_agrees_with(
+    desk: Desk,
+) -> None:
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    legs = desk.legs(1)
+    assert {leg: s for leg, (s, _, _) in legs.items()} == {
+        "entry.spot/0": "filled",
+        "entry.perp/0": "filled",
+    }
+    assert desk.pair.open_base == legs["entry.spot/0"][2] > 0
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()  # hedged to the fee the venue kept in BTC
+    # The cycle machine journaled the entry under the cycle it entered (a restart reads it).
+    rows = desk.runtime.journal.connection.execute(
+        "SELECT trigger, cycle FROM cycle_transitions WHERE pair = 'btc' ORDER BY id"
+    ).fetchall()
+    assert [(t, c) for t, c in rows if t != "spread_entered"] == [
+        ("enter", 1),
+        ("both_filled", 1),
+    ]
+
+    await desk.basis("-40")
+    await desk.cycle_settles("cooling_down")
+    assert desk.pair.stats.cycles_completed == 1
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()
+    okx = desk.sim.engine("okx")
+    perp = okx.instrument(InstrumentKind.PERP, "BTC-USDT-SWAP")
+    assert next(iter(okx.accounts.values())).position(perp).qty == 0
+
+
+# -- one leg rejected ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("desk", [("chase", STILL_MARKET)], indirect=True)
+async def test_repair_chase_when_perp_leg_rejected_completes_the_missing_leg(desk: Desk) -> None:
+    desk.sim.faults.add(FaultKind.REJECT, OKX_ORDER)
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    legs = desk.legs(1)
+    assert legs["entry.perp/0"][0] == "rejected"
+    assert legs["entry.perp/0"][1] not in desk.engine_orders("okx")
+    assert legs["entry.perp.chase/1"][0] == "filled"
+    assert desk.pair.stats.repairs == {"repaired": 1}
+    spot, perp = legs["entry.spot/0"][2], legs["entry.perp.chase/1"][2]
+    assert desk.pair.open_base == spot == perp * D("0.01")  # OKX contracts are 0.01 BTC
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()
+
+
+@pytest.mark.parametrize("desk", [("unwind", STILL_MARKET)], indirect=True)
+async def test_repair_unwind_when_perp_leg_rejected_trades_the_spot_leg_back(desk: Desk) -> None:
+    desk.sim.faults.add(FaultKind.REJECT, OKX_ORDER)
+    await desk.basis("80")
+    await desk.cycle_settles("cooling_down")
+
+    legs = desk.legs(1)
+    assert legs["entry.perp/0"][0] == "rejected"
+    assert legs["entry.spot.unwind/1"][0] == "filled"
+    assert legs["entry.spot.unwind/1"][2] == legs["entry.spot/0"][2]
+    assert desk.pair.stats.repairs == {"flattened": 1}
+    assert desk.pair.open_base == 0
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()  # flat but for the fee the venue kept
+    assert desk.engine_orders("okx") == []
+
+
+@pytest.mark.parametrize("desk", [("hedge", STILL_MARKET)], indirect=True)
+async def test_repair_hedge_when_perp_leg_rejected_hedger_restores_delta_within_band(
+    desk: Desk,
+) -> None:
+    desk.sim.faults.add(FaultKind.REJECT, OKX_ORDER)
+    await desk.basis("80")
+    await desk.cycle_settles("cooling_down")
+
+    legs = desk.legs(1)
+    assert legs["entry.perp/0"][0] == "rejected"
+    assert desk.pair.stats.repairs == {"handed_to_hedger": 1}
+    hedger = desk.runtime.strategies["alpha"].hedger
+    assert hedger is not None
+    assert [d.slices for d in hedger.decisions if d.slices], "the hedger sent nothing"
+    desk.agrees()
+    band = desk.runtime.strategies["alpha"].loaded.manifest.hedge
+    assert band is not None
+    mid = desk.runtime.market.touch(desk.pair.pair.legs[0], Side.SELL)
+    assert mid is not None
+    assert abs(desk.net_base()) * mid <= band.band_notional
+    assert abs(desk.runtime.strategies["alpha"].runner.inventory.delta("BTC").base) * mid <= (
+        band.band_notional
+    )
+
+
+# -- one leg partly filled, the rest expired --------------------------------------------------
+
+
+def partial_entry(desk: Desk) -> tuple[Decimal, Decimal]:
+    """(spot filled, perp filled) in BTC of cycle 1's entry, checking that the perp leg
+    filled in part and the venue ended the IOC's remainder (both venues say cancelled)."""
+    legs = desk.legs(1)
+    state, _, contracts = legs["entry.perp/0"]
+    assert state in ("cancelled", "expired")
+    assert 0 < contracts < D("0.99"), contracts  # part of the 0.99-contract order
+    return legs["entry.spot/0"][2], contracts * D("0.01")
+
+
+@pytest.mark.parametrize("desk", [("chase", THIN_PERP)], indirect=True)
+async def test_repair_chase_when_perp_leg_partly_filled_sells_the_rest_deeper(desk: Desk) -> None:
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    spot, perp = partial_entry(desk)
+    chased = sum((q for leg, (_, _, q) in desk.legs(1).items() if ".chase/" in leg), D(0))
+    assert perp + chased * D("0.01") == spot
+    assert desk.pair.stats.repairs == {"repaired": 1}
+    assert desk.pair.open_base == spot
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()
+
+
+@pytest.mark.parametrize("desk", [("unwind", THIN_PERP)], indirect=True)
+async def test_repair_unwind_when_perp_leg_partly_filled_keeps_the_hedged_part_open(
+    desk: Desk,
+) -> None:
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    spot, perp = partial_entry(desk)
+    assert desk.legs(1)["entry.spot.unwind/1"][2] == spot - perp
+    assert desk.pair.stats.repairs == {"flattened": 1}
+    # What both legs still hold is a hedged position the pair owns and will exit.
+    assert desk.pair.open_base == perp
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()
+
+    # The exit meets the thin perp book too: part of it fills, the unwind buys the spot back
+    # down to what the perp closed, and the pair holds the rest, still hedged.
+    await desk.basis("-40")
+    await desk.until(lambda: desk.pair.stats.repairs == {"flattened": 2}, "exit repaired")
+    await desk.cycle_settles("open")
+    spot_held, perp_short = desk.held()
+    assert desk.pair.open_base == spot_held == perp_short > 0
+    desk.agrees()
+    assert desk.net_base() == -desk.spot_fee()
+
+
+@pytest.mark.parametrize("desk", [("hedge", THIN_PERP)], indirect=True)
+async def test_repair_hedge_when_perp_leg_partly_filled_hedges_the_rest_keeps_the_pair_open(
+    desk: Desk, tmp_path: Path
+) -> None:
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    spot, perp = partial_entry(desk)
+    assert desk.pair.stats.repairs == {"handed_to_hedger": 1}
+    assert desk.pair.open_base == perp  # the pair's own hedged part; the rest is the hedger's
+    assert desk.held() == (spot, spot)  # the hedger sold the perp the entry could not
+    desk.agrees()
+    band = desk.runtime.strategies["alpha"].loaded.manifest.hedge
+    assert band is not None
+    mid = desk.runtime.market.touch(desk.pair.pair.legs[0], Side.SELL)
+    assert mid is not None
+    assert abs(desk.net_base()) * mid <= band.band_notional
+
+    # A restart reads the same from the journal: the pair holds its hedged part, the residual
+    # was the hedger's (and is hedged), so nothing is one-legged and nothing is reported.
+    await desk.restart(tmp_path)
+    assert desk.pair.machine.state == "open"
+    assert desk.pair.open_base == perp
+    assert desk.runtime.incidents.open() == []
+    assert desk.runtime.strategies["alpha"].runner.inventory.delta("BTC").base == 0
+
+
+# -- venue races and ambiguity ----------------------------------------------------------------
+
+
+def resting_legs(desk: Desk) -> list[LegOrder]:
+    """An IOC spot buy that fills at once, and a perp sell resting above the market."""
+    market = desk.runtime.market
+    spot_leg, perp_leg = desk.pair.pair.legs
+    spot, perp = market.instrument(spot_leg), market.instrument(perp_leg)
+    ask = market.touch(spot_leg, Side.BUY)
+    bid = market.touch(perp_leg, Side.SELL)
+    assert spot is not None
+    assert perp is not None
+    assert ask is not None
+    assert bid is not None
+    legs = []
+    for inst, side, price, tif, qty in (
+        (spot, Side.BUY, spot.round_price_up(ask * D("1.002")), TimeInForce.IOC, D("0.0099")),
+        (perp, Side.SELL, perp.round_price_up(bid * D("1.01")), TimeInForce.GTC, D("0.99")),
+    ):
+        intent = Intent.build(
+            IntentId("manual", "btc", 1, f"entry.{inst.kind.value}"),
+            inst.venue,
+            market.rules[inst.venue],
+            symbol=inst.symbol,
+            side=side,
+            order_type=OrderType.LIMIT,
+            qty=qty,
+            price=price,
+            decision_price=price,
+            tif=tif,
+            kind=inst.kind.value,
+        )
+        legs.append(LegOrder(inst.kind.value, intent, inst))
+    return legs
+
+
+async def test_dual_leg_when_a_fill_beats_the_cancel_absorbs_both_filled_reports(
+    desk: Desk,
+) -> None:
+    legs = resting_legs(desk)
+    desk.sim.faults.add(FaultKind.FILL_AFTER_CANCEL, "okx BTC-USDT-SWAP")
+
+    result = await desk.runtime.executor.execute(legs, leg_timeout_ms=300)
+
+    assert result.outcome == "both_filled", result.reason
+    assert result.residual_base == 0
+    perp = legs[1].intent.client_id
+    tracker = desk.runtime.tracker
+    assert tracker.snapshot(perp).state == "filled"
+    history = tracker.history(perp)
+    assert ("cancel_request", "acknowledged", "pending_cancel") in history
+    assert ("fill", "pending_cancel", "filled") in history  # the fill won the race
+    # The venue reports Filled twice (the fill, then the cancel's outcome): the second is a
+    # duplicate the machine absorbs, and the fill is counted once.
+    await desk.until(
+        lambda: tracker.history(perp).count(("fill", "filled", "filled")) == 2,
+        "both Filled reports applied",
+    )
+    assert tracker.snapshot(perp).filled_qty == D("0.99")
+    assert len(tracker.fills(perp)) == 1
+    assert tracker.incidents == []
+    assert desk.runtime.incidents.open() == []
+    desk.agrees()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": FaultKind.REST_5XX_AFTER_ACCEPT},
+        {"kind": FaultKind.REST_TIMEOUT_AFTER_ACCEPT, "delay_ms": 300},  # then a 504
+    ],
+    ids=["502", "timeout"],
+)
+async def test_entry_when_venue_accepted_but_answer_lost_resolves_the_one_order(
+    desk: Desk, fault: dict[str, object]
+) -> None:
+    kind = fault.pop("kind")
+    assert isinstance(kind, FaultKind)
+    desk.sim.faults.add(kind, OKX_ORDER, **fault)  # type: ignore[arg-type]
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    assert desk.sim.faults.fired == [(kind, OKX_ORDER)]
+    assert desk.runtime.gateway.stats.ambiguous == 1
+    legs = desk.legs(1)
+    assert set(legs) == {"entry.spot/0", "entry.perp/0"}  # nothing re-sent, no repair order
+    assert desk.engine_orders("okx") == [legs["entry.perp/0"][1]]
+    assert legs["entry.perp/0"][0] == "filled"
+    assert desk.pair.stats.repairs == {}
+    assert desk.pair.open_base == legs["entry.spot/0"][2]
+    desk.agrees()
+
+
+async def test_cycle_when_private_events_duplicated_and_reordered_counts_each_fill_once(
+    desk: Desk,
+) -> None:
+    for venue in ("bybit", "okx"):
+        desk.sim.faults.add(FaultKind.WS_DUPLICATE, f"{venue} private:", probability=1.0)
+        desk.sim.faults.add(FaultKind.PRIVATE_REORDER, f"{venue} private:", probability=1.0)
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+    await desk.basis("-40")
+    await desk.cycle_settles("cooling_down")
+
+    fired = {kind for kind, _ in desk.sim.faults.fired}
+    assert fired == {FaultKind.WS_DUPLICATE, FaultKind.PRIVATE_REORDER}
+    host = desk.runtime.strategies["alpha"]
+    executions = sum(len(v["executions"]) for v in state(desk.sim).values())
+    assert host.ledger.fills == executions == 4
+    assert host.runner.inventory.delta("BTC").base == 0
+    assert desk.pair.stats.cycles_completed == 1
+    assert desk.runtime.tracker.incidents == []
+    desk.agrees()
