@@ -5,7 +5,8 @@ The test (tests/integration/test_crash_recovery.py) starts this module as a chil
 runtime so that the process SIGKILLs itself at that point of the first entry cycle; nothing of
 the crash lives in production code. Points:
 
-- `intent`: the first entry leg's intent is committed to the journal, nothing is sent;
+- `intent`: both entry legs' intents and their `submitted` marks are committed to the journal
+  (one commit), nothing is sent;
 - `first_send`: the first leg's order is accepted by the venue (its answer is back), the
   second leg is journaled as submitted but held back, never sent;
 - `between_acks`: both orders are on the venue, the first answer is journaled, the second
@@ -71,14 +72,15 @@ def install_crash(runtime: Runtime, point: str) -> None:
 
 
 def _crash_after_intent(runtime: Runtime) -> None:
-    journal = runtime.journal
-    record_intent = journal.record_intent
+    tracker = runtime.tracker
+    submit_all = tracker.submit_all
 
-    def intent_then_die(*args: Any, **kwargs: Any) -> None:
-        record_intent(*args, **kwargs)
+    def committed_then_die(intents: Any) -> Any:
+        applied = submit_all(intents)  # the commit is done when this returns
         die("intent")
+        return applied
 
-    journal.record_intent = intent_then_die  # type: ignore[method-assign]
+    tracker.submit_all = committed_then_die  # type: ignore[method-assign]
 
 
 def _wrap_place_orders(runtime: Runtime, wrap: Callable[[Place], Place]) -> None:

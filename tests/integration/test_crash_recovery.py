@@ -266,9 +266,10 @@ async def test_crash_when_killed_mid_cycle_restart_agrees_with_venue_and_leaves_
     legs = set(crashed)
     recovery = "\n".join(ready["status"]["recovery"])
     if point == "intent":
-        # Never sent: dropped on restart, never on the venue; the next entry is cycle 2.
-        assert [state for _, state, _, _ in crashed_orders.values()] == ["new"]
-        assert f"dropped never-sent order {next(iter(legs))}" in recovery
+        # Both legs journaled as submitted (one commit) and neither sent: the restart asks the
+        # venue for each, learns it never saw them, and the next entry is cycle 2.
+        assert [state for _, state, _, _ in crashed_orders.values()] == ["submitted"] * 2
+        assert all(f"order {cid}: rejected" in recovery for cid in legs), recovery
         assert not legs & on_venue
         assert (pair["cycle"], pair["cycles_completed"], incidents) == (2, 1, [])
     elif point == "first_send":

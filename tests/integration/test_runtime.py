@@ -20,21 +20,12 @@ from arbiter.commands.run import status_table
 from arbiter.market.instrument import InstrumentKind
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import Simulation, start
-from arbiter.sim.generator import MarketParams
+from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, OKX_CLIENT_IDS
 from arbiter.venues.contract import VenueLimits
 from tests.runtime_support import manifest
 
 D = Decimal
-QUIET = MarketParams(
-    price_vol=0.0,
-    basis_mean=0.0,
-    basis_vol=0.0,
-    basis_reversion=0.0,
-    jump_rate=0.0,
-    venue_offset_vol=0.0,
-    refresh_levels=0,
-)
 
 
 async def until(runtime: Runtime, check: Callable[[], bool], what: str) -> None:
@@ -44,7 +35,7 @@ async def until(runtime: Runtime, check: Callable[[], bool], what: str) -> None:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulation]:
-    simulation = await start(symbols=["BTC/USDT", "ETH/USDT"], seed=3, market=QUIET)
+    simulation = await start(symbols=["BTC/USDT", "ETH/USDT"], seed=3, market=STILL_MARKET)
     yield simulation
     await simulation.stop()
 
