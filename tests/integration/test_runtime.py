@@ -18,6 +18,7 @@ from rich.console import Console
 
 from arbiter.commands.run import status_table
 from arbiter.market.instrument import InstrumentKind
+from arbiter.runtime.pair_runner import PairRunner
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import Simulation, start
 from arbiter.sim.generator import STILL_MARKET
@@ -82,6 +83,26 @@ def engines_built(runtime: Runtime) -> bool:
     return all(h.runner.engine is not None for h in runtime.strategies.values())
 
 
+@pytest.fixture
+async def alpha(sim: Simulation, folder: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """A runtime trading the default manifest ("alpha", one BTC pair), its engine built."""
+    (folder / "a.yaml").write_text(manifest("alpha"))
+    runtime = await started(folder, tmp_path, sim)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def entered(runtime: Runtime, sim: Simulation) -> PairRunner:
+    """Open the basis past the entry threshold; the pair once both legs filled."""
+    pair = runtime.strategies["alpha"].runner.pairs["btc"]
+    set_basis(sim, "80")  # perp 80 bps rich: past entry after ~15.5 bps of taker fees
+    await until(runtime, lambda: pair.machine.state == "open", "entered both legs")
+    return pair
+
+
 async def test_runtime_when_two_manifests_share_venues_opens_one_session_per_account(
     sim: Simulation, folder: Path, tmp_path: Path
 ) -> None:
@@ -107,34 +128,26 @@ async def test_runtime_when_two_manifests_share_venues_opens_one_session_per_acc
 
 
 async def test_runtime_when_basis_opens_then_closes_completes_a_hedged_cycle(
-    sim: Simulation, folder: Path, tmp_path: Path
+    alpha: Runtime, sim: Simulation
 ) -> None:
-    (folder / "a.yaml").write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        await until(runtime, lambda: engines_built(runtime), "engine built")
-        host = runtime.strategies["alpha"]
-        pair = host.runner.pairs["btc"]
-        set_basis(sim, "80")  # perp 80 bps rich: past entry after ~15.5 bps of taker fees
-        await until(runtime, lambda: pair.machine.state == "open", "entered both legs")
-        assert pair.open_base > 0
-        delta = host.runner.inventory.delta("BTC")
-        assert delta.spot == pair.open_base
-        assert delta.base == 0  # hedged: long spot, short the same base on the perp
-        set_basis(sim, "-40")  # converged past the exit threshold
-        await until(runtime, lambda: pair.stats.cycles_completed == 1, "exited both legs")
-        assert host.runner.inventory.delta("BTC").base == 0
-        okx = sim.engine("okx")
-        perp = okx.instrument(InstrumentKind.PERP, "BTC-USDT-SWAP")
-        account = next(iter(okx.accounts.values()))
-        assert account.position(perp).qty == 0
-        assert host.ledger.fills >= 4
-        rows = runtime.journal.connection.execute(
-            "SELECT dest FROM cycle_transitions WHERE strategy = 'alpha' ORDER BY id"
-        ).fetchall()
-        assert [r[0] for r in rows][:5] == ["armed", "entering", "open", "exiting", "cooling_down"]
-    finally:
-        await runtime.stop()
+    runtime, host = alpha, alpha.strategies["alpha"]
+    pair = await entered(runtime, sim)
+    assert pair.open_base > 0
+    delta = host.runner.inventory.delta("BTC")
+    assert delta.spot == pair.open_base
+    assert delta.base == 0  # hedged: long spot, short the same base on the perp
+    set_basis(sim, "-40")  # converged past the exit threshold
+    await until(runtime, lambda: pair.stats.cycles_completed == 1, "exited both legs")
+    assert host.runner.inventory.delta("BTC").base == 0
+    okx = sim.engine("okx")
+    perp = okx.instrument(InstrumentKind.PERP, "BTC-USDT-SWAP")
+    account = next(iter(okx.accounts.values()))
+    assert account.position(perp).qty == 0
+    assert host.ledger.fills >= 4
+    rows = runtime.journal.connection.execute(
+        "SELECT dest FROM cycle_transitions WHERE strategy = 'alpha' ORDER BY id"
+    ).fetchall()
+    assert [r[0] for r in rows][:5] == ["armed", "entering", "open", "exiting", "cooling_down"]
 
 
 async def test_runtime_when_perp_book_is_thin_gate_blocks_entry_with_its_numbers(
@@ -164,74 +177,53 @@ async def test_runtime_when_perp_book_is_thin_gate_blocks_entry_with_its_numbers
 
 
 async def test_reload_when_threshold_edited_applies_in_place_without_reconnect(
-    sim: Simulation, folder: Path, tmp_path: Path
+    alpha: Runtime, folder: Path
 ) -> None:
-    path = folder / "a.yaml"
-    path.write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        await until(runtime, lambda: engines_built(runtime), "engine built")
-        sessions = dict(runtime.accounts.sessions())
-        before = runtime.status()["strategies"][0]["manifest_sha256"]
-        path.write_text(manifest("alpha", entry_bps="25"))
-        await until(
-            runtime,
-            lambda: runtime.status()["strategies"][0]["manifest_sha256"] != before,
-            "reloaded",
-        )
-        pair = runtime.strategies["alpha"].runner.pairs["btc"]
-        assert pair.pair.thresholds.entry_bps == D(25)
-        assert runtime.accounts.sessions() == sessions  # the same session objects: no reconnect
-        versions = runtime.journal.manifest_versions("alpha")
-        assert len(versions) == 2
-        assert "thresholds changed in place" in (versions[-1].diff or "")
-    finally:
-        await runtime.stop()
+    runtime = alpha
+    sessions = dict(runtime.accounts.sessions())
+    before = runtime.status()["strategies"][0]["manifest_sha256"]
+    (folder / "a.yaml").write_text(manifest("alpha", entry_bps="25"))
+    await until(
+        runtime, lambda: runtime.status()["strategies"][0]["manifest_sha256"] != before, "reloaded"
+    )
+    pair = runtime.strategies["alpha"].runner.pairs["btc"]
+    assert pair.pair.thresholds.entry_bps == D(25)
+    assert runtime.accounts.sessions() == sessions  # the same session objects: no reconnect
+    versions = runtime.journal.manifest_versions("alpha")
+    assert len(versions) == 2
+    assert "thresholds changed in place" in (versions[-1].diff or "")
 
 
 async def test_reload_when_manifest_invalid_keeps_old_version_and_reports_position(
-    sim: Simulation, folder: Path, tmp_path: Path
+    alpha: Runtime, folder: Path
 ) -> None:
-    path = folder / "a.yaml"
-    path.write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        before = runtime.status()["strategies"][0]["manifest_sha256"]
-        path.write_text(manifest("alpha", entry_bps="1"))  # exit 2 >= entry 1: invalid
-        await until(
-            runtime,
-            lambda: runtime.status()["strategies"][0]["last_reload_error"] is not None,
-            "error reported",
-        )
-        body = runtime.status()["strategies"][0]
-        assert body["manifest_sha256"] == before
-        assert body["state"] == "active"
-        assert f"{path}:" in body["last_reload_error"]
-        assert "expected exit_bps < entry_bps" in body["last_reload_error"]
-    finally:
-        await runtime.stop()
+    runtime, path = alpha, folder / "a.yaml"
+    before = runtime.status()["strategies"][0]["manifest_sha256"]
+    path.write_text(manifest("alpha", entry_bps="1"))  # exit 2 >= entry 1: invalid
+    await until(
+        runtime,
+        lambda: runtime.status()["strategies"][0]["last_reload_error"] is not None,
+        "error reported",
+    )
+    body = runtime.status()["strategies"][0]
+    assert body["manifest_sha256"] == before
+    assert body["state"] == "active"
+    assert f"{path}:" in body["last_reload_error"]
+    assert "expected exit_bps < entry_bps" in body["last_reload_error"]
 
 
 async def test_reload_when_pair_removed_and_added_drains_one_and_starts_the_other(
-    sim: Simulation, folder: Path, tmp_path: Path
+    alpha: Runtime, folder: Path
 ) -> None:
-    path = folder / "a.yaml"
-    path.write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        await until(runtime, lambda: engines_built(runtime), "engine built")
-        eth = "  - { id: eth, type: spot_perp, asset: ETH, spot: { venue: bybit, symbol: ETHUSDT }, perp: { venue: okx, symbol: ETH-USDT-SWAP } }\n"
-        path.write_text(manifest("alpha", pairs=eth))
-        runner = runtime.strategies["alpha"].runner
-        await until(
-            runtime, lambda: list(runner.pairs) == ["eth"] and not runner.draining, "swapped"
-        )
-        await until(runtime, lambda: runner.engine is not None, "engine rebuilt")
-        watched = runtime.strategies["alpha"].watched
-        assert ("bybit", "spot", "ETHUSDT") in watched
-        assert ("bybit", "spot", "BTCUSDT") not in watched
-    finally:
-        await runtime.stop()
+    runtime = alpha
+    eth = "  - { id: eth, type: spot_perp, asset: ETH, spot: { venue: bybit, symbol: ETHUSDT }, perp: { venue: okx, symbol: ETH-USDT-SWAP } }\n"
+    (folder / "a.yaml").write_text(manifest("alpha", pairs=eth))
+    runner = runtime.strategies["alpha"].runner
+    await until(runtime, lambda: list(runner.pairs) == ["eth"] and not runner.draining, "swapped")
+    await until(runtime, lambda: runner.engine is not None, "engine rebuilt")
+    watched = runtime.strategies["alpha"].watched
+    assert ("bybit", "spot", "ETHUSDT") in watched
+    assert ("bybit", "spot", "BTCUSDT") not in watched
 
 
 async def test_kill_file_when_touched_halts_every_strategy(
@@ -288,90 +280,64 @@ async def test_shutdown_when_an_order_rests_cancels_it_on_the_venue(
 
 
 async def test_reducing_when_position_open_lets_the_exit_out_and_refuses_new_entries(
-    sim: Simulation, folder: Path, tmp_path: Path
+    alpha: Runtime, sim: Simulation
 ) -> None:
-    (folder / "a.yaml").write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        await until(runtime, lambda: engines_built(runtime), "engine built")
-        pair = runtime.strategies["alpha"].runner.pairs["btc"]
-        set_basis(sim, "80")
-        await until(runtime, lambda: pair.machine.state == "open", "entered")
-        runtime.states.set("alpha", "reduce", "operator:test", "reduce only")
-        set_basis(sim, "-40")
-        await until(runtime, lambda: pair.stats.cycles_completed == 1, "the exit went out")
-        set_basis(sim, "80")  # a new window: an entry would add exposure
-        await until(runtime, lambda: "reducing" in pair.last_refusal, "entry refused")
-        assert pair.stats.entries == 1
-        assert pair.machine.state == "armed"
-    finally:
-        await runtime.stop()
+    runtime = alpha
+    pair = await entered(runtime, sim)
+    runtime.states.set("alpha", "reduce", "operator:test", "reduce only")
+    set_basis(sim, "-40")
+    await until(runtime, lambda: pair.stats.cycles_completed == 1, "the exit went out")
+    set_basis(sim, "80")  # a new window: an entry would add exposure
+    await until(runtime, lambda: "reducing" in pair.last_refusal, "entry refused")
+    assert pair.stats.entries == 1
+    assert pair.machine.state == "armed"
 
 
 async def test_halted_when_position_open_holds_it_until_resumed(
-    sim: Simulation, folder: Path, tmp_path: Path
+    alpha: Runtime, sim: Simulation
 ) -> None:
-    (folder / "a.yaml").write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        await until(runtime, lambda: engines_built(runtime), "engine built")
-        pair = runtime.strategies["alpha"].runner.pairs["btc"]
-        set_basis(sim, "80")
-        await until(runtime, lambda: pair.machine.state == "open", "entered")
-        runtime.states.set("alpha", "halt", "operator:test", "hold everything")
-        set_basis(sim, "-40")
-        ticks = runtime.stats.book_events
-        await until(runtime, lambda: runtime.stats.book_events > ticks, "the exit signal arrived")
-        assert pair.machine.state == "open"  # halted: no order of any kind
-        runtime.states.set("alpha", "resume", "operator:test", "go on")
-        sim.step()
-        await until(runtime, lambda: pair.stats.cycles_completed == 1, "exited once resumed")
-    finally:
-        await runtime.stop()
+    runtime = alpha
+    pair = await entered(runtime, sim)
+    runtime.states.set("alpha", "halt", "operator:test", "hold everything")
+    set_basis(sim, "-40")
+    ticks = runtime.stats.book_events
+    await until(runtime, lambda: runtime.stats.book_events > ticks, "the exit signal arrived")
+    assert pair.machine.state == "open"  # halted: no order of any kind
+    runtime.states.set("alpha", "resume", "operator:test", "go on")
+    sim.step()
+    await until(runtime, lambda: pair.stats.cycles_completed == 1, "exited once resumed")
 
 
 async def test_watched_folder_when_manifest_added_then_deleted_starts_then_drains_it(
-    sim: Simulation, folder: Path, tmp_path: Path
+    alpha: Runtime, folder: Path
 ) -> None:
-    (folder / "a.yaml").write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        await until(runtime, lambda: engines_built(runtime), "engine built")
-        (folder / "b.yaml").write_text(manifest("beta"))
-        await until(runtime, lambda: "beta" in runtime.strategies, "the new file started")
-        await until(runtime, lambda: engines_built(runtime), "its engine built")
-        (folder / "b.yaml").unlink()
-        await until(runtime, lambda: "beta" not in runtime.strategies, "the deleted one drained")
-        assert list(runtime.strategies) == ["alpha"]
-        assert sorted(runtime.accounts.sessions()) == ["bybit", "okx"]  # alpha still uses them
-    finally:
-        await runtime.stop()
+    runtime = alpha
+    (folder / "b.yaml").write_text(manifest("beta"))
+    await until(runtime, lambda: "beta" in runtime.strategies, "the new file started")
+    await until(runtime, lambda: engines_built(runtime), "its engine built")
+    (folder / "b.yaml").unlink()
+    await until(runtime, lambda: "beta" not in runtime.strategies, "the deleted one drained")
+    assert list(runtime.strategies) == ["alpha"]
+    assert sorted(runtime.accounts.sessions()) == ["bybit", "okx"]  # alpha still uses them
 
 
 async def test_reload_when_venue_section_changed_drains_then_restarts_on_new_connections(
-    sim: Simulation, folder: Path, tmp_path: Path
+    alpha: Runtime, sim: Simulation, folder: Path
 ) -> None:
-    path = folder / "a.yaml"
-    path.write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        await until(runtime, lambda: engines_built(runtime), "engine built")
-        old = runtime.accounts.sessions()["okx"]
-        ends = sim.endpoints("okx")
-        urls = f"urls: {{ rest: '{ends.rest}', ws_public: '{ends.ws_public}', ws_private: '{ends.ws_private}' }}"
-        path.write_text(
-            manifest("alpha").replace(
-                "okx: { plugin: okx, endpoint: sim }",
-                f"okx: {{ plugin: okx, endpoint: sim, {urls} }}",
-            )
+    runtime = alpha
+    old = runtime.accounts.sessions()["okx"]
+    ends = sim.endpoints("okx")
+    urls = f"urls: {{ rest: '{ends.rest}', ws_public: '{ends.ws_public}', ws_private: '{ends.ws_private}' }}"
+    (folder / "a.yaml").write_text(
+        manifest("alpha").replace(
+            "okx: { plugin: okx, endpoint: sim }", f"okx: {{ plugin: okx, endpoint: sim, {urls} }}"
         )
-        await until(
-            runtime,
-            lambda: (
-                runtime.accounts.sessions().get("okx") not in (None, old) and engines_built(runtime)
-            ),
-            "restarted on a new okx session",
-        )
-        assert runtime.status()["strategies"][0]["state"] == "active"
-    finally:
-        await runtime.stop()
+    )
+    await until(
+        runtime,
+        lambda: (
+            runtime.accounts.sessions().get("okx") not in (None, old) and engines_built(runtime)
+        ),
+        "restarted on a new okx session",
+    )
+    assert runtime.status()["strategies"][0]["state"] == "active"
