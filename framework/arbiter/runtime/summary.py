@@ -110,6 +110,11 @@ def _worst_delta(host: StrategyHost) -> dict[str, Decimal]:
     return worst
 
 
+def _money(value: Decimal) -> str:
+    """Two decimals, and no "-0.00" for a figure that rounds to zero."""
+    return f"{value.quantize(Decimal('0.01')) + 0:.2f}"
+
+
 def _us(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
@@ -141,9 +146,9 @@ def summary_table(summaries: list[StrategySummary]) -> Table:
             str(s.cycles),
             f"{s.entries} ({s.entries_refused})",
             f"{s.one_legged} ({repairs})" if s.one_legged else "0",
-            f"{s.realized_pnl:.2f}",
-            f"{s.fees:.2f}",
-            f"{s.slippage_bps:.2f}",
+            _money(s.realized_pnl),
+            _money(s.fees),
+            _money(s.slippage_bps),
             str(s.hedges),
             "-" if worst is None else f"{worst:.0f}",
             "-" if end is None else f"{end:.0f}",
