@@ -159,7 +159,7 @@ def manifest(endpoints: dict[str, dict[str, str]]) -> str:
             perp: {{ venue: okx, symbol: BTC-USDT-SWAP }}
         thresholds: {{ entry_bps: 10, exit_bps: 2, min_profit_bps: 3, cooldown_s: 3600 }}
         sizing: {{ order_notional: 600, max_position_notional: 5000 }}
-        hedge: {{ band_notional: 100, interval_s: 1, max_order_notional: 2000 }}
+        hedge: {{ band_notional: 100, interval_s: 3600, max_order_notional: 2000 }}
         execution:
           max_slippage_bps: 20
           leg_timeout_ms: 3000

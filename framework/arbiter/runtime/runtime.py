@@ -329,6 +329,7 @@ class Runtime:
                 self.incidents.raise_(
                     f"legging:{host.name}/{pid}", "legging", "restart", restored.reason
                 )
+                host.residual_on_start = True  # the hedger takes it once the books are live
 
     async def _drain_strategy(self, name: str) -> None:
         """The manifest is gone: no new entries; pairs exit as usual and the strategy ends
@@ -574,6 +575,10 @@ class Runtime:
             runner = host.runner
             if runner.engine is None:
                 runner.build_engine()
+            if host.residual_on_start and runner.engine is not None and host.hedger is not None:
+                # A restart found a one-legged cycle: hedge it now, not at the next interval.
+                host.residual_on_start = False
+                asyncio.get_running_loop().create_task(host.hedger.on_residual())
             for pair in runner.runners():
                 pair.retry_gates()
             if runner.collect_drained():
