@@ -341,3 +341,25 @@ async def test_reload_when_venue_section_changed_drains_then_restarts_on_new_con
         "restarted on a new okx session",
     )
     assert runtime.status()["strategies"][0]["state"] == "active"
+
+
+async def test_book_event_when_one_strategy_raises_still_reaches_the_others(
+    alpha: Runtime, sim: Simulation, folder: Path
+) -> None:
+    runtime = alpha
+    (folder / "b.yaml").write_text(manifest("beta"))
+    await until(runtime, lambda: "beta" in runtime.strategies, "beta started")
+    await until(runtime, lambda: engines_built(runtime), "both engines built")
+    beta = runtime.strategies["beta"].runner
+
+    def broken(book: str, symbol: str, received_ns: int) -> None:
+        raise RuntimeError("a bug in alpha's engine")
+
+    runtime.strategies["alpha"].runner.on_book = broken  # type: ignore[method-assign]
+    seen = beta.stats.book_events
+    set_basis(sim, "5")  # the perp books move: both strategies watch them
+    await until(
+        runtime,
+        lambda: beta.stats.book_events > seen and runtime.stats.dispatch_errors > 0,
+        "beta served despite alpha's error",
+    )

@@ -95,6 +95,7 @@ class RuntimeStats:
     private_events: int = 0
     reloads: int = 0
     reloads_rejected: int = 0
+    dispatch_errors: int = 0  # book events a strategy's engine raised on (logged, skipped)
     recovery: RecoveryReport | None = None
 
 
@@ -466,10 +467,18 @@ class Runtime:
                 # share symbols)
                 for host in self._by_book.get((event.venue, event.symbol), ()):
                     runner = host.runner
-                    if runner.engine is None:
-                        runner.build_engine()
-                    else:
-                        runner.on_book(event.venue, event.symbol, received)
+                    try:
+                        if runner.engine is None:
+                            runner.build_engine()
+                        else:
+                            runner.on_book(event.venue, event.symbol, received)
+                    except Exception:  # one strategy's bug must not starve the others
+                        self.stats.dispatch_errors += 1
+                        logger.bind(strategy=host.name).opt(exception=True).error(
+                            "book event {}:{} failed in the spread engine",
+                            event.venue,
+                            event.symbol,
+                        )
             elif isinstance(event, Funding | Ticker):
                 self.accounts.on_slow_market(account, event)
 
