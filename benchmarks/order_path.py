@@ -5,9 +5,9 @@
 Our path, per sample: build both legs' intents (deterministic client ids), run the pre-trade
 checks for both and reserve funds, then hand both to the order gateway (`place_all`), which
 journals both intents and their `submitted` marks in one SQLite (WAL) commit *before* either
-request leaves, then sends both at once. The clock stops when aiohttp reports the second
-request's body written to its socket (`TraceConfig.on_request_chunk_sent`), so the venue's
-answer is not part of the figure.
+request leaves, then sends both at once on the order path's own keep-alive connections
+(`arbiter.venues.order_wire`). The clock stops when the second request's bytes are handed to
+its socket (`OrderWire.taps`), so the venue's answer is not part of the figure.
 
 The simulated venues run in their own process (`arbiter sim`), so none of their work lands on
 the event loop being measured, and at the lowest CPU priority (`--sim-nice`, default 19): a
@@ -17,8 +17,9 @@ first request would otherwise take our CPU before the second request is written 
 `--sim-nice 0` measures the co-located case.
 
 The peer on the same loopback venues in the same run: ccxt's own `create_order` for both legs
-at once, with no journal and no checks -- what a bot built straight on ccxt does. The ratio is
-our path over that floor.
+at once, with no journal and no checks -- what a bot built straight on ccxt does, its clock
+stopped when aiohttp reports the second body written (`TraceConfig.on_request_chunk_sent`). The
+ratio is our path over that floor.
 
 The orders are limit IOC buys 2% under the touch: the venue expires them at once, so every
 sample meets the same books and balances. After each sample, outside the clock, each order is
@@ -68,19 +69,18 @@ CHECKPOINT_INTERVAL_S = 1.0
 
 
 class SocketClock:
-    """When each request carrying a given client id started, and when its body was written."""
+    """When the request carrying each given client id was written to its socket: ours through
+    `tap` (`OrderWire.taps`), ccxt's through aiohttp's trace hooks (`config`)."""
 
     def __init__(self) -> None:
         self.written: dict[str, int] = {}
         self.written_cpu: dict[str, int] = {}  # this thread's CPU time at the same moment
-        self.started: list[int] = []
         self.waiting: tuple[str, ...] = ()
         self.config = aiohttp.TraceConfig()
-        self.config.on_request_start.append(self._start)
         self.config.on_request_chunk_sent.append(self._chunk)
 
     def arm(self, client_ids: tuple[str, ...]) -> None:
-        self.waiting, self.started = client_ids, []
+        self.waiting = client_ids
 
     def last_written(self) -> int:
         return max(self.written[c] for c in self.waiting)
@@ -88,14 +88,16 @@ class SocketClock:
     def last_written_cpu(self) -> int:
         return max(self.written_cpu[c] for c in self.waiting)
 
-    async def _start(self, session: Any, ctx: Any, params: aiohttp.TraceRequestStartParams) -> None:
-        self.started.append(time.perf_counter_ns())
+    def tap(self, data: bytes) -> None:
+        self._seen(data, time.perf_counter_ns(), time.thread_time_ns())
 
     async def _chunk(
         self, session: Any, ctx: Any, params: aiohttp.TraceRequestChunkSentParams
     ) -> None:
-        now, cpu = time.perf_counter_ns(), time.thread_time_ns()
-        text = params.chunk.decode(errors="replace")
+        self._seen(params.chunk, time.perf_counter_ns(), time.thread_time_ns())
+
+    def _seen(self, data: bytes, now: int, cpu: int) -> None:
+        text = data.decode(errors="replace")
         for cid in self.waiting:
             if cid in text:
                 self.written.setdefault(cid, now)
@@ -175,6 +177,8 @@ async def main(samples: int, warmup: int, sim_nice: int) -> None:
         venue = cls(config, limits=limits)
         venue.client.session = aiohttp.ClientSession(trace_configs=[clock.config])
         await venue.start()
+        assert venue._entry is not None, f"expected {name} to write its own order requests"
+        venue._entry.wire.taps.append(clock.tap)
         venues[name] = venue
     instruments: dict[str, Instrument] = {}
     limit: dict[str, Decimal] = {}
@@ -190,6 +194,16 @@ async def main(samples: int, warmup: int, sim_nice: int) -> None:
         Path(scratch.name) / "journal.sqlite", checkpoint_interval_s=CHECKPOINT_INTERVAL_S
     )
     gateway = OrderGateway(journal.tracker(), venues)
+    committed: list[int] = []  # when each decision's journal commit returned
+    submit_all = gateway.tracker.submit_all
+
+    def timed_submit_all(intents: Any) -> Any:
+        try:
+            return submit_all(intents)
+        finally:
+            committed.append(time.perf_counter_ns())
+
+    gateway.tracker.submit_all = timed_submit_all  # type: ignore[method-assign]
     checker = PretradeChecker(Reservations())
     balances = {(name, asset): Decimal(10**9) for name in venues for asset in ("USDT", "BTC")}
     # Everything built so far lives as long as the process: keep it out of every collection.
@@ -226,8 +240,8 @@ async def main(samples: int, warmup: int, sim_nice: int) -> None:
                 undisturbed.append(done - t0)
             windows.append((t0, done))
             stages["checks"].append(checked - t0)
-            stages["journal"].append(clock.started[0] - checked)
-            stages["send"].append(done - clock.started[0])
+            stages["journal"].append(committed[-1] - checked)
+            stages["send"].append(done - committed[-1])
         # The venue expired both (IOC): learn it as the private stream would say it.
         finals = await asyncio.gather(*(gateway.resolve(i.client_id) for i in intents))
         assert all(s.is_final for s in finals), finals
@@ -266,8 +280,8 @@ async def main(samples: int, warmup: int, sim_nice: int) -> None:
     print(
         "where ours goes (p50): "
         f"intents + checks {percentile(stages['checks'], 0.5):.1f} us, "
-        f"journal + first request built {percentile(stages['journal'], 0.5):.1f} us, "
-        f"first request start -> last body written {percentile(stages['send'], 0.5):.1f} us"
+        f"journal (submit_all) {percentile(stages['journal'], 0.5):.1f} us, "
+        f"committed -> both requests written {percentile(stages['send'], 0.5):.1f} us"
     )
     print(
         f"windows in which the OS switched our thread out: {len(ours) - len(undisturbed)} "

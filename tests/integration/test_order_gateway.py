@@ -1,7 +1,7 @@
 """The order gateway against both plugins on the simulator: write before send, on the wire.
 
-"Before send" is checked where it matters: at the moment aiohttp writes an order's body to its
-socket, another connection to the journal file (what a restarted process would read) must
+"Before send" is checked where it matters: at the moment the order path hands an order's bytes
+to its socket (`OrderWire.taps`), another connection to the journal file (what a restarted process would read) must
 already hold both legs' intents and `submitted` marks.
 """
 
@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from arbiter.execution.gateway import OrderGateway
@@ -44,12 +43,8 @@ class WireWatch:
     seen: dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = field(
         default_factory=dict
     )
-    config: aiohttp.TraceConfig = field(default_factory=aiohttp.TraceConfig)
 
-    def __post_init__(self) -> None:
-        self.config.on_request_chunk_sent.append(self._chunk)
-
-    async def _chunk(self, session: Any, ctx: Any, params: Any) -> None:
+    def tap(self, data: bytes) -> None:
         other = sqlite3.connect(self.journal)
         try:
             intents = other.execute("SELECT client_id FROM intents ORDER BY client_id").fetchall()
@@ -58,7 +53,7 @@ class WireWatch:
             ).fetchall()
         finally:
             other.close()
-        self.seen[params.chunk.decode()] = (intents, submits)
+        self.seen[data.decode()] = (intents, submits)
 
 
 @dataclass
@@ -81,8 +76,10 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     try:
         for name in sorted(LEGS):
             venue = PLUGINS[name](sim_config(sim, name), limits=fast_limits(name))
-            venue.client.session = aiohttp.ClientSession(trace_configs=[wire.config])
             await venue.start()
+            entry = venue._entry
+            assert entry is not None, f"expected {name} to write its own order requests"
+            entry.wire.taps.append(wire.tap)
             venues[name] = venue
         yield Rig(sim, journal, venues, wire)
     finally:

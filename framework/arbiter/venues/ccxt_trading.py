@@ -15,7 +15,7 @@ Where ccxt's unified call does not fit the venue it may also override `find_by_c
 `fetch_open` (paging), `open_order_scopes`, `position_params` and `cancel_reason`.
 
 Placing and cancelling are the order path's hot half: a plugin that names an `order_entry`
-(`arbiter.venues.order_entry`) sends those two as its own signed requests on ccxt's session,
+(`arbiter.venues.order_entry`) sends those two as its own signed requests on its own connections,
 after the same checks, and leaves the rest to ccxt. Without one, with keys it cannot sign for,
 or with a proxy configured on the client, ccxt's `create_order` and `cancel_order` do it.
 
@@ -129,6 +129,8 @@ class CcxtTrading:
 
     async def close(self) -> None:
         self._started = False
+        if self._entry is not None:
+            self._entry.close()
         await self.client.close()
 
     # -- private events (delivered by the venue session's private stream) ---------------------
