@@ -36,18 +36,12 @@ from typing import Any
 
 from arbiter.execution.order_tracker import Applied
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
-from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, OKX_CLIENT_IDS
-from arbiter.venues.contract import VenueLimits
 from arbiter.venues.orders import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent, Side
+from tests.runtime_support import LIFTED
 
 Place = Callable[[OrderRequest], Awaitable[OrderAck]]
 POINTS = ("intent", "first_send", "between_acks", "fill")
 RESTING = ("idle", "open", "halted", "cooling_down")
-# The simulator enforces no rate limits; ccxt's published pacing would only slow the test.
-LIFTED = {
-    "bybit": VenueLimits(BYBIT_CLIENT_IDS, 1000, 1000),
-    "okx": VenueLimits(OKX_CLIENT_IDS, 1000, 1000),
-}
 
 
 def emit(event: str, **body: Any) -> None:

@@ -1,8 +1,13 @@
-"""Manifests for runtime tests: both venues on the simulator, one BTC spot/perp pair by default."""
+"""Runtime tests' shared parts: a manifest with both venues on the simulator (one BTC
+spot/perp pair by default), and the venues' rate limits lifted (the simulator enforces none)."""
 
 from __future__ import annotations
 
 import textwrap
+
+from tests.trading_sim import PLUGINS, fast_limits
+
+LIFTED = {venue: fast_limits(venue) for venue in PLUGINS}
 
 
 def manifest(
@@ -12,6 +17,7 @@ def manifest(
     pairs: str = "",
     gates: str = "",
     repair: str = "chase",
+    cooldown_s: str = "0",
 ) -> str:
     pairs = pairs or textwrap.dedent(
         """\
@@ -30,7 +36,7 @@ def manifest(
           okx: {{ plugin: okx, endpoint: sim }}
         pairs:
         PAIRS
-        thresholds: {{ entry_bps: {entry_bps}, exit_bps: 2, min_profit_bps: 3, cooldown_s: 0 }}
+        thresholds: {{ entry_bps: {entry_bps}, exit_bps: 2, min_profit_bps: 3, cooldown_s: {cooldown_s} }}
         sizing: {{ order_notional: 600, max_position_notional: 5000 }}
         hedge: {{ band_notional: 100, interval_s: 3600, max_order_notional: 2000 }}
         execution:

@@ -9,7 +9,6 @@ positions. Waits are on conditions with a generous timeout, never on a fixed sle
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -25,10 +24,10 @@ from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET, MarketParams
-from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, OKX_CLIENT_IDS, IntentId
-from arbiter.venues.contract import VenueLimits
+from arbiter.venues.client_ids import IntentId
 from arbiter.venues.orders import OrderType, Side, TimeInForce
 from tests.agreement import assert_journal_agrees, net_base
+from tests.runtime_support import LIFTED, manifest
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -36,39 +35,10 @@ D = Decimal
 SYMBOLS = ("BTC/USDT",)
 WAIT_S = 30.0
 OKX_ORDER = "okx POST /api/v5/trade/order"
-LIFTED = {  # the simulator enforces no rate limits; ccxt's pacing would only slow the test
-    "bybit": VenueLimits(BYBIT_CLIENT_IDS, 1000, 1000),
-    "okx": VenueLimits(OKX_CLIENT_IDS, 1000, 1000),
-}
 # The OKX perp book thin and its levels far apart: a 600 USDT sell takes the ~10 levels within
 # its 20 bps limit, fills part, and the IOC expires the rest; the levels beyond stay for a
 # repair (still market: nothing refills the book).
 THIN_PERP = replace(STILL_MARKET, depth={"okx:BTC:perp": 0.002}, level_spacing=0.0003)
-
-
-def manifest(repair: str) -> str:
-    return textwrap.dedent(
-        f"""\
-        strategy: {{ name: alpha, version: 1 }}
-        venues:
-          bybit: {{ plugin: bybit, endpoint: sim }}
-          okx: {{ plugin: okx, endpoint: sim }}
-        pairs:
-          - id: btc
-            type: spot_perp
-            asset: BTC
-            spot: {{ venue: bybit, symbol: BTCUSDT }}
-            perp: {{ venue: okx, symbol: BTC-USDT-SWAP }}
-        thresholds: {{ entry_bps: 10, exit_bps: 2, min_profit_bps: 3, cooldown_s: 3600 }}
-        sizing: {{ order_notional: 600, max_position_notional: 5000 }}
-        hedge: {{ band_notional: 100, interval_s: 3600, max_order_notional: 2000 }}
-        execution:
-          max_slippage_bps: 20
-          leg_timeout_ms: 3000
-          repair: {{ policy: {repair}, max_chase_steps: 3, chase_step_bps: 5 }}
-        risk: {{ max_net_delta_notional: 100000, daily_loss_limit: 100000 }}
-        """
-    )
 
 
 @dataclass
@@ -148,7 +118,7 @@ class Desk:
 async def open_desk(tmp_path: Path, repair: str, market: MarketParams) -> Desk:
     folder = tmp_path / "strategies"
     folder.mkdir()
-    (folder / "alpha.yaml").write_text(manifest(repair))
+    (folder / "alpha.yaml").write_text(manifest("alpha", repair=repair, cooldown_s="3600"))
     sim = await start(symbols=list(SYMBOLS), seed=3, market=market)
     return await start_runtime(tmp_path, sim)
 

@@ -22,9 +22,7 @@ from arbiter.runtime.pair_runner import PairRunner
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import Simulation, start
 from arbiter.sim.generator import STILL_MARKET
-from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, OKX_CLIENT_IDS
-from arbiter.venues.contract import VenueLimits
-from tests.runtime_support import manifest
+from tests.runtime_support import LIFTED, manifest
 
 D = Decimal
 
@@ -48,12 +46,8 @@ def folder(tmp_path: Path) -> Path:
     return path
 
 
-# The simulator enforces no rate limits of its own; lifting ours keeps each start near 0.2 s
-# instead of ~2 s of ccxt's published pacing (the first test keeps the published limits).
-LIFTED = {
-    "bybit": VenueLimits(BYBIT_CLIENT_IDS, 1000, 1000),
-    "okx": VenueLimits(OKX_CLIENT_IDS, 1000, 1000),
-}
+# Lifting the venues' rate limits keeps each start near 0.2 s instead of ~2 s of ccxt's
+# published pacing (the first test keeps the published limits).
 
 
 async def started(

@@ -58,9 +58,19 @@ def restore_cycle(
 ) -> RestoredCycle:
     """Classify a pair's last cycle from its fills (all of the strategy's; filtered here);
     `handed_over`: the cycle's residual went to the hedger (see `CycleRecord.handed_over`)."""
+
+    def resumes(
+        state: str,
+        reason: str = "flat",
+        direction: str | None = None,
+        held: Decimal = ZERO,
+        residual: Decimal = ZERO,
+    ) -> RestoredCycle:
+        return RestoredCycle(pair.id, cycle, last_state, state, direction, held, residual, reason)
+
     own = [(i, f) for i, f in fills if i.id.pair == pair.id and i.id.cycle == cycle]
     if last_state not in _IN_FLIGHT or not own:
-        return RestoredCycle(pair.id, cycle, last_state, "idle", None, ZERO, ZERO, "flat")
+        return resumes("idle")
     signed: dict[str, Decimal] = {}  # role -> signed base
     direction = None
     long_role = None  # the role the entry bought
@@ -82,38 +92,17 @@ def restore_cycle(
         short = sum((q for r, q in signed.items() if r != long_role), ZERO)
         held = max(ZERO, min(signed[long_role], -short))
         if held == 0:
-            return RestoredCycle(pair.id, cycle, last_state, "idle", None, ZERO, ZERO, "flat")
-        return RestoredCycle(
-            pair.id,
-            cycle,
-            last_state,
-            "open",
-            direction,
-            held,
-            ZERO,
+            return resumes("idle")
+        reason = (
             f"cycle {cycle} holds {held} {pair.asset} hedged; its residual {residual} "
-            "was handed to the hedger",
+            "was handed to the hedger"
         )
+        return resumes("open", reason, direction, held)
     if residual != 0:
-        return RestoredCycle(
-            pair.id,
-            cycle,
-            last_state,
-            "halted",
-            direction,
-            held,
-            residual,
-            f"cycle {cycle} stopped in {last_state} one-legged: residual {residual} {pair.asset}",
+        reason = (
+            f"cycle {cycle} stopped in {last_state} one-legged: residual {residual} {pair.asset}"
         )
+        return resumes("halted", reason, direction, held, residual)
     if held > 0 and direction is not None:
-        return RestoredCycle(
-            pair.id,
-            cycle,
-            last_state,
-            "open",
-            direction,
-            held,
-            ZERO,
-            f"cycle {cycle} holds {held} {pair.asset} hedged",
-        )
-    return RestoredCycle(pair.id, cycle, last_state, "idle", None, ZERO, ZERO, "flat")
+        return resumes("open", f"cycle {cycle} holds {held} {pair.asset} hedged", direction, held)
+    return resumes("idle")
