@@ -291,11 +291,11 @@ class VenueAccounts:
         for asset, bal in balances.items():
             self.market.balances[(name, asset)] = BalanceView(bal.free, bal.total)
 
-    def refresh_health(self) -> dict[str, dict[str, str]]:
-        """Every account's streams and whether all of them are live; updates the market."""
-        out = {}
-        for name, acct in self._accounts.items():
-            states = dict(acct.session.connection_states())
+    def connection_states(self) -> dict[str, dict[str, str]]:
+        """account -> stream -> venue-connection machine state."""
+        return {n: dict(a.session.connection_states()) for n, a in self._accounts.items()}
+
+    def refresh_health(self) -> None:
+        """Mark each account healthy in the market when every one of its streams is live."""
+        for name, states in self.connection_states().items():
             self.market.healthy[name] = bool(states) and all(s == "live" for s in states.values())
-            out[name] = states
-        return out

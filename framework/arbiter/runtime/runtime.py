@@ -702,7 +702,7 @@ class Runtime:
                 for p, e in by_path_error.items()
                 if not any(h.path == p for h in self.strategies.values())
             },
-            "venues": self.accounts.refresh_health(),
+            "venues": self.accounts.connection_states(),
             "global_state": self.states.state(GLOBAL),
             "incidents": [
                 {"key": i.key, "kind": i.kind, "state": i.state, "reason": i.reason}
