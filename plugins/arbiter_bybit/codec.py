@@ -26,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from arbiter.market.book import Level, OrderBook
+from arbiter.market.book import OrderBook
 from arbiter.market.codec import CodecStats
 from arbiter.market.events import (
     BookDelta,
@@ -54,15 +54,12 @@ _FRAME_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 class _TopicState:
     """Everything a book frame needs, found with one dict lookup on its topic."""
 
-    __slots__ = ("book", "known_prices", "known_sizes", "prices", "sizes", "symbol")
+    __slots__ = ("book", "prices", "sizes", "symbol")
 
     def __init__(self, symbol: str, keeper: BookKeeper) -> None:
         self.symbol = symbol
         self.book = keeper.book(symbol)
         self.prices, self.sizes = keeper.parsers(symbol)
-        # the parsers' caches of already validated texts, for the delta fast path
-        self.known_prices = self.prices.known
-        self.known_sizes = self.sizes.known
 
 
 _SIDES = {"Buy": TradeSide.BUY, "Sell": TradeSide.SELL}
@@ -103,8 +100,8 @@ class BybitCodec:
         state = self._topics.get(msg.topic)  # only `orderbook.` topics ever get a state
         if state is None:
             return self._feed_general(frame)  # an unknown topic, or a book's first frame
-        # The next delta of a live book with level texts seen before is applied right here;
-        # anything else goes to `_on_book`, which decides everything afresh.
+        # The next delta of a live book is applied right here; anything else goes to
+        # `_on_book`, which decides everything afresh.
         data = msg.data
         book = state.book
         u = data.u
@@ -115,27 +112,18 @@ class BybitCodec:
             and not book.stale
             and data.s == state.symbol
         ):
-            prices = state.known_prices
-            sizes = state.known_sizes
-            bids: list[Level] = []
-            asks: list[Level] = []
-            try:
-                # Plain loops, not comprehensions: on 1-5 levels a comprehension's own call
-                # costs more than its per-level savings (Python 3.11).
-                for p, q in data.b:
-                    bids.append((prices[p], sizes[q]))
-                for p, q in data.a:
-                    asks.append((prices[p], sizes[q]))
-            except KeyError:
-                pass  # a text not validated yet
-            else:
-                ts = msg.ts
-                crossed = book.apply(bids, asks, ts)
+            # The book parses the level texts itself (exact, no float); None means a text it
+            # would not take as it is, which `_on_book` then reports precisely.
+            applied = book.apply_text(data.b, data.a, msg.ts)
+            if applied is not None:
+                bids, asks, crossed = applied
                 book.update_id = u
                 if crossed:
                     return self._crossed(book, msg.topic)
                 stats.updates_applied += 1
-                return [BookDelta(self.venue, state.symbol, bids, asks, u, ts, data.seq, msg.cts)]
+                return [
+                    BookDelta(self.venue, state.symbol, bids, asks, u, msg.ts, data.seq, msg.cts)
+                ]
         return self._on_book(msg)
 
     def _feed_general(self, frame: bytes | str) -> list[MarketEvent]:

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from arbiter.market import OrderBook, Side
+from arbiter.market.book import UNITS_MAX
 
 
 def _book() -> OrderBook:
@@ -110,3 +111,45 @@ def test_price_and_size_when_converted_are_exact_decimals() -> None:
     book = _book()
     assert book.price(1005) == Decimal("100.5")
     assert book.size(500) == Decimal("0.5")
+
+
+def test_apply_when_a_level_is_beyond_the_bound_refuses_all_levels_naming_value() -> None:
+    book = _book()
+    before = (book.depth(Side.BID), book.depth(Side.ASK))
+    with pytest.raises(OverflowError, match=f"expected a price of at most {UNITS_MAX} units"):
+        book.apply([(999, 1), (UNITS_MAX + 1, 1)], [])
+    assert (book.depth(Side.BID), book.depth(Side.ASK)) == before
+
+
+def test_apply_when_a_size_is_negative_refuses_naming_value() -> None:
+    book = _book()
+    with pytest.raises(ValueError, match="expected a non-negative size, was -5"):
+        book.apply([], [(1006, -5)])
+    assert book.size_at(Side.ASK, 1006) == 0
+
+
+def test_apply_when_level_is_not_a_pair_refuses() -> None:
+    with pytest.raises(ValueError, match=r"expected a \(price, size\) level"):
+        _book().apply([(1, 2, 3)], [])
+
+
+def test_cost_when_prices_and_size_at_the_bound_is_exact() -> None:
+    book = OrderBook("v", "S", 0, 0)
+    book.reset([(UNITS_MAX, 1)], [(UNITS_MAX - 1, 1), (UNITS_MAX, UNITS_MAX)])
+    assert book.buy_cost(UNITS_MAX) == (UNITS_MAX - 1) + UNITS_MAX * (UNITS_MAX - 1)
+    assert book.sell_proceeds(1) == UNITS_MAX
+    assert book.sell_proceeds(2) is None  # more than the side holds
+    with pytest.raises(OverflowError, match=f"expected a size of at most {UNITS_MAX} units"):
+        book.buy_cost(UNITS_MAX + 1)
+
+
+def test_apply_when_many_levels_inserted_keeps_order() -> None:
+    # More levels than the C core keeps on its stack, in the worst order for insertion.
+    book = OrderBook("v", "S", 0, 0)
+    book.reset([], [])
+    book.apply([(p, p) for p in range(1, 301)], [(p, 1) for p in range(1000, 700, -1)])
+    assert book.depth(Side.BID, 3) == [(300, 300), (299, 299), (298, 298)]
+    assert book.depth(Side.ASK, 2) == [(701, 1), (702, 1)]
+    assert book.level_count(Side.BID) == 300
+    assert book.level_count(Side.ASK) == 300
+    assert book.size_at(Side.BID, 150) == 150

@@ -74,3 +74,11 @@ def test_parser_when_indexed_with_bad_text_raises_and_remembers_nothing() -> Non
     assert "-5" not in parser
     assert parser["5"] == 500
     assert "5" in parser
+
+
+def test_parser_when_beyond_what_a_book_holds_raises_naming_value() -> None:
+    from arbiter.market.book import UNITS_MAX
+
+    assert UnitParser(0)(str(UNITS_MAX)) == UNITS_MAX
+    with pytest.raises(UnitsError, match=f"expected at most {UNITS_MAX} units at scale 2"):
+        UnitParser(2)("92233720368547758.07")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from arbiter.market._book import UNITS_MAX
+
 # The venues send plain non-negative decimals; anything else (sign, exponent, spaces, underscores
 # that `int()` would accept) is refused rather than guessed at.
 _DECIMAL_TEXT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
@@ -78,7 +80,10 @@ def _parse(text: str, scale: int) -> int:
         if frac[scale:].strip("0"):
             raise UnitsError(f"expected at most {scale} decimals, was {text!r}")
         frac = frac[:scale]
-    return int(whole + frac) * _POW10[scale - len(frac)]
+    units = int(whole + frac) * _POW10[scale - len(frac)]
+    if units > UNITS_MAX:
+        raise UnitsError(f"expected at most {UNITS_MAX} units at scale {scale}, was {text!r}")
+    return units
 
 
 def to_units(value: Decimal, scale: int) -> int:

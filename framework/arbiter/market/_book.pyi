@@ -1,0 +1,39 @@
+"""Types of the C book core (see _book.c and arbiter.market.book)."""
+
+from collections.abc import Iterable
+
+UNITS_MAX: int
+
+def parse_units(text: object, scale: int) -> int | None: ...
+
+class BookCore:
+    bid_epoch: int
+    ask_epoch: int
+    bid_levels: int
+    ask_levels: int
+    updated_ms: int
+    price_scale: int
+    size_scale: int
+    def __init__(self, price_scale: int, size_scale: int) -> None: ...
+    def apply(
+        self,
+        bids: Iterable[tuple[int, int]],
+        asks: Iterable[tuple[int, int]],
+        ts_ms: int = 0,
+    ) -> bool: ...
+    def apply_text(
+        self,
+        bids: Iterable[tuple[str, ...] | list[str]],
+        asks: Iterable[tuple[str, ...] | list[str]],
+        ts_ms: int,
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], bool] | None: ...
+    def _reset_levels(
+        self, bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]], ts_ms: int
+    ) -> None: ...
+    def best_bid(self) -> tuple[int, int] | None: ...
+    def best_ask(self) -> tuple[int, int] | None: ...
+    def is_crossed(self) -> bool: ...
+    def _depth_of(self, is_bid: bool, levels: int | None) -> list[tuple[int, int]]: ...
+    def _size_of(self, is_bid: bool, price: int) -> int: ...
+    def buy_cost(self, size: int) -> int | None: ...
+    def sell_proceeds(self, size: int) -> int | None: ...
