@@ -100,29 +100,22 @@ class BybitCodec:
         state = self._topics.get(msg.topic)  # only `orderbook.` topics ever get a state
         if state is None:
             return self._feed_general(frame)  # an unknown topic, or a book's first frame
-        # The next delta of a live book is applied right here; anything else goes to
-        # `_on_book`, which decides everything afresh.
+        # The next delta of a live book is applied right here, the book checking the sequence
+        # and parsing the level texts itself (exact, no float); anything else (None) goes to
+        # `_on_book`, which decides everything afresh and reports precisely.
         data = msg.data
-        book = state.book
-        u = data.u
-        if (
-            msg.type == "delta"
-            and u == book.update_id + 1
-            and u != 1
-            and not book.stale
-            and data.s == state.symbol
-        ):
-            # The book parses the level texts itself (exact, no float); None means a text it
-            # would not take as it is, which `_on_book` then reports precisely.
-            applied = book.apply_text(data.b, data.a, msg.ts)
+        if msg.type == "delta" and data.s == state.symbol and data.u != 1:
+            book = state.book
+            applied = book.apply_next(data.u, data.b, data.a, msg.ts)
             if applied is not None:
                 bids, asks, crossed = applied
-                book.update_id = u
                 if crossed:
                     return self._crossed(book, msg.topic)
                 stats.updates_applied += 1
                 return [
-                    BookDelta(self.venue, state.symbol, bids, asks, u, msg.ts, data.seq, msg.cts)
+                    BookDelta(
+                        self.venue, state.symbol, bids, asks, data.u, msg.ts, data.seq, msg.cts
+                    )
                 ]
         return self._on_book(msg)
 

@@ -20,6 +20,7 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#include <limits.h>
 
 #define KEY_NONE INT64_MAX
 #define KEY_ALL INT64_MIN
@@ -42,6 +43,8 @@ typedef struct {
     long long updated_ms;
     int price_scale;
     int size_scale;
+    char stale;
+    long long update_id; /* the venue's sequence id of the last applied update */
 } BookCore;
 
 typedef struct {
@@ -263,6 +266,25 @@ static inline int64_t parse_units(PyObject *text, int scale) {
     return (int64_t)(value * factor);
 }
 
+/* A (price, size) tuple of Python ints. */
+static inline PyObject *pair_tuple(long long price, long long size) {
+    PyObject *tuple = PyTuple_New(2);
+    if (tuple == NULL) return NULL;
+    PyObject *p = PyLong_FromLongLong(price);
+    if (p == NULL) {
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(tuple, 0, p);
+    PyObject *q = PyLong_FromLongLong(size);
+    if (q == NULL) {
+        Py_DECREF(tuple);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(tuple, 1, q);
+    return tuple;
+}
+
 /* Text levels into `levels` and a list of (price units, size units) tuples; 0 applied, 1 when a
  * text is not a plain decimal on the grid (nothing built), -1 on error. */
 static int levels_from_texts(PyObject *texts, int is_bid, int price_scale, int size_scale,
@@ -301,8 +323,7 @@ static int levels_from_texts(PyObject *texts, int is_bid, int price_scale, int s
     if (list == NULL) return -1;
     for (Py_ssize_t k = 0; k < n; k++) {
         int64_t key = (*levels)[k].key;
-        PyObject *level = Py_BuildValue("(LL)", (long long)(is_bid ? key : -key),
-                                        (long long)(*levels)[k].size);
+        PyObject *level = pair_tuple(is_bid ? key : -key, (*levels)[k].size);
         if (level == NULL) {
             Py_DECREF(list);
             return -1;
@@ -341,6 +362,7 @@ static PyObject *BookCore_new(PyTypeObject *type, PyObject *args, PyObject *kwar
     self->updated_ms = 0;
     self->price_scale = 0;
     self->size_scale = 0;
+    self->stale = 1;
     return (PyObject *)self;
 }
 
@@ -435,21 +457,17 @@ static PyObject *BookCore_apply(BookCore *self, PyObject *const *args, Py_ssize_
     return PyBool_FromLong(is_crossed(self));
 }
 
-static PyObject *BookCore_apply_text(BookCore *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "apply_text(bids, asks, ts_ms)");
-        return NULL;
-    }
-    long long ts = PyLong_AsLongLong(args[2]);
-    if (ts == -1 && PyErr_Occurred()) return NULL;
+/* apply_text's work: the parsed levels and the crossed flag, None when declined. */
+static PyObject *apply_texts(BookCore *self, PyObject *bid_texts, PyObject *ask_texts,
+                             long long ts) {
     Level bid_stack[STACK_LEVELS], ask_stack[STACK_LEVELS];
     Level *bids = NULL, *asks = NULL;
     Py_ssize_t nb = 0, na = 0;
     PyObject *bid_list = NULL, *ask_list = NULL, *result = NULL;
-    int status = levels_from_texts(args[0], 1, self->price_scale, self->size_scale, &bids,
+    int status = levels_from_texts(bid_texts, 1, self->price_scale, self->size_scale, &bids,
                                    bid_stack, &nb, &bid_list);
     if (status == 0)
-        status = levels_from_texts(args[1], 0, self->price_scale, self->size_scale, &asks,
+        status = levels_from_texts(ask_texts, 0, self->price_scale, self->size_scale, &asks,
                                    ask_stack, &na, &ask_list);
     if (status == 0) {
         if (side_apply(&self->bid, bids, nb) < 0 || side_apply(&self->ask, asks, na) < 0) {
@@ -476,8 +494,36 @@ static PyObject *BookCore_apply_text(BookCore *self, PyObject *const *args, Py_s
     return result;
 }
 
+static PyObject *BookCore_apply_text(BookCore *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "apply_text(bids, asks, ts_ms)");
+        return NULL;
+    }
+    long long ts = PyLong_AsLongLong(args[2]);
+    if (ts == -1 && PyErr_Occurred()) return NULL;
+    return apply_texts(self, args[0], args[1], ts);
+}
+
+static PyObject *BookCore_apply_next(BookCore *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "apply_next(update_id, bids, asks, ts_ms)");
+        return NULL;
+    }
+    int overflow = 0;
+    long long update_id = PyLong_AsLongLongAndOverflow(args[0], &overflow);
+    if (update_id == -1 && PyErr_Occurred()) return NULL;
+    if (overflow || self->stale || self->update_id == LLONG_MAX ||
+        update_id != self->update_id + 1)
+        Py_RETURN_NONE;
+    long long ts = PyLong_AsLongLong(args[3]);
+    if (ts == -1 && PyErr_Occurred()) return NULL;
+    PyObject *result = apply_texts(self, args[1], args[2], ts);
+    if (result != NULL && result != Py_None) self->update_id = update_id;
+    return result;
+}
+
 static PyObject *level_tuple(int64_t key, int64_t size, int is_bid) {
-    return Py_BuildValue("(LL)", (long long)(is_bid ? key : -key), (long long)size);
+    return pair_tuple(is_bid ? key : -key, size);
 }
 
 static PyObject *BookCore_best_bid(BookCore *self, PyObject *unused) {
@@ -543,10 +589,28 @@ static PyObject *BookCore_size_of(BookCore *self, PyObject *const *args, Py_ssiz
     return PyLong_FromLong(0);
 }
 
-/* Take `size` units from one side, best level first: the exact sum of price x size, or None
- * when the side holds less. Records how deep the walk went (see the top of this file). The sum
- * is below UNITS_MAX * UNITS_MAX < 2**126 (every price and the size are at most UNITS_MAX), so
- * 128 bits hold it exactly. */
+/* Take `wanted` units from one side, best level first: 1 and the exact sum of key x size in
+ * `cost` (minus the cost on the ask side, whose keys are minus prices), or 0 when the side holds less. Records how deep the walk went (see the top of this
+ * file). The sum is below UNITS_MAX * UNITS_MAX < 2**126 (every price and `wanted` are at most
+ * UNITS_MAX), so 128 bits hold it exactly. */
+static int side_take(SideLevels *side, int64_t wanted, __int128 *cost) {
+    int64_t remaining = wanted;
+    __int128 sum = 0;
+    for (Py_ssize_t i = side->n - 1; i >= 0; i--) {
+        int64_t key = side->keys[i];
+        int64_t available = side->sizes[i];
+        if (available >= remaining) {
+            if (key < side->bound) side->bound = key;
+            *cost = sum + (__int128)key * remaining;
+            return 1;
+        }
+        sum += (__int128)key * available;
+        remaining -= available;
+    }
+    side->bound = KEY_ALL;
+    return 0;
+}
+
 static PyObject *take(SideLevels *side, PyObject *size_obj, int is_bid) {
     int overflow = 0;
     long long wanted = PyLong_AsLongLongAndOverflow(size_obj, &overflow);
@@ -556,21 +620,9 @@ static PyObject *take(SideLevels *side, PyObject *size_obj, int is_bid) {
                      (long long)UNITS_MAX, size_obj);
         return NULL;
     }
-    int64_t remaining = wanted;
-    __int128 cost = 0;
-    for (Py_ssize_t i = side->n - 1; i >= 0; i--) {
-        int64_t key = side->keys[i];
-        __int128 price = is_bid ? key : -(__int128)key;
-        int64_t available = side->sizes[i];
-        if (available >= remaining) {
-            if (key < side->bound) side->bound = key;
-            return int_from_i128(cost + price * remaining);
-        }
-        cost += price * available;
-        remaining -= available;
-    }
-    side->bound = KEY_ALL;
-    Py_RETURN_NONE;
+    __int128 cost;
+    if (!side_take(side, wanted, &cost)) Py_RETURN_NONE;
+    return int_from_i128(is_bid ? cost : -cost);
 }
 
 static PyObject *BookCore_buy_cost(BookCore *self, PyObject *size) {
@@ -586,6 +638,10 @@ static PyMethodDef BookCore_methods[] = {
      "apply(bids, asks, ts_ms=0) -> crossed: set absolute level sizes (0 deletes)."},
     {"apply_text", (PyCFunction)(void (*)(void))BookCore_apply_text, METH_FASTCALL,
      "apply_text(bids, asks, ts_ms) -> (bids, asks, crossed) | None: levels as venue texts."},
+    {"apply_next", (PyCFunction)(void (*)(void))BookCore_apply_next, METH_FASTCALL,
+     "apply_next(update_id, bids, asks, ts_ms) -> (bids, asks, crossed) | None: apply_text for "
+     "the update that follows the last one on a live book; None (book untouched) when the book "
+     "is stale, `update_id` is not the last one + 1, or a text is declined."},
     {"_reset_levels", (PyCFunction)(void (*)(void))BookCore_reset_levels, METH_FASTCALL,
      "Replace both sides' levels."},
     {"best_bid", (PyCFunction)BookCore_best_bid, METH_NOARGS, "(price, size) or None."},
@@ -610,6 +666,8 @@ static PyMemberDef BookCore_members[] = {
     {"updated_ms", T_LONGLONG, offsetof(BookCore, updated_ms), 0, NULL},
     {"price_scale", T_INT, offsetof(BookCore, price_scale), READONLY, NULL},
     {"size_scale", T_INT, offsetof(BookCore, size_scale), READONLY, NULL},
+    {"stale", T_BOOL, offsetof(BookCore, stale), 0, NULL},
+    {"update_id", T_LONGLONG, offsetof(BookCore, update_id), 0, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -624,6 +682,302 @@ static PyTypeObject BookCoreType = {
     .tp_dealloc = (destructor)BookCore_dealloc,
     .tp_methods = BookCore_methods,
     .tp_members = BookCore_members,
+};
+
+/* -- the spread engine's per-pair core ----------------------------------------------------- */
+
+/* What `PairCore.refresh` reports; see arbiter.market.spread. */
+enum {
+    NEED_BOOKS = 1,   /* no books bound yet */
+    STALE = 2,        /* a bound book is stale: both figures are unknown */
+    ENTRY_ON = 4,
+    ENTRY_OFF = 8,
+    ENTRY_THIN = 16,  /* entry turned off: a side too thin (or priced 0) */
+    EXIT_ON = 32,
+    EXIT_OFF = 64,
+    EXIT_THIN = 128,
+};
+
+/* The four costs a pair reads, in this order. */
+enum { SPOT_ASK = 0, PERP_BID = 1, SPOT_BID = 2, PERP_ASK = 3 };
+
+/* A threshold constant: a Python int, and its 128-bit copy when it fits. */
+typedef struct {
+    PyObject *value;
+    __int128 small;
+    char fits;
+} Rule;
+
+typedef struct {
+    PyObject_HEAD
+    BookCore *spot_book;
+    BookCore *perp_book;
+    int64_t spot_qty;
+    int64_t perp_qty;
+    long long epoch[4];
+    __int128 cost[4]; /* positive: price units x size units */
+    char known[4];    /* the side held the pair's size */
+    Rule entry_a, entry_on, entry_hold, exit_a, exit_on, exit_hold;
+    char entry_active;
+    char exit_active;
+    char dirty;
+} PairCore;
+
+static int rule_set(Rule *rule, PyObject *value) {
+    if (!PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "expected an int, was %R", value);
+        return -1;
+    }
+    unsigned char bytes[16];
+    rule->fits = _PyLong_AsByteArray((PyLongObject *)value, bytes, 16, 1, 1) == 0;
+    if (!rule->fits) {
+        PyErr_Clear();
+    } else {
+        unsigned __int128 bits = 0;
+        for (int k = 15; k >= 0; k--) bits = (bits << 8) | bytes[k];
+        rule->small = (__int128)bits;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(rule->value, value);
+    return 0;
+}
+
+/* Compare cost_a * a against cost_b * b: -1, 0 or 1 (or -2 on error). Exact whatever the sizes:
+ * in 128 bits when both products fit, in Python integers otherwise. */
+static int compare_products(__int128 cost_a, const Rule *a, __int128 cost_b, const Rule *b) {
+    __int128 left, right;
+    if (a->fits && b->fits && !__builtin_mul_overflow(cost_a, a->small, &left) &&
+        !__builtin_mul_overflow(cost_b, b->small, &right)) {
+        return (left > right) - (left < right);
+    }
+    PyObject *ca = int_from_i128(cost_a), *cb = int_from_i128(cost_b);
+    PyObject *pa = (ca && a->value) ? PyNumber_Multiply(ca, a->value) : NULL;
+    PyObject *pb = (cb && b->value) ? PyNumber_Multiply(cb, b->value) : NULL;
+    int result = -2;
+    if (pa && pb) {
+        int gt = PyObject_RichCompareBool(pa, pb, Py_GT);
+        int lt = gt < 0 ? -1 : PyObject_RichCompareBool(pa, pb, Py_LT);
+        if (gt >= 0 && lt >= 0) result = gt - lt;
+    }
+    Py_XDECREF(ca);
+    Py_XDECREF(cb);
+    Py_XDECREF(pa);
+    Py_XDECREF(pb);
+    return result;
+}
+
+static PyObject *PairCore_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PairCore *self = (PairCore *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    for (int k = 0; k < 4; k++) self->epoch[k] = -1; /* never an epoch */
+    return (PyObject *)self;
+}
+
+static int PairCore_traverse(PairCore *self, visitproc visit, void *arg) {
+    /* (a subclass's own traverse visits its type; this static base does not) */
+    Py_VISIT(self->spot_book);
+    Py_VISIT(self->perp_book);
+    return 0;
+}
+
+static int PairCore_clear(PairCore *self) {
+    Py_CLEAR(self->spot_book);
+    Py_CLEAR(self->perp_book);
+    Py_CLEAR(self->entry_a.value);
+    Py_CLEAR(self->entry_on.value);
+    Py_CLEAR(self->entry_hold.value);
+    Py_CLEAR(self->exit_a.value);
+    Py_CLEAR(self->exit_on.value);
+    Py_CLEAR(self->exit_hold.value);
+    return 0;
+}
+
+static void PairCore_dealloc(PairCore *self) {
+    PyObject_GC_UnTrack(self);
+    PairCore_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *PairCore_bind(PairCore *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyObject_TypeCheck(args[0], &BookCoreType) ||
+        !PyObject_TypeCheck(args[1], &BookCoreType)) {
+        PyErr_SetString(PyExc_TypeError, "bind(spot_book, perp_book): two books expected");
+        return NULL;
+    }
+    Py_INCREF(args[0]);
+    Py_XSETREF(self->spot_book, (BookCore *)args[0]);
+    Py_INCREF(args[1]);
+    Py_XSETREF(self->perp_book, (BookCore *)args[1]);
+    for (int k = 0; k < 4; k++) {
+        self->epoch[k] = -1;
+        self->known[k] = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static int qty_from_object(PyObject *obj, int64_t *out) {
+    int overflow = 0;
+    long long value = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (value == -1 && PyErr_Occurred()) return -1;
+    if (overflow || value > UNITS_MAX || value <= 0) {
+        PyErr_Format(PyExc_ValueError, "expected a pair size of 1 to %lld units, was %R",
+                     (long long)UNITS_MAX, obj);
+        return -1;
+    }
+    *out = value;
+    return 0;
+}
+
+static PyObject *PairCore_set_rules(PairCore *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError,
+                        "set_rules(spot_qty, perp_qty, entry_a, entry_on, entry_hold, exit_a, "
+                        "exit_on, exit_hold)");
+        return NULL;
+    }
+    int64_t spot_qty, perp_qty;
+    if (qty_from_object(args[0], &spot_qty) < 0 || qty_from_object(args[1], &perp_qty) < 0)
+        return NULL;
+    Rule *rules[6] = {&self->entry_a, &self->entry_on, &self->exit_a,
+                      &self->exit_on, &self->entry_hold, &self->exit_hold};
+    PyObject *values[6] = {args[2], args[3], args[5], args[6], args[4], args[7]};
+    for (int k = 0; k < 6; k++) {
+        if (rule_set(rules[k], values[k]) < 0) return NULL;
+    }
+    self->spot_qty = spot_qty;
+    self->perp_qty = perp_qty;
+    for (int k = 0; k < 4; k++) {
+        self->epoch[k] = -1;
+        self->known[k] = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *PairCore_forget(PairCore *self, PyObject *unused) {
+    for (int k = 0; k < 4; k++) {
+        self->epoch[k] = -1;
+        self->known[k] = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+/* Walk a side again if its epoch moved; returns whether it did. */
+static inline int refresh_cost(PairCore *self, int which, SideLevels *side, int64_t qty) {
+    if (side->epoch == self->epoch[which]) return 0;
+    self->epoch[which] = side->epoch;
+    __int128 cost;
+    self->known[which] = side_take(side, qty, &cost);
+    if (self->known[which]) {
+        cost = which == SPOT_ASK || which == PERP_ASK ? -cost : cost;
+        self->known[which] = cost != 0; /* a zero price is no spread */
+        self->cost[which] = cost;
+    }
+    return 1;
+}
+
+/* Refresh both figures from the bound books; report (and apply to the active flags) threshold
+ * crossings as in arbiter.market.spread: entry on at perp_bid * a >= spot_ask * on, off below
+ * spot_ask * hold; exit on at perp_ask * a < spot_bid * on, off at >= spot_bid * hold. */
+static PyObject *PairCore_refresh(PairCore *self, PyObject *unused) {
+    BookCore *spot = self->spot_book, *perp = self->perp_book;
+    if (spot == NULL || perp == NULL) return PyLong_FromLong(NEED_BOOKS);
+    if (spot->stale || perp->stale) return PyLong_FromLong(STALE);
+    int entry_changed = refresh_cost(self, SPOT_ASK, &spot->ask, self->spot_qty);
+    entry_changed |= refresh_cost(self, PERP_BID, &perp->bid, self->perp_qty);
+    int exit_changed = refresh_cost(self, SPOT_BID, &spot->bid, self->spot_qty);
+    exit_changed |= refresh_cost(self, PERP_ASK, &perp->ask, self->perp_qty);
+    long code = 0;
+    if (entry_changed) {
+        if (self->known[SPOT_ASK] && self->known[PERP_BID]) {
+            const Rule *bar = self->entry_active ? &self->entry_hold : &self->entry_on;
+            int c = compare_products(self->cost[PERP_BID], &self->entry_a, self->cost[SPOT_ASK],
+                                     bar);
+            if (c == -2) return NULL;
+            if (self->entry_active && c < 0) {
+                self->entry_active = 0;
+                code |= ENTRY_OFF;
+            } else if (!self->entry_active && c >= 0) {
+                self->entry_active = 1;
+                code |= ENTRY_ON;
+            }
+        } else if (self->entry_active) {
+            self->entry_active = 0;
+            code |= ENTRY_THIN;
+        }
+    }
+    if (exit_changed) {
+        if (self->known[SPOT_BID] && self->known[PERP_ASK]) {
+            const Rule *bar = self->exit_active ? &self->exit_hold : &self->exit_on;
+            int c = compare_products(self->cost[PERP_ASK], &self->exit_a, self->cost[SPOT_BID],
+                                     bar);
+            if (c == -2) return NULL;
+            if (self->exit_active && c >= 0) {
+                self->exit_active = 0;
+                code |= EXIT_OFF;
+            } else if (!self->exit_active && c < 0) {
+                self->exit_active = 1;
+                code |= EXIT_ON;
+            }
+        } else if (self->exit_active) {
+            self->exit_active = 0;
+            code |= EXIT_THIN;
+        }
+    }
+    return PyLong_FromLong(code);
+}
+
+static PyObject *cost_getter(PairCore *self, void *closure) {
+    int which = (int)(intptr_t)closure;
+    if (!self->known[which]) Py_RETURN_NONE;
+    return int_from_i128(self->cost[which]);
+}
+
+static PyGetSetDef PairCore_getset[] = {
+    {"spot_ask", (getter)cost_getter, NULL, "cost of buying the size from the spot asks",
+     (void *)(intptr_t)SPOT_ASK},
+    {"perp_bid", (getter)cost_getter, NULL, "proceeds of selling the size into the perp bids",
+     (void *)(intptr_t)PERP_BID},
+    {"spot_bid", (getter)cost_getter, NULL, "proceeds of selling the size into the spot bids",
+     (void *)(intptr_t)SPOT_BID},
+    {"perp_ask", (getter)cost_getter, NULL, "cost of buying the size from the perp asks",
+     (void *)(intptr_t)PERP_ASK},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef PairCore_members[] = {
+    {"spot_book", T_OBJECT, offsetof(PairCore, spot_book), READONLY, NULL},
+    {"perp_book", T_OBJECT, offsetof(PairCore, perp_book), READONLY, NULL},
+    {"entry_active", T_BOOL, offsetof(PairCore, entry_active), 0, NULL},
+    {"exit_active", T_BOOL, offsetof(PairCore, exit_active), 0, NULL},
+    {"dirty", T_BOOL, offsetof(PairCore, dirty), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyMethodDef PairCore_methods[] = {
+    {"bind", (PyCFunction)(void (*)(void))PairCore_bind, METH_FASTCALL,
+     "bind(spot_book, perp_book): the books this pair reads from now on."},
+    {"set_rules", (PyCFunction)(void (*)(void))PairCore_set_rules, METH_FASTCALL,
+     "set_rules(spot_qty, perp_qty, entry_a, entry_on, entry_hold, exit_a, exit_on, "
+     "exit_hold)"},
+    {"forget", (PyCFunction)PairCore_forget, METH_NOARGS, "Both figures unknown."},
+    {"refresh", (PyCFunction)PairCore_refresh, METH_NOARGS,
+     "Recompute what changed; the crossings as flags."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject PairCoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "arbiter.market._book.PairCore",
+    .tp_doc = "Costs, epochs and threshold states of one pair; see arbiter.market.spread.",
+    .tp_basicsize = sizeof(PairCore),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PairCore_new,
+    .tp_traverse = (traverseproc)PairCore_traverse,
+    .tp_clear = (inquiry)PairCore_clear,
+    .tp_dealloc = (destructor)PairCore_dealloc,
+    .tp_methods = PairCore_methods,
+    .tp_members = PairCore_members,
+    .tp_getset = PairCore_getset,
 };
 
 static PyObject *py_parse_units(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -654,7 +1008,7 @@ static struct PyModuleDef book_module = {
 };
 
 PyMODINIT_FUNC PyInit__book(void) {
-    if (PyType_Ready(&BookCoreType) < 0) return NULL;
+    if (PyType_Ready(&BookCoreType) < 0 || PyType_Ready(&PairCoreType) < 0) return NULL;
     PyObject *module = PyModule_Create(&book_module);
     if (module == NULL) return NULL;
     Py_INCREF(&BookCoreType);
@@ -662,6 +1016,24 @@ PyMODINIT_FUNC PyInit__book(void) {
         Py_DECREF(&BookCoreType);
         Py_DECREF(module);
         return NULL;
+    }
+    Py_INCREF(&PairCoreType);
+    if (PyModule_AddObject(module, "PairCore", (PyObject *)&PairCoreType) < 0) {
+        Py_DECREF(&PairCoreType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    static const struct {
+        const char *name;
+        long value;
+    } flags[] = {{"NEED_BOOKS", NEED_BOOKS}, {"STALE", STALE},         {"ENTRY_ON", ENTRY_ON},
+                 {"ENTRY_OFF", ENTRY_OFF},   {"ENTRY_THIN", ENTRY_THIN}, {"EXIT_ON", EXIT_ON},
+                 {"EXIT_OFF", EXIT_OFF},     {"EXIT_THIN", EXIT_THIN}};
+    for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++) {
+        if (PyModule_AddIntConstant(module, flags[k].name, flags[k].value) < 0) {
+            Py_DECREF(module);
+            return NULL;
+        }
     }
     if (PyModule_AddIntConstant(module, "UNITS_MAX", (long)UNITS_MAX) < 0) {
         Py_DECREF(module);

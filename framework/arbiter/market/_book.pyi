@@ -3,6 +3,14 @@
 from collections.abc import Iterable
 
 UNITS_MAX: int
+NEED_BOOKS: int
+STALE: int
+ENTRY_ON: int
+ENTRY_OFF: int
+ENTRY_THIN: int
+EXIT_ON: int
+EXIT_OFF: int
+EXIT_THIN: int
 
 def parse_units(text: object, scale: int) -> int | None: ...
 
@@ -14,6 +22,8 @@ class BookCore:
     updated_ms: int
     price_scale: int
     size_scale: int
+    stale: bool
+    update_id: int
     def __init__(self, price_scale: int, size_scale: int) -> None: ...
     def apply(
         self,
@@ -23,6 +33,13 @@ class BookCore:
     ) -> bool: ...
     def apply_text(
         self,
+        bids: Iterable[tuple[str, ...] | list[str]],
+        asks: Iterable[tuple[str, ...] | list[str]],
+        ts_ms: int,
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], bool] | None: ...
+    def apply_next(
+        self,
+        update_id: int,
         bids: Iterable[tuple[str, ...] | list[str]],
         asks: Iterable[tuple[str, ...] | list[str]],
         ts_ms: int,
@@ -37,3 +54,32 @@ class BookCore:
     def _size_of(self, is_bid: bool, price: int) -> int: ...
     def buy_cost(self, size: int) -> int | None: ...
     def sell_proceeds(self, size: int) -> int | None: ...
+
+class PairCore:
+    spot_book: BookCore | None
+    perp_book: BookCore | None
+    entry_active: bool
+    exit_active: bool
+    dirty: bool
+    @property
+    def spot_ask(self) -> int | None: ...
+    @property
+    def perp_bid(self) -> int | None: ...
+    @property
+    def spot_bid(self) -> int | None: ...
+    @property
+    def perp_ask(self) -> int | None: ...
+    def bind(self, spot_book: BookCore, perp_book: BookCore) -> None: ...
+    def set_rules(
+        self,
+        spot_qty: int,
+        perp_qty: int,
+        entry_a: int,
+        entry_on: int,
+        entry_hold: int,
+        exit_a: int,
+        exit_on: int,
+        exit_hold: int,
+    ) -> None: ...
+    def forget(self) -> None: ...
+    def refresh(self) -> int: ...

@@ -50,11 +50,15 @@ class OrderBook(BookCore):
       (`[["price", "size", ...], ...]`), returning the parsed levels; None, with the book
       untouched, when a text is not a plain decimal on this book's grid (the caller then takes
       its validating path).
+    - `apply_next(update_id, bids, asks, ts_ms)`: `apply_text` for the update that follows the
+      last one (`update_id`, the venue's sequence id, is the last one + 1) on a live book; None,
+      with the book untouched, otherwise.
     - `best_bid()`, `best_ask()`, `is_crossed()`, `bid_levels`, `ask_levels`, `bid_epoch`,
-      `ask_epoch`, `buy_cost(size)`, `sell_proceeds(size)`.
+      `ask_epoch`, `buy_cost(size)`, `sell_proceeds(size)`, the `stale` flag and `update_id`
+      (a signed 64-bit integer).
     """
 
-    __slots__ = ("stale", "stale_reason", "symbol", "update_id", "venue")
+    __slots__ = ("stale_reason", "symbol", "venue")
 
     def __init__(self, venue: str, symbol: str, price_scale: int, size_scale: int) -> None:
         super().__init__(price_scale, size_scale)
@@ -63,7 +67,6 @@ class OrderBook(BookCore):
         # A book starts stale: it has no levels a strategy could trust until a snapshot lands.
         self.stale = True
         self.stale_reason = "no snapshot yet"
-        self.update_id = 0  # the venue's sequence id of the last applied update
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -32,6 +32,17 @@ from math import gcd
 
 import msgspec
 
+from arbiter.market._book import (
+    ENTRY_OFF,
+    ENTRY_ON,
+    ENTRY_THIN,
+    EXIT_OFF,
+    EXIT_ON,
+    EXIT_THIN,
+    NEED_BOOKS,
+    STALE,
+    PairCore,
+)
 from arbiter.market.book import OrderBook
 from arbiter.market.instrument import Instrument
 from arbiter.market.units import from_units, to_units
@@ -94,48 +105,35 @@ class SpreadSignal(msgspec.Struct, frozen=True, gc=False):
     reason: str = ""
 
 
-class _Pair:
-    """A pair's books, precomputed integer constants (per book scale) and signal states."""
+class _Pair(PairCore):
+    """A pair's spec, instruments and integer constants (per book scale) over its C core.
+
+    The core (`arbiter.market._book.PairCore`) holds the bound books, the cost of the pair's
+    size on each of the four book sides with that side's epoch, and the two signal states; its
+    `refresh` recomputes only sides whose epoch moved, applies the threshold tests below and
+    reports crossings as flags, which this class turns into signals.
+    """
 
     __slots__ = (
+        "_entry_a",
+        "_exit_a",
         "_scales",
-        "dirty",
-        "entry_a",
-        "entry_active",
         "entry_b",
         "entry_den",
-        "entry_hold",
-        "entry_on",
         "entry_release",
         "entry_threshold",
-        "exit_a",
-        "exit_active",
         "exit_b",
         "exit_den",
-        "exit_hold",
-        "exit_on",
         "exit_release",
         "exit_threshold",
         "perp",
-        "perp_ask",
-        "perp_ask_epoch",
-        "perp_bid",
-        "perp_bid_epoch",
-        "perp_book",
-        "perp_qty",
         "spec",
         "spot",
-        "spot_ask",
-        "spot_ask_epoch",
-        "spot_bid",
-        "spot_bid_epoch",
-        "spot_book",
-        "spot_qty",
     )
 
     def __init__(self, spec: PairSpec, spot: Instrument, perp: Instrument) -> None:
+        super().__init__()
         self.spec = spec
-        self.dirty = False  # listed in the engine's dirty pairs
         self.spot = spot
         self.perp = perp
         self.entry_threshold = to_units(spec.entry_bps, SPREAD_SCALE)
@@ -143,23 +141,10 @@ class _Pair:
         hysteresis = to_units(spec.hysteresis_bps, SPREAD_SCALE)
         self.entry_release = self.entry_threshold - hysteresis  # an active entry turns off below
         self.exit_release = self.exit_threshold + hysteresis  # an active exit turns off above
-        self.entry_active = False
-        self.exit_active = False
-        # The cost of taking the pair's size from each book side, and the side's epoch when it
-        # was walked (-1 is never an epoch): unchanged epoch, unchanged cost.
-        self.spot_ask: int | None = None
-        self.spot_bid: int | None = None
-        self.perp_ask: int | None = None
-        self.perp_bid: int | None = None
-        self.spot_ask_epoch = self.spot_bid_epoch = self.perp_ask_epoch = self.perp_bid_epoch = -1
         self._scales: tuple[int, int, int, int] | None = None
-        # A codec creates a symbol's book once and keeps it, so found books are cached.
-        self.spot_book: OrderBook | None = None
-        self.perp_book: OrderBook | None = None
-        # filled by `constants` for the scales above
-        self.spot_qty = self.perp_qty = 0
-        self.entry_a = self.entry_b = self.entry_den = self.entry_on = self.entry_hold = 0
-        self.exit_a = self.exit_b = self.exit_den = self.exit_on = self.exit_hold = 0
+        # filled by `constants` for the books' scales
+        self._entry_a = self.entry_b = self.entry_den = 0
+        self._exit_a = self.exit_b = self.exit_den = 0
 
     def constants(self, spot_book: OrderBook, perp_book: OrderBook) -> None:
         scales = (
@@ -172,39 +157,46 @@ class _Pair:
             return
         self._scales = scales
         size = self.spec.size
-        self.spot_qty = _ceil_units(size / self.spot.contract_value, spot_book.size_scale)
-        self.perp_qty = _ceil_units(size / self.perp.contract_value, perp_book.size_scale)
+        spot_qty = _ceil_units(size / self.spot.contract_value, spot_book.size_scale)
+        perp_qty = _ceil_units(size / self.perp.contract_value, perp_book.size_scale)
         sn, sd = self.spot.taker_fee.as_integer_ratio()
         pn, pd = self.perp.taker_fee.as_integer_ratio()
-        spot_unit = self.spot_qty * 10**spot_book.price_scale
-        perp_unit = self.perp_qty * 10**perp_book.price_scale
+        spot_unit = spot_qty * 10**spot_book.price_scale
+        perp_unit = perp_qty * 10**perp_book.price_scale
         # spread = (perp_cost * a - spot_cost * b) // (spot_cost * den), see module doc; the
         # three are divided by their gcd, which leaves every floor exact and the integers small.
-        self.entry_a, self.entry_b, self.entry_den = _reduced(
+        entry_a, self.entry_b, self.entry_den = _reduced(
             spot_unit * (pd - pn) * sd * _BPS_NUMERATOR,
             perp_unit * pd * (sd + sn) * _BPS_NUMERATOR,
             perp_unit * pd * sd,
         )
-        self.exit_a, self.exit_b, self.exit_den = _reduced(
+        exit_a, self.exit_b, self.exit_den = _reduced(
             spot_unit * (pd + pn) * sd * _BPS_NUMERATOR,
             perp_unit * pd * (sd - sn) * _BPS_NUMERATOR,
             perp_unit * pd * sd,
         )
+        self._entry_a, self._exit_a = entry_a, exit_a
         # Threshold tests without the division, exact because spot_cost * den > 0 and the
         # thresholds are integers: floor(n / d) >= t iff n >= t * d, and <= t iff n < (t + 1) * d.
         # So with n = perp_cost * a - spot_cost * b and d = spot_cost * den, each test is
         # perp_cost * a against spot_cost * (b + t * den).
-        self.entry_on = self.entry_b + self.entry_threshold * self.entry_den  # entry >= threshold
-        self.entry_hold = self.entry_b + self.entry_release * self.entry_den  # entry >= release
-        self.exit_on = self.exit_b + (self.exit_threshold + 1) * self.exit_den  # exit <= threshold
-        self.exit_hold = self.exit_b + (self.exit_release + 1) * self.exit_den  # exit <= release
+        self.set_rules(
+            spot_qty,
+            perp_qty,
+            entry_a,
+            self.entry_b + self.entry_threshold * self.entry_den,  # entry >= threshold
+            self.entry_b + self.entry_release * self.entry_den,  # entry >= release
+            exit_a,
+            self.exit_b + (self.exit_threshold + 1) * self.exit_den,  # exit <= threshold
+            self.exit_b + (self.exit_release + 1) * self.exit_den,  # exit <= release
+        )
 
     def entry(self) -> int | None:
         """The entry spread in micro-bps, floored, from the costs last walked; None if unknown."""
         spot_cost = self.spot_ask
         perp_cost = self.perp_bid
         if spot_cost and perp_cost:  # None (too thin) or 0 (zero price) is no spread
-            return (perp_cost * self.entry_a - spot_cost * self.entry_b) // (
+            return (perp_cost * self._entry_a - spot_cost * self.entry_b) // (
                 spot_cost * self.entry_den
             )
         return None
@@ -214,99 +206,52 @@ class _Pair:
         spot_cost = self.spot_bid
         perp_cost = self.perp_ask
         if spot_cost and perp_cost:
-            return (perp_cost * self.exit_a - spot_cost * self.exit_b) // (
+            return (perp_cost * self._exit_a - spot_cost * self.exit_b) // (
                 spot_cost * self.exit_den
             )
         return None
 
-    def recompute(
-        self, books: Mapping[str, Mapping[str, OrderBook]], signals: list[SpreadSignal]
+    def settle(
+        self,
+        flags: int,
+        books: Mapping[str, Mapping[str, OrderBook]],
+        signals: list[SpreadSignal],
     ) -> None:
-        """Refresh both figures from the books, appending a signal per threshold crossing."""
-        spot_book = self.spot_book
-        perp_book = self.perp_book
-        if spot_book is None or perp_book is None:
+        """Act on what `refresh` reported (never 0: the engine skips those)."""
+        if flags & NEED_BOOKS:
             spec = self.spec
             spot_book = books.get(spec.spot.venue, _NO_BOOKS).get(spec.spot.symbol)
             perp_book = books.get(spec.perp.venue, _NO_BOOKS).get(spec.perp.symbol)
             if spot_book is None or perp_book is None:
                 self._unknown("book missing", signals)
                 return
-            self.spot_book = spot_book
-            self.perp_book = perp_book
             self.constants(spot_book, perp_book)
-        if spot_book.stale or perp_book.stale:
+            self.bind(spot_book, perp_book)
+            flags = self.refresh()
+        if flags & STALE:
             self._unknown("book stale", signals)
             return
-
-        # A figure is recomputed only when a book side it reads changed inside the depth its
-        # VWAP walked (the side's epoch moved); otherwise it, and its signal state, stand.
-        entry_changed = exit_changed = False
-        epoch = spot_book.ask_epoch
-        if epoch != self.spot_ask_epoch:
-            self.spot_ask_epoch = epoch
-            self.spot_ask = spot_book.buy_cost(self.spot_qty)
-            entry_changed = True
-        epoch = perp_book.bid_epoch
-        if epoch != self.perp_bid_epoch:
-            self.perp_bid_epoch = epoch
-            self.perp_bid = perp_book.sell_proceeds(self.perp_qty)
-            entry_changed = True
-        epoch = spot_book.bid_epoch
-        if epoch != self.spot_bid_epoch:
-            self.spot_bid_epoch = epoch
-            self.spot_bid = spot_book.sell_proceeds(self.spot_qty)
-            exit_changed = True
-        epoch = perp_book.ask_epoch
-        if epoch != self.perp_ask_epoch:
-            self.perp_ask_epoch = epoch
-            self.perp_ask = perp_book.buy_cost(self.perp_qty)
-            exit_changed = True
-
-        if entry_changed:
-            spot_cost = self.spot_ask
-            perp_cost = self.perp_bid
-            if spot_cost and perp_cost:
-                gain = perp_cost * self.entry_a
-                if self.entry_active:
-                    if gain < spot_cost * self.entry_hold:
-                        self._signal(SignalKind.ENTRY, False, signals)
-                elif gain >= spot_cost * self.entry_on:
-                    self._signal(SignalKind.ENTRY, True, signals)
-            elif self.entry_active:
-                self._signal(SignalKind.ENTRY, False, signals, _TOO_THIN)
-
-        if exit_changed:
-            spot_cost = self.spot_bid
-            perp_cost = self.perp_ask
-            if spot_cost and perp_cost:
-                cost = perp_cost * self.exit_a
-                if self.exit_active:
-                    if cost >= spot_cost * self.exit_hold:
-                        self._signal(SignalKind.EXIT, False, signals)
-                elif cost < spot_cost * self.exit_on:
-                    self._signal(SignalKind.EXIT, True, signals)
-            elif self.exit_active:
-                self._signal(SignalKind.EXIT, False, signals, _TOO_THIN)
+        if flags & (ENTRY_ON | ENTRY_OFF | ENTRY_THIN):
+            reason = _TOO_THIN if flags & ENTRY_THIN else ""
+            self._emit(SignalKind.ENTRY, bool(flags & ENTRY_ON), signals, reason)
+        if flags & (EXIT_ON | EXIT_OFF | EXIT_THIN):
+            reason = _TOO_THIN if flags & EXIT_THIN else ""
+            self._emit(SignalKind.EXIT, bool(flags & EXIT_ON), signals, reason)
 
     def _unknown(self, reason: str, signals: list[SpreadSignal]) -> None:
         """Both figures unknown (a book missing or stale): deactivate what was active."""
-        self.spot_ask = self.spot_bid = self.perp_ask = self.perp_bid = None
-        self.spot_ask_epoch = self.spot_bid_epoch = self.perp_ask_epoch = self.perp_bid_epoch = -1
+        self.forget()
         if self.entry_active:
-            self._signal(SignalKind.ENTRY, False, signals, reason)
+            self.entry_active = False
+            self._emit(SignalKind.ENTRY, False, signals, reason)
         if self.exit_active:
-            self._signal(SignalKind.EXIT, False, signals, reason)
+            self.exit_active = False
+            self._emit(SignalKind.EXIT, False, signals, reason)
 
-    def _signal(
-        self, kind: SignalKind, active: bool, signals: list[SpreadSignal], reason: str = ""
+    def _emit(
+        self, kind: SignalKind, active: bool, signals: list[SpreadSignal], reason: str
     ) -> None:
-        if kind is SignalKind.ENTRY:
-            self.entry_active = active
-            spread = self.entry()
-        else:
-            self.exit_active = active
-            spread = self.exit()
+        spread = self.entry() if kind is SignalKind.ENTRY else self.exit()
         signals.append(SpreadSignal(self.spec.pair_id, kind, active, _bps(spread), reason))
 
 
@@ -371,7 +316,9 @@ class SpreadEngine:
             books = self._books
             for pair in dirty:
                 pair.dirty = False
-                pair.recompute(books, signals)
+                flags = pair.refresh()
+                if flags:
+                    pair.settle(flags, books, signals)
         return signals
 
     def spreads(self, pair_id: str) -> tuple[Decimal | None, Decimal | None]:
