@@ -63,7 +63,7 @@ class _TopicState:
 
 
 _SIDES = {"Buy": TradeSide.BUY, "Sell": TradeSide.SELL}
-_decode_book_frame = messages.BOOK_FRAME.decode
+_decode_book_frame = messages.RAW_BOOK_FRAME.decode
 
 
 class BybitCodec:
@@ -92,7 +92,8 @@ class BybitCodec:
         stats = self.stats
         stats.frames += 1
         # Book deltas are most of the traffic, so their shape is tried first: other frames fail
-        # this decode quickly (a missing or mistyped field) and take the general path.
+        # this decode quickly (a missing or mistyped field) and take the general path. The
+        # levels stay JSON bytes here; the book reads them.
         try:
             msg = _decode_book_frame(frame)
         except _FRAME_ERRORS:
@@ -101,12 +102,12 @@ class BybitCodec:
         if state is None:
             return self._feed_general(frame)  # an unknown topic, or a book's first frame
         # The next delta of a live book is applied right here, the book checking the sequence
-        # and parsing the level texts itself (exact, no float); anything else (None) goes to
-        # `_on_book`, which decides everything afresh and reports precisely.
+        # and parsing the level bytes itself (exact, no float); anything else (None) takes the
+        # general path, which decodes the frame afresh, decides everything and reports precisely.
         data = msg.data
         if msg.type == "delta" and data.s == state.symbol and data.u != 1:
             book = state.book
-            applied = book.apply_next(data.u, data.b, data.a, msg.ts)
+            applied = book.apply_next_json(data.u, data.b, data.a, msg.ts)
             if applied is not None:
                 bids, asks, crossed = applied
                 if crossed:
@@ -117,7 +118,7 @@ class BybitCodec:
                         self.venue, state.symbol, bids, asks, data.u, msg.ts, data.seq, msg.cts
                     )
                 ]
-        return self._on_book(msg)
+        return self._feed_general(frame)
 
     def _feed_general(self, frame: bytes | str) -> list[MarketEvent]:
         try:

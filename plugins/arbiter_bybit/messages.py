@@ -30,8 +30,29 @@ class BookData(msgspec.Struct, gc=False):
     seq: int | None = None
 
 
+class RawBookData(msgspec.Struct, gc=False):
+    """`BookData` with each side's levels left as the JSON bytes received (the book parses
+    them itself; see `OrderBook.apply_next_json`)."""
+
+    s: str
+    b: msgspec.Raw
+    a: msgspec.Raw
+    u: int
+    seq: int | None = None
+
+
+class RawBookFrame(msgspec.Struct, gc=False):
+    """A book frame decoded for the delta fast path: the hot path's only JSON work."""
+
+    topic: str
+    type: str
+    ts: int
+    data: RawBookData
+    cts: int | None = None
+
+
 class BookFrame(msgspec.Struct, gc=False):
-    """The whole book frame in one typed decode: the hot path's only JSON work."""
+    """The whole book frame in one typed decode (snapshots and anything off the fast path)."""
 
     topic: str
     type: str
@@ -65,5 +86,6 @@ class TickerData(msgspec.Struct):
 ENVELOPE = msgspec.json.Decoder(Envelope)
 BOOK = msgspec.json.Decoder(BookData)
 BOOK_FRAME = msgspec.json.Decoder(BookFrame)
+RAW_BOOK_FRAME = msgspec.json.Decoder(RawBookFrame)
 TRADES = msgspec.json.Decoder(list[TradeData])
 TICKER = msgspec.json.Decoder(TickerData)

@@ -155,10 +155,14 @@ def test_apply_when_many_levels_inserted_keeps_order() -> None:
     assert book.size_at(Side.BID, 150) == 150
 
 
-def test_apply_next_when_update_follows_applies_and_advances_update_id() -> None:
+def test_apply_next_json_when_update_follows_applies_and_advances_update_id() -> None:
     book = _book()
     book.update_id = 41
-    assert book.apply_next(42, [("100.1", "0.250")], [], 3_000) == ([(1001, 250)], [], False)
+    assert book.apply_next_json(42, b'[["100.1","0.250"]]', b"[]", 3_000) == (
+        [(1001, 250)],
+        [],
+        False,
+    )
     assert book.update_id == 42
     assert book.best_bid() == (1001, 250)
     assert book.updated_ms == 3_000
@@ -167,20 +171,20 @@ def test_apply_next_when_update_follows_applies_and_advances_update_id() -> None
 @pytest.mark.parametrize(
     ("stale", "update_id", "bids"),
     [
-        (False, 44, [("100.1", "0.250")]),  # a gap: not the last one + 1
-        (False, 41, [("100.1", "0.250")]),  # a repeat
-        (True, 42, [("100.1", "0.250")]),  # the book waits for a snapshot
-        (False, 42, [("100.15", "0.250")]),  # off the price grid
-        (False, 42, [("100.1", "-1")]),  # not a plain decimal
+        (False, 44, b'[["100.1","0.250"]]'),  # a gap: not the last one + 1
+        (False, 41, b'[["100.1","0.250"]]'),  # a repeat
+        (True, 42, b'[["100.1","0.250"]]'),  # the book waits for a snapshot
+        (False, 42, b'[["100.15","0.250"]]'),  # off the price grid
+        (False, 42, b'[["100.1","-1"]]'),  # not a plain decimal
     ],
 )
-def test_apply_next_when_not_the_next_live_update_declines_untouched(
-    stale: bool, update_id: int, bids: list[tuple[str, str]]
+def test_apply_next_json_when_not_the_next_live_update_declines_untouched(
+    stale: bool, update_id: int, bids: bytes
 ) -> None:
     book = _book()
     book.update_id = 41
     book.stale = stale
     before = (book.depth(Side.BID), book.depth(Side.ASK), book.bid_epoch, book.updated_ms)
-    assert book.apply_next(update_id, bids, [], 3_000) is None
+    assert book.apply_next_json(update_id, bids, b"[]", 3_000) is None
     assert (book.depth(Side.BID), book.depth(Side.ASK), book.bid_epoch, book.updated_ms) == before
     assert book.update_id == 41

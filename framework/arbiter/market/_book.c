@@ -227,14 +227,7 @@ error:
 
 /* A plain non-negative decimal text ("123", "0.50") in units of 10**-scale, or -1 when the text
  * is anything else, has more decimals than `scale` that are not zeros, or exceeds UNITS_MAX. */
-static inline int64_t parse_units(PyObject *text, int scale) {
-    if (!PyUnicode_Check(text)) return -1;
-    Py_ssize_t len;
-    const char *s = PyUnicode_AsUTF8AndSize(text, &len);
-    if (s == NULL) {
-        PyErr_Clear();
-        return -1;
-    }
+static inline int64_t parse_units_chars(const char *s, Py_ssize_t len, int scale) {
     if (len == 0 || s[0] < '0' || s[0] > '9') return -1;
     uint64_t value = 0;
     Py_ssize_t i = 0;
@@ -266,6 +259,17 @@ static inline int64_t parse_units(PyObject *text, int scale) {
     return (int64_t)(value * factor);
 }
 
+static inline int64_t parse_units(PyObject *text, int scale) {
+    if (!PyUnicode_Check(text)) return -1;
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &len);
+    if (s == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    return parse_units_chars(s, len, scale);
+}
+
 /* A (price, size) tuple of Python ints. */
 static inline PyObject *pair_tuple(long long price, long long size) {
     PyObject *tuple = PyTuple_New(2);
@@ -285,53 +289,99 @@ static inline PyObject *pair_tuple(long long price, long long size) {
     return tuple;
 }
 
-/* Text levels into `levels` and a list of (price units, size units) tuples; 0 applied, 1 when a
- * text is not a plain decimal on the grid (nothing built), -1 on error. */
-static int levels_from_texts(PyObject *texts, int is_bid, int price_scale, int size_scale,
-                             Level **levels, Level *stack, Py_ssize_t *count, PyObject **out) {
-    *levels = stack;
-    *out = NULL;
-    if (!PyList_CheckExact(texts)) return 1;
-    Py_ssize_t n = PyList_GET_SIZE(texts);
-    *count = n;
-    if (n > STACK_LEVELS) {
-        *levels = PyMem_Malloc((size_t)n * sizeof(Level));
-        if (*levels == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *item = PyList_GET_ITEM(texts, k);
-        PyObject *price_text, *size_text;
-        if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) >= 2) {
-            price_text = PyTuple_GET_ITEM(item, 0);
-            size_text = PyTuple_GET_ITEM(item, 1);
-        } else if (PyList_CheckExact(item) && PyList_GET_SIZE(item) >= 2) {
-            price_text = PyList_GET_ITEM(item, 0);
-            size_text = PyList_GET_ITEM(item, 1);
-        } else {
-            return 1;
-        }
-        int64_t price = parse_units(price_text, price_scale);
-        int64_t size = parse_units(size_text, size_scale);
-        if (price < 0 || size < 0) return 1;
-        (*levels)[k].key = is_bid ? price : -price;
-        (*levels)[k].size = size;
-    }
+/* The list of (price units, size units) tuples of parsed levels. */
+static PyObject *level_list(const Level *levels, Py_ssize_t n, int is_bid) {
     PyObject *list = PyList_New(n);
-    if (list == NULL) return -1;
+    if (list == NULL) return NULL;
     for (Py_ssize_t k = 0; k < n; k++) {
-        int64_t key = (*levels)[k].key;
-        PyObject *level = pair_tuple(is_bid ? key : -key, (*levels)[k].size);
+        int64_t key = levels[k].key;
+        PyObject *level = pair_tuple(is_bid ? key : -key, levels[k].size);
         if (level == NULL) {
             Py_DECREF(list);
-            return -1;
+            return NULL;
         }
         PyList_SET_ITEM(list, k, level);
     }
-    *out = list;
-    return 0;
+    return list;
+}
+
+static inline const char *skip_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* One JSON string of a plain decimal ("123.45", no escapes) in units; NULL when it is not. */
+static inline const char *json_units(const char *p, const char *end, int scale, int64_t *out) {
+    if (p >= end || *p != '"') return NULL;
+    const char *start = ++p;
+    while (p < end && ((*p >= '0' && *p <= '9') || *p == '.')) p++;
+    if (p >= end || *p != '"') return NULL;
+    *out = parse_units_chars(start, p - start, scale);
+    return *out < 0 ? NULL : p + 1;
+}
+
+/* Levels from JSON text `[["price","size"],...]` (the venue's bytes as received); 0 parsed, 1
+ * when the text is anything else (nothing built), -1 on error. */
+static int levels_from_json(PyObject *raw, int is_bid, int price_scale, int size_scale,
+                            Level **levels, Level *stack, Py_ssize_t *count) {
+    *levels = stack;
+    *count = 0;
+    Py_buffer view;
+    if (PyObject_GetBuffer(raw, &view, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        return 1;
+    }
+    const char *p = view.buf, *end = p + view.len;
+    Py_ssize_t cap = STACK_LEVELS, n = 0;
+    int status = 1;
+    p = skip_ws(p, end);
+    if (p >= end || *p++ != '[') goto done;
+    p = skip_ws(p, end);
+    if (p < end && *p == ']') {
+        p++;
+    } else {
+        for (;;) {
+            int64_t price, size;
+            if (p >= end || *p++ != '[') goto done;
+            p = json_units(skip_ws(p, end), end, price_scale, &price);
+            if (p == NULL) goto done;
+            p = skip_ws(p, end);
+            if (p >= end || *p++ != ',') goto done;
+            p = json_units(skip_ws(p, end), end, size_scale, &size);
+            if (p == NULL) goto done;
+            p = skip_ws(p, end);
+            if (p >= end || *p++ != ']') goto done;
+            if (n == cap) {
+                Level *grown = PyMem_Malloc((size_t)cap * 2 * sizeof(Level));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    status = -1;
+                    goto done;
+                }
+                memcpy(grown, *levels, (size_t)n * sizeof(Level));
+                if (*levels != stack) PyMem_Free(*levels);
+                *levels = grown;
+                cap *= 2;
+            }
+            (*levels)[n].key = is_bid ? price : -price;
+            (*levels)[n].size = size;
+            n++;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                p = skip_ws(p + 1, end);
+                continue;
+            }
+            if (p >= end || *p++ != ']') goto done;
+            break;
+        }
+    }
+    if (skip_ws(p, end) == end) {
+        status = 0;
+        *count = n;
+    }
+done:
+    PyBuffer_Release(&view);
+    return status;
 }
 
 /* An exact Python int of a 128-bit value. */
@@ -371,8 +421,8 @@ static int BookCore_init(BookCore *self, PyObject *args, PyObject *kwargs) {
     int price_scale, size_scale;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "ii", kwlist, &price_scale, &size_scale))
         return -1;
-    if (price_scale < 0 || price_scale > 38 || size_scale < 0 || size_scale > 38) {
-        PyErr_Format(PyExc_ValueError, "expected scales in [0, 38], was %d and %d", price_scale,
+    if (price_scale < 0 || price_scale > 39 || size_scale < 0 || size_scale > 39) {
+        PyErr_Format(PyExc_ValueError, "expected scales in [0, 39], was %d and %d", price_scale,
                      size_scale);
         return -1;
     }
@@ -457,56 +507,10 @@ static PyObject *BookCore_apply(BookCore *self, PyObject *const *args, Py_ssize_
     return PyBool_FromLong(is_crossed(self));
 }
 
-/* apply_text's work: the parsed levels and the crossed flag, None when declined. */
-static PyObject *apply_texts(BookCore *self, PyObject *bid_texts, PyObject *ask_texts,
-                             long long ts) {
-    Level bid_stack[STACK_LEVELS], ask_stack[STACK_LEVELS];
-    Level *bids = NULL, *asks = NULL;
-    Py_ssize_t nb = 0, na = 0;
-    PyObject *bid_list = NULL, *ask_list = NULL, *result = NULL;
-    int status = levels_from_texts(bid_texts, 1, self->price_scale, self->size_scale, &bids,
-                                   bid_stack, &nb, &bid_list);
-    if (status == 0)
-        status = levels_from_texts(ask_texts, 0, self->price_scale, self->size_scale, &asks,
-                                   ask_stack, &na, &ask_list);
-    if (status == 0) {
-        if (side_apply(&self->bid, bids, nb) < 0 || side_apply(&self->ask, asks, na) < 0) {
-            status = -1;
-        } else {
-            self->updated_ms = ts;
-            result = PyTuple_New(3);
-            if (result == NULL) {
-                status = -1;
-            } else {
-                PyTuple_SET_ITEM(result, 0, bid_list);
-                PyTuple_SET_ITEM(result, 1, ask_list);
-                PyTuple_SET_ITEM(result, 2, PyBool_FromLong(is_crossed(self)));
-                bid_list = ask_list = NULL;
-            }
-        }
-    }
-    if (bids != NULL && bids != bid_stack) PyMem_Free(bids);
-    if (asks != NULL && asks != ask_stack) PyMem_Free(asks);
-    Py_XDECREF(bid_list);
-    Py_XDECREF(ask_list);
-    if (status < 0) return NULL;
-    if (status > 0) Py_RETURN_NONE;
-    return result;
-}
-
-static PyObject *BookCore_apply_text(BookCore *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "apply_text(bids, asks, ts_ms)");
-        return NULL;
-    }
-    long long ts = PyLong_AsLongLong(args[2]);
-    if (ts == -1 && PyErr_Occurred()) return NULL;
-    return apply_texts(self, args[0], args[1], ts);
-}
-
-static PyObject *BookCore_apply_next(BookCore *self, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *BookCore_apply_next_json(BookCore *self, PyObject *const *args,
+                                          Py_ssize_t nargs) {
     if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "apply_next(update_id, bids, asks, ts_ms)");
+        PyErr_SetString(PyExc_TypeError, "apply_next_json(update_id, bids, asks, ts_ms)");
         return NULL;
     }
     int overflow = 0;
@@ -517,8 +521,37 @@ static PyObject *BookCore_apply_next(BookCore *self, PyObject *const *args, Py_s
         Py_RETURN_NONE;
     long long ts = PyLong_AsLongLong(args[3]);
     if (ts == -1 && PyErr_Occurred()) return NULL;
-    PyObject *result = apply_texts(self, args[1], args[2], ts);
-    if (result != NULL && result != Py_None) self->update_id = update_id;
+    Level bid_stack[STACK_LEVELS], ask_stack[STACK_LEVELS];
+    Level *bids = NULL, *asks = NULL;
+    Py_ssize_t nb = 0, na = 0;
+    PyObject *result = NULL;
+    int status = levels_from_json(args[1], 1, self->price_scale, self->size_scale, &bids,
+                                  bid_stack, &nb);
+    if (status == 0)
+        status = levels_from_json(args[2], 0, self->price_scale, self->size_scale, &asks,
+                                  ask_stack, &na);
+    if (status == 0) {
+        PyObject *bid_list = level_list(bids, nb, 1);
+        PyObject *ask_list = bid_list ? level_list(asks, na, 0) : NULL;
+        result = ask_list ? PyTuple_New(3) : NULL;
+        if (result == NULL || side_apply(&self->bid, bids, nb) < 0 ||
+            side_apply(&self->ask, asks, na) < 0) {
+            Py_XDECREF(bid_list);
+            Py_XDECREF(ask_list);
+            Py_CLEAR(result);
+            status = -1;
+        } else {
+            self->updated_ms = ts;
+            self->update_id = update_id;
+            PyTuple_SET_ITEM(result, 0, bid_list);
+            PyTuple_SET_ITEM(result, 1, ask_list);
+            PyTuple_SET_ITEM(result, 2, PyBool_FromLong(is_crossed(self)));
+        }
+    }
+    if (bids != NULL && bids != bid_stack) PyMem_Free(bids);
+    if (asks != NULL && asks != ask_stack) PyMem_Free(asks);
+    if (status < 0) return NULL;
+    if (status > 0) Py_RETURN_NONE;
     return result;
 }
 
@@ -636,12 +669,10 @@ static PyObject *BookCore_sell_proceeds(BookCore *self, PyObject *size) {
 static PyMethodDef BookCore_methods[] = {
     {"apply", (PyCFunction)(void (*)(void))BookCore_apply, METH_FASTCALL | METH_KEYWORDS,
      "apply(bids, asks, ts_ms=0) -> crossed: set absolute level sizes (0 deletes)."},
-    {"apply_text", (PyCFunction)(void (*)(void))BookCore_apply_text, METH_FASTCALL,
-     "apply_text(bids, asks, ts_ms) -> (bids, asks, crossed) | None: levels as venue texts."},
-    {"apply_next", (PyCFunction)(void (*)(void))BookCore_apply_next, METH_FASTCALL,
-     "apply_next(update_id, bids, asks, ts_ms) -> (bids, asks, crossed) | None: apply_text for "
-     "the update that follows the last one on a live book; None (book untouched) when the book "
-     "is stale, `update_id` is not the last one + 1, or a text is declined."},
+    {"apply_next_json", (PyCFunction)(void (*)(void))BookCore_apply_next_json, METH_FASTCALL,
+     "apply_next_json(update_id, bids, asks, ts_ms) -> (bids, asks, crossed) | None: the "
+     "update that follows the last one on a live book, each side's levels as the venue's JSON "
+     "bytes; None (book untouched) otherwise."},
     {"_reset_levels", (PyCFunction)(void (*)(void))BookCore_reset_levels, METH_FASTCALL,
      "Replace both sides' levels."},
     {"best_bid", (PyCFunction)BookCore_best_bid, METH_NOARGS, "(price, size) or None."},
@@ -980,6 +1011,146 @@ static PyTypeObject PairCoreType = {
     .tp_getset = PairCore_getset,
 };
 
+/* -- the spread engine's dirty set --------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *by_leg; /* venue -> symbol -> list of PairCore */
+    PyObject *dirty;  /* PairCores marked since the last refresh, in marking order */
+} DirtyPairs;
+
+static PyObject *DirtyPairs_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *by_leg;
+    if (!PyArg_ParseTuple(args, "O!:DirtyPairs", &PyDict_Type, &by_leg)) return NULL;
+    DirtyPairs *self = (DirtyPairs *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->dirty = PyList_New(0);
+    if (self->dirty == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    Py_INCREF(by_leg);
+    self->by_leg = by_leg;
+    return (PyObject *)self;
+}
+
+static int DirtyPairs_traverse(DirtyPairs *self, visitproc visit, void *arg) {
+    Py_VISIT(self->by_leg);
+    Py_VISIT(self->dirty);
+    return 0;
+}
+
+static int DirtyPairs_clear(DirtyPairs *self) {
+    Py_CLEAR(self->by_leg);
+    Py_CLEAR(self->dirty);
+    return 0;
+}
+
+static void DirtyPairs_dealloc(DirtyPairs *self) {
+    PyObject_GC_UnTrack(self);
+    DirtyPairs_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *DirtyPairs_mark(DirtyPairs *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "mark(venue, symbol)");
+        return NULL;
+    }
+    PyObject *symbols = PyDict_GetItemWithError(self->by_leg, args[0]);
+    if (symbols == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_NONE;
+    }
+    if (!PyDict_Check(symbols)) {
+        PyErr_SetString(PyExc_TypeError, "expected venue -> {symbol: [pairs]}");
+        return NULL;
+    }
+    PyObject *pairs = PyDict_GetItemWithError(symbols, args[1]);
+    if (pairs == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_NONE;
+    }
+    if (!PyList_Check(pairs)) {
+        PyErr_SetString(PyExc_TypeError, "expected a list of pairs");
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(pairs); k++) {
+        PyObject *item = PyList_GET_ITEM(pairs, k);
+        if (!PyObject_TypeCheck(item, &PairCoreType)) {
+            PyErr_Format(PyExc_TypeError, "expected a PairCore, was %R", item);
+            return NULL;
+        }
+        PairCore *pair = (PairCore *)item;
+        if (!pair->dirty) {
+            if (PyList_Append(self->dirty, item) < 0) return NULL;
+            pair->dirty = 1;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* Refresh every marked pair once, in marking order; [(pair, flags)] for those that report. */
+static PyObject *DirtyPairs_refresh(DirtyPairs *self, PyObject *unused) {
+    PyObject *dirty = self->dirty;
+    PyObject *reports = PyList_New(0);
+    if (reports == NULL) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(dirty);
+    if (n == 0) return reports;
+    PyObject *fresh = PyList_New(0);
+    if (fresh == NULL) {
+        Py_DECREF(reports);
+        return NULL;
+    }
+    self->dirty = fresh; /* `dirty` is ours now */
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PairCore *pair = (PairCore *)PyList_GET_ITEM(dirty, k);
+        pair->dirty = 0;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *pair = PyList_GET_ITEM(dirty, k);
+        PyObject *flags = PairCore_refresh((PairCore *)pair, NULL);
+        if (flags == NULL) goto error;
+        if (PyLong_AsLong(flags) != 0) {
+            PyObject *report = PyTuple_Pack(2, pair, flags);
+            if (report == NULL || PyList_Append(reports, report) < 0) {
+                Py_XDECREF(report);
+                Py_DECREF(flags);
+                goto error;
+            }
+            Py_DECREF(report);
+        }
+        Py_DECREF(flags);
+    }
+    Py_DECREF(dirty);
+    return reports;
+error:
+    Py_DECREF(dirty);
+    Py_DECREF(reports);
+    return NULL;
+}
+
+static PyMethodDef DirtyPairs_methods[] = {
+    {"mark", (PyCFunction)(void (*)(void))DirtyPairs_mark, METH_FASTCALL,
+     "mark(venue, symbol): the pairs reading that book need a refresh."},
+    {"refresh", (PyCFunction)DirtyPairs_refresh, METH_NOARGS,
+     "Refresh the marked pairs; [(pair, flags)] for each that reported a crossing."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject DirtyPairsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "arbiter.market._book.DirtyPairs",
+    .tp_doc = "DirtyPairs(by_leg): the spread engine's dirty set; see arbiter.market.spread.",
+    .tp_basicsize = sizeof(DirtyPairs),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = DirtyPairs_new,
+    .tp_traverse = (traverseproc)DirtyPairs_traverse,
+    .tp_clear = (inquiry)DirtyPairs_clear,
+    .tp_dealloc = (destructor)DirtyPairs_dealloc,
+    .tp_methods = DirtyPairs_methods,
+};
+
 static PyObject *py_parse_units(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "parse_units(text, scale)");
@@ -987,8 +1158,8 @@ static PyObject *py_parse_units(PyObject *module, PyObject *const *args, Py_ssiz
     }
     int scale = PyLong_AsLong(args[1]);
     if (scale == -1 && PyErr_Occurred()) return NULL;
-    if (scale < 0 || scale > 38) {
-        PyErr_Format(PyExc_ValueError, "expected scale in [0, 38], was %d", scale);
+    if (scale < 0 || scale > 39) {
+        PyErr_Format(PyExc_ValueError, "expected scale in [0, 39], was %d", scale);
         return NULL;
     }
     int64_t value = parse_units(args[0], scale);
@@ -1008,7 +1179,9 @@ static struct PyModuleDef book_module = {
 };
 
 PyMODINIT_FUNC PyInit__book(void) {
-    if (PyType_Ready(&BookCoreType) < 0 || PyType_Ready(&PairCoreType) < 0) return NULL;
+    if (PyType_Ready(&BookCoreType) < 0 || PyType_Ready(&PairCoreType) < 0 ||
+        PyType_Ready(&DirtyPairsType) < 0)
+        return NULL;
     PyObject *module = PyModule_Create(&book_module);
     if (module == NULL) return NULL;
     Py_INCREF(&BookCoreType);
@@ -1020,6 +1193,12 @@ PyMODINIT_FUNC PyInit__book(void) {
     Py_INCREF(&PairCoreType);
     if (PyModule_AddObject(module, "PairCore", (PyObject *)&PairCoreType) < 0) {
         Py_DECREF(&PairCoreType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&DirtyPairsType);
+    if (PyModule_AddObject(module, "DirtyPairs", (PyObject *)&DirtyPairsType) < 0) {
+        Py_DECREF(&DirtyPairsType);
         Py_DECREF(module);
         return NULL;
     }

@@ -1,6 +1,8 @@
 """Types of the C book core (see _book.c and arbiter.market.book)."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+
+from typing_extensions import Buffer
 
 UNITS_MAX: int
 NEED_BOOKS: int
@@ -31,18 +33,8 @@ class BookCore:
         asks: Iterable[tuple[int, int]],
         ts_ms: int = 0,
     ) -> bool: ...
-    def apply_text(
-        self,
-        bids: Iterable[tuple[str, ...] | list[str]],
-        asks: Iterable[tuple[str, ...] | list[str]],
-        ts_ms: int,
-    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], bool] | None: ...
-    def apply_next(
-        self,
-        update_id: int,
-        bids: Iterable[tuple[str, ...] | list[str]],
-        asks: Iterable[tuple[str, ...] | list[str]],
-        ts_ms: int,
+    def apply_next_json(
+        self, update_id: int, bids: Buffer, asks: Buffer, ts_ms: int
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], bool] | None: ...
     def _reset_levels(
         self, bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]], ts_ms: int
@@ -83,3 +75,8 @@ class PairCore:
     ) -> None: ...
     def forget(self) -> None: ...
     def refresh(self) -> int: ...
+
+class DirtyPairs:
+    def __init__(self, by_leg: Mapping[str, Mapping[str, Sequence[PairCore]]]) -> None: ...
+    def mark(self, venue: str, symbol: str) -> None: ...
+    def refresh(self) -> list[tuple[PairCore, int]]: ...

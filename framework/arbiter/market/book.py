@@ -2,7 +2,7 @@
 
 The levels live in C (`arbiter.market._book.BookCore`): per side a sorted array of integer prices
 with their sizes, best level last, so an update near the touch moves only the few levels behind
-it and the best bid or ask is one array read. `apply_text` parses a venue's decimal texts
+it and the best bid or ask is one array read. `apply_next_json` reads a venue's JSON levels
 straight into the book (the codecs' fast path), exact and without a float.
 
 Prices and sizes are integers in units of `10**-price_scale` and `10**-size_scale`
@@ -46,13 +46,13 @@ class OrderBook(BookCore):
     - `apply(bids, asks, ts_ms=0) -> bool`: absolute level sizes, size 0 deletes the level
       (unknown levels are ignored); returns whether the book is now crossed, the caller's cue to
       refuse the update. Levels are applied atomically: a bad one leaves the book untouched.
-    - `apply_text(bids, asks, ts_ms) -> (bids, asks, crossed) | None`: the same from venue texts
-      (`[["price", "size", ...], ...]`), returning the parsed levels; None, with the book
-      untouched, when a text is not a plain decimal on this book's grid (the caller then takes
-      its validating path).
-    - `apply_next(update_id, bids, asks, ts_ms)`: `apply_text` for the update that follows the
-      last one (`update_id`, the venue's sequence id, is the last one + 1) on a live book; None,
-      with the book untouched, otherwise.
+    - `apply_next_json(update_id, bids, asks, ts_ms) -> (bids, asks, crossed) | None`: the
+      update that follows the last one (`update_id`, the venue's sequence id, is the last one
+      + 1) on a live book, each side's levels as the venue's JSON bytes
+      (`[["price","size"],...]`, any buffer, e.g. a `msgspec.Raw`), so the hot path creates no
+      string per level; returns the parsed levels. None, with the book untouched, when the book
+      is stale, the id does not follow, or the bytes are anything else (a text off the grid,
+      escapes, other shapes): the caller then takes its validating path.
     - `best_bid()`, `best_ask()`, `is_crossed()`, `bid_levels`, `ask_levels`, `bid_epoch`,
       `ask_epoch`, `buy_cost(size)`, `sell_proceeds(size)`, the `stale` flag and `update_id`
       (a signed 64-bit integer).

@@ -24,7 +24,7 @@ consumes, or on one side only, so most recomputes walk one side or none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -41,6 +41,7 @@ from arbiter.market._book import (
     EXIT_THIN,
     NEED_BOOKS,
     STALE,
+    DirtyPairs,
     PairCore,
 )
 from arbiter.market.book import OrderBook
@@ -277,9 +278,6 @@ class SpreadEngine:
         self._books = books
         self._pairs: dict[str, _Pair] = {}
         self._pairs_by_leg: dict[str, dict[str, list[_Pair]]] = {}  # venue -> symbol -> pairs
-        # Pairs touching a book marked dirty since the last recompute, in marking order (each
-        # listed once, by its `dirty` flag), so signals come out in a deterministic order.
-        self._dirty: list[_Pair] = []
         for spec in pairs:
             if spec.pair_id in self._pairs:
                 raise ValueError(f"expected unique pair ids, was {spec.pair_id!r} twice")
@@ -297,28 +295,23 @@ class SpreadEngine:
             for leg in (spec.spot, spec.perp):
                 venue_pairs = self._pairs_by_leg.setdefault(leg.venue, {})
                 venue_pairs.setdefault(leg.symbol, []).append(pair)
+        # Pairs touching a book marked dirty since the last recompute, in marking order (each
+        # listed once, by its `dirty` flag), so signals come out in a deterministic order.
+        self._dirty = DirtyPairs(self._pairs_by_leg)
+        self.mark_dirty = self._dirty.mark
 
-    def mark_dirty(self, venue: str, symbol: str) -> None:
-        """A book changed (or went stale); O(1), called from the venue reader on every update."""
-        venue_pairs = self._pairs_by_leg.get(venue)
-        if venue_pairs is not None:
-            for pair in venue_pairs.get(symbol, ()):
-                if not pair.dirty:
-                    pair.dirty = True
-                    self._dirty.append(pair)
+    # A book changed (or went stale): `mark_dirty(venue, symbol)`, O(1), called from the venue
+    # reader on every update (the C dirty set's own method, bound in `__init__`).
+    mark_dirty: Callable[[str, str], None]
 
     def recompute(self) -> list[SpreadSignal]:
         """Recompute pairs touching a dirty book; return threshold crossings only."""
         signals: list[SpreadSignal] = []
-        dirty = self._dirty
-        if dirty:
-            self._dirty = []
+        reports = self._dirty.refresh()
+        if reports:
             books = self._books
-            for pair in dirty:
-                pair.dirty = False
-                flags = pair.refresh()
-                if flags:
-                    pair.settle(flags, books, signals)
+            for pair, flags in reports:
+                pair.settle(flags, books, signals)  # type: ignore[attr-defined]
         return signals
 
     def spreads(self, pair_id: str) -> tuple[Decimal | None, Decimal | None]:

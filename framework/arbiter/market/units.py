@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from arbiter.market._book import UNITS_MAX
+from arbiter.market._book import UNITS_MAX, parse_units
 
 # The venues send plain non-negative decimals; anything else (sign, exponent, spaces, underscores
 # that `int()` would accept) is refused rather than guessed at.
@@ -73,6 +73,10 @@ def parser_for(scale: int) -> UnitParser:
 
 
 def _parse(text: str, scale: int) -> int:
+    units = parse_units(text, scale)  # the book's own C parser: the same rules, answered fast
+    if units is not None:
+        return units
+    # Refused: find out why, to say so.
     if not isinstance(text, str) or _DECIMAL_TEXT.fullmatch(text) is None:
         raise UnitsError(f"expected a non-negative decimal string, was {text!r}")
     whole, _, frac = text.partition(".")
