@@ -48,7 +48,7 @@ def _cost(best_first: list[tuple[int, int]], qty: int) -> int | None:
 
 @settings(derandomize=True, max_examples=400)
 @given(
-    st.lists(st.tuples(levels, levels, levels, levels), min_size=1, max_size=8),
+    st.lists(st.tuples(levels, levels, levels, levels), min_size=1, max_size=6),
     st.tuples(rule, rule, gap, rule, rule, gap),
     st.integers(1, 12),
     st.integers(1, 12),
