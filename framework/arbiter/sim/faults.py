@@ -14,6 +14,8 @@ reproduce the same faults. Latencies are drawn per endpoint from a uniform (mean
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -33,6 +35,9 @@ class FaultKind(StrEnum):
     WS_RESET = "ws_reset"  # Bybit: a u=1 snapshot (service restart); OKX: a new seqId run
     PRIVATE_REORDER = "private_reorder"  # deliver this private event after the next one
     FILL_AFTER_CANCEL = "fill_after_cancel"  # the cancel is acked, a fill wins: two Filled
+    REST_HOLD = (
+        "rest_hold"  # hold the request before the engine sees it (delay_ms, 0 = until released)
+    )
     REST_5XX = "rest_5xx"  # 502 before the request reaches the engine
     REST_5XX_AFTER_ACCEPT = "rest_5xx_after_accept"  # engine accepted, client gets a 502
     REST_TIMEOUT_AFTER_ACCEPT = "rest_timeout_after_accept"  # engine accepted, no answer
@@ -47,7 +52,8 @@ class FaultRule:
     count: int = 1
     skip: int = 0
     probability: float = 0.0  # > 0 makes the rule random and unlimited
-    delay_ms: int = 0  # WS_DELAY: how long; REST_TIMEOUT_AFTER_ACCEPT: 0 = until the sim stops
+    delay_ms: int = 0  # WS_DELAY: how long; REST_TIMEOUT_AFTER_ACCEPT: 0 = until the sim stops;
+    # REST_HOLD: 0 = until `FaultPlan.release_held()`
     code: str = ""  # REJECT: the venue error code to answer ("" = the venue's generic one)
     message: str = ""  # REJECT: its message
 
@@ -84,9 +90,25 @@ class FaultPlan:
     seed: int = 0
     fired: list[tuple[FaultKind, str]] = field(default_factory=list)
     _rng: random.Random = field(init=False, repr=False)
+    # REST_HOLD: set when a request is being held; `release_held` lets them all through
+    holding: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _released: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
+
+    async def hold(self, rule: FaultRule) -> None:
+        """Hold a request (REST_HOLD): for the rule's delay, or until `release_held`."""
+        self.holding.set()
+        if rule.delay_ms:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), rule.delay_ms / 1000)
+        else:
+            await self._released.wait()
+
+    def release_held(self) -> None:
+        """Let every held request (and any later one a REST_HOLD rule catches) through."""
+        self._released.set()
 
     def add(self, kind: FaultKind, target: str = "", **kw: Any) -> FaultRule:
         rule = FaultRule(kind, target, **kw)

@@ -36,6 +36,9 @@ async def guarded(
     delay = plan.latency_ms(endpoint)
     if delay:
         await asyncio.sleep(delay / 1000)
+    rule = plan.take(FaultKind.REST_HOLD, endpoint)
+    if rule is not None:
+        await plan.hold(rule)  # in flight, not yet at the engine
     if plan.take(FaultKind.RATE_LIMIT, endpoint):
         return rate_limited()
     if plan.take(FaultKind.REST_5XX, endpoint):

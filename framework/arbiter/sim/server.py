@@ -112,6 +112,7 @@ class Simulation:
         if self._task is not None:
             self._task.cancel()
         self.hang.set()
+        self.faults.release_held()
         for v in self.venues.values():
             await v.runner.cleanup()
 

@@ -11,7 +11,8 @@ Rules kept here:
   skew and frames in flight); the first connection looks back `initial_lookback_ms`;
 - an order we saw working (or placed through the session, see `watched_trading`) that the
   venue no longer lists is queried by client id: it finished (cancelled, expired) while we
-  were away, and no fill would say so;
+  were away, and no fill would say so; one the venue does not know is forgotten only once its
+  request is over (while the request is on its way, "no such order" proves nothing);
 - a REST failure during reconciliation is retried with backoff for as long as the connection
   stands; a reconciliation for a connection that has since dropped is thrown away;
 - a refused login is final (`AuthenticationFailed` from `start`): the same keys will not work
@@ -112,6 +113,7 @@ class PrivateStream:
         self._gap_start_ms: int | None = None  # set by `start`, then by every disconnect
         self._last_frame_ms = 0
         self._open: dict[str, str] = {}  # client id -> symbol of orders last seen working
+        self._sending: set[str] = set()  # client ids whose place request is not over yet
         self._task: asyncio.Task[None] | None = None
         self._reconciling: asyncio.Task[None] | None = None
         self._rejected: asyncio.Future[Any] | None = None
@@ -208,10 +210,15 @@ class PrivateStream:
     def note_placed(self, client_id: str, symbol: str) -> None:
         """An order is about to be sent: watch it until an event says it ended."""
         self._open[client_id] = symbol
+        self._sending.add(client_id)
 
     def note_refused(self, client_id: str, symbol: str) -> None:
         """The venue certainly did not take the order: nothing to watch."""
         self._open.pop(client_id, None)
+
+    def note_sent(self, client_id: str, symbol: str) -> None:
+        """The order's place request is over (answered, refused, or failed ambiguously)."""
+        self._sending.discard(client_id)
 
     def _note(self, event: OrderUpdate | Fill) -> None:
         if isinstance(event, OrderUpdate) and event.client_id:
@@ -259,7 +266,8 @@ class PrivateStream:
                 continue
             update = await self._rest.query_order(symbol, client_id)
             if update is None:
-                self._open.pop(client_id, None)  # the venue never got it: nothing to report
+                if client_id not in self._sending:
+                    self._open.pop(client_id, None)  # the venue never got it: nothing to report
             else:
                 finished.append(update)
         fills = await self._rest.fills(None, since)

@@ -137,7 +137,10 @@ class StreamingSession:
             keepalive=dialect.keepalive,
         )
         self._trading = WatchedTrading(
-            trading, self._private.note_placed, self._private.note_refused
+            trading,
+            self._private.note_placed,
+            self._private.note_refused,
+            self._private.note_sent,
         )
         self.trading: TradingVenue = self._trading
 

@@ -30,15 +30,19 @@ OrderNote = Callable[[str, str], None]  # (client id, symbol)
 
 
 class WatchedTrading:
-    """Delegates everything to `inner`; tells `placed` of every order before it is sent and
-    `refused` of every order the venue certainly did not take."""
+    """Delegates everything to `inner`; tells `placed` of every order before it is sent,
+    `refused` of every order the venue certainly did not take, and `sent` once the request is
+    over whatever its answer (until then, a venue that does not know the order yet proves
+    nothing: the request may still be on its way)."""
 
-    def __init__(self, inner: SessionTrading, placed: OrderNote, refused: OrderNote) -> None:
+    def __init__(
+        self, inner: SessionTrading, placed: OrderNote, refused: OrderNote, sent: OrderNote
+    ) -> None:
         self.inner = inner
         self.name: str = inner.name
         self.limits: VenueLimits = inner.limits
         self.capabilities: Capabilities = inner.capabilities
-        self._placed, self._refused = placed, refused
+        self._placed, self._refused, self._sent = placed, refused, sent
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
         self._placed(request.client_id, request.symbol)
@@ -47,6 +51,8 @@ class WatchedTrading:
         except Definitive:
             self._refused(request.client_id, request.symbol)
             raise
+        finally:
+            self._sent(request.client_id, request.symbol)
 
     # -- the rest of the contract, unchanged -------------------------------------------------
 
