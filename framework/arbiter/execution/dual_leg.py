@@ -117,7 +117,17 @@ class DualLegExecutor:
             LegResult(leg.role, leg.side, snap, leg.instrument)
             for leg, snap in zip(legs, finals, strict=True)
         )
-        return _classify(results, self._clock())
+        return _classify(results, self._first_fill_ns([leg.intent.client_id for leg in legs]))
+
+    def _first_fill_ns(self, client_ids: list[str]) -> int:
+        """When the first of these orders' fills reached us (its local receive time), so the
+        unhedged budget counts from the moment exposure began, not from when both legs ended;
+        now, when the fills are known only from a status report."""
+        tracker = self.gateway.tracker
+        received = [
+            f.ts_local_ns for cid in client_ids for f in tracker.fills(cid) if f.ts_local_ns
+        ]
+        return min(received, default=self._clock())
 
     async def _settle(self, client_ids: list[str], timeout_s: float) -> list[OrderSnapshot]:
         snaps = await asyncio.gather(
@@ -218,17 +228,17 @@ class DualLegExecutor:
         )
 
 
-def _classify(legs: tuple[LegResult, ...], now_ns: int) -> DualResult:
+def _classify(legs: tuple[LegResult, ...], first_fill_ns: int) -> DualResult:
     filled = [leg for leg in legs if leg.snapshot.filled_qty > 0]
     if not filled:
         reasons = "; ".join(f"{leg.role} {leg.snapshot.state}" for leg in legs)
         return DualResult("both_failed", legs, f"nothing filled ({reasons})")
     residual = sum((leg.signed_base for leg in legs), ZERO)
     if residual == 0:
-        return DualResult("both_filled", legs, "hedged", first_fill_ns=now_ns)
+        return DualResult("both_filled", legs, "hedged", first_fill_ns=first_fill_ns)
     detail = ", ".join(f"{leg.role} {leg.snapshot.state} {leg.filled_base}" for leg in legs)
     return DualResult(
-        "one_leg_filled", legs, f"residual {residual} base ({detail})", first_fill_ns=now_ns
+        "one_leg_filled", legs, f"residual {residual} base ({detail})", first_fill_ns=first_fill_ns
     )
 
 
