@@ -96,11 +96,13 @@ class Desk:
         return [o.client_id for o in self.sim.engine(venue).orders.values()]
 
     def held(self) -> tuple[Decimal, Decimal]:
-        """(BTC the spot leg bought and kept, BTC the perp leg is short), from the venues."""
+        """(BTC the spot account holds from the spot leg's trades, net of the fees it paid in
+        BTC; BTC the perp leg is short), from the venues."""
         venues = state(self.sim)
         bought = sum(
             (
                 D(e["qty"]) * (1 if e["side"] == "buy" else -1)
+                - (D(e["fee"]) if e["fee_coin"] == "BTC" else D(0))
                 for e in venues["bybit"]["executions"]
             ),
             D(0),
@@ -109,10 +111,22 @@ class Desk:
         position = okx["positions"].get("BTC-USDT-SWAP", {"qty": "0"})
         return bought, -D(position["qty"]) * D("0.01")
 
-    def spot_fee(self) -> Decimal:
-        """What the spot buys paid in BTC: the venue keeps it, so it never reaches the hedge."""
+    def hedged(self) -> None:
+        """The venues hold the pair hedged to below one spot lot (a spot buy is sized up by the
+        fee it pays in BTC), and the strategy's own books say exactly what the venues hold."""
+        net = self.net_base()
+        spot = self.sim.engine("bybit").instrument(InstrumentKind.SPOT, "BTCUSDT")
+        assert abs(net) < spot.lot_size, f"net {net} BTC is not below one lot {spot.lot_size}"
+        inventory = self.runtime.strategies["alpha"].ledger.inventory
+        assert inventory.delta("BTC").base == net
+
+    def fee_paid_in_btc(self) -> Decimal:
+        """What the spot buys paid in BTC (the venue keeps it)."""
         executions = state(self.sim)["bybit"]["executions"]
         return sum((D(e["fee"]) for e in executions if e["fee_coin"] == "BTC"), D(0))
+
+    def spot_lot(self) -> Decimal:
+        return self.sim.engine("bybit").instrument(InstrumentKind.SPOT, "BTCUSDT").lot_size
 
 
 async def open_desk(tmp_path: Path, repair: str, market: MarketParams) -> Desk:
@@ -168,9 +182,12 @@ async def test_entry_when_both_legs_fill_holds_a_hedged_position_the_venue_agree
         "entry.spot/0": "filled",
         "entry.perp/0": "filled",
     }
-    assert desk.pair.open_base == legs["entry.spot/0"][2] > 0
+    # the spot leg bought more than the perp sold: its fee is paid in BTC
+    assert desk.pair.open_base == legs["entry.perp/0"][2] * D("0.01") > 0
+    assert legs["entry.spot/0"][2] > desk.pair.open_base
+    assert desk.held() == (desk.held()[0], desk.pair.open_base)
     desk.agrees()
-    assert desk.net_base() == -desk.spot_fee()  # hedged to the fee the venue kept in BTC
+    desk.hedged()
     # The cycle machine journaled the entry under the cycle it entered (a restart reads it).
     rows = desk.runtime.journal.connection.execute(
         "SELECT trigger, cycle FROM cycle_transitions WHERE pair = 'btc' ORDER BY id"
@@ -184,7 +201,7 @@ async def test_entry_when_both_legs_fill_holds_a_hedged_position_the_venue_agree
     await desk.cycle_settles("cooling_down")
     assert desk.pair.stats.cycles_completed == 1
     desk.agrees()
-    assert desk.net_base() == -desk.spot_fee()
+    desk.hedged()
     okx = desk.sim.engine("okx")
     perp = okx.instrument(InstrumentKind.PERP, "BTC-USDT-SWAP")
     assert next(iter(okx.accounts.values())).position(perp).qty == 0
@@ -204,10 +221,10 @@ async def test_repair_chase_when_perp_leg_rejected_completes_the_missing_leg(des
     assert legs["entry.perp/0"][1] not in desk.engine_orders("okx")
     assert legs["entry.perp.chase/1"][0] == "filled"
     assert desk.pair.stats.repairs == {"repaired": 1}
-    spot, perp = legs["entry.spot/0"][2], legs["entry.perp.chase/1"][2]
-    assert desk.pair.open_base == spot == perp * D("0.01")  # OKX contracts are 0.01 BTC
+    perp = legs["entry.perp.chase/1"][2]
+    assert desk.pair.open_base == perp * D("0.01") == desk.held()[1]  # contracts of 0.01 BTC
     desk.agrees()
-    assert desk.net_base() == -desk.spot_fee()
+    desk.hedged()
 
 
 @pytest.mark.parametrize("desk", [("unwind", STILL_MARKET)], indirect=True)
@@ -219,11 +236,13 @@ async def test_repair_unwind_when_perp_leg_rejected_trades_the_spot_leg_back(des
     legs = desk.legs(1)
     assert legs["entry.perp/0"][0] == "rejected"
     assert legs["entry.spot.unwind/1"][0] == "filled"
-    assert legs["entry.spot.unwind/1"][2] == legs["entry.spot/0"][2]
+    # it sells what the buy left in the account (net of the fee), down to the lot
+    held = legs["entry.spot/0"][2] - desk.fee_paid_in_btc()
+    assert legs["entry.spot.unwind/1"][2] == held // desk.spot_lot() * desk.spot_lot()
     assert desk.pair.stats.repairs == {"flattened": 1}
     assert desk.pair.open_base == 0
     desk.agrees()
-    assert desk.net_base() == -desk.spot_fee()  # flat but for the fee the venue kept
+    desk.hedged()  # flat
     assert desk.engine_orders("okx") == []
 
 
@@ -256,13 +275,13 @@ async def test_repair_hedge_when_perp_leg_rejected_hedger_restores_delta_within_
 
 
 def partial_entry(desk: Desk) -> tuple[Decimal, Decimal]:
-    """(spot filled, perp filled) in BTC of cycle 1's entry, checking that the perp leg
+    """(spot held net of its fee, perp filled) in BTC of cycle 1's entry, checking that the perp leg
     filled in part and the venue ended the IOC's remainder (both venues say cancelled)."""
     legs = desk.legs(1)
     state, _, contracts = legs["entry.perp/0"]
     assert state in ("cancelled", "expired")
     assert 0 < contracts < D("0.99"), contracts  # part of the 0.99-contract order
-    return legs["entry.spot/0"][2], contracts * D("0.01")
+    return legs["entry.spot/0"][2] - desk.fee_paid_in_btc(), contracts * D("0.01")
 
 
 @pytest.mark.parametrize("desk", [("chase", THIN_PERP)], indirect=True)
@@ -272,11 +291,11 @@ async def test_repair_chase_when_perp_leg_partly_filled_sells_the_rest_deeper(de
 
     spot, perp = partial_entry(desk)
     chased = sum((q for leg, (_, _, q) in desk.legs(1).items() if ".chase/" in leg), D(0))
-    assert perp + chased * D("0.01") == spot
+    assert 0 <= spot - (perp + chased * D("0.01")) < desk.spot_lot()  # down to dust
     assert desk.pair.stats.repairs == {"repaired": 1}
-    assert desk.pair.open_base == spot
+    assert desk.pair.open_base == perp + chased * D("0.01")
     desk.agrees()
-    assert desk.net_base() == -desk.spot_fee()
+    desk.hedged()
 
 
 @pytest.mark.parametrize("desk", [("unwind", THIN_PERP)], indirect=True)
@@ -287,22 +306,24 @@ async def test_repair_unwind_when_perp_leg_partly_filled_keeps_the_hedged_part_o
     await desk.cycle_settles("open")
 
     spot, perp = partial_entry(desk)
-    assert desk.legs(1)["entry.spot.unwind/1"][2] == spot - perp
+    assert desk.legs(1)["entry.spot.unwind/1"][2] == (spot - perp) // desk.spot_lot() * (
+        desk.spot_lot()
+    )
     assert desk.pair.stats.repairs == {"flattened": 1}
     # What both legs still hold is a hedged position the pair owns and will exit.
     assert desk.pair.open_base == perp
     desk.agrees()
-    assert desk.net_base() == -desk.spot_fee()
+    desk.hedged()
 
     # The exit meets the thin perp book too: part of it fills, the unwind buys the spot back
     # down to what the perp closed, and the pair holds the rest, still hedged.
     await desk.basis("-40")
     await desk.until(lambda: desk.pair.stats.repairs == {"flattened": 2}, "exit repaired")
     await desk.cycle_settles("open")
-    spot_held, perp_short = desk.held()
-    assert desk.pair.open_base == spot_held == perp_short > 0
+    _, perp_short = desk.held()
+    assert desk.pair.open_base == perp_short > 0
     desk.agrees()
-    assert desk.net_base() == -desk.spot_fee()
+    desk.hedged()
 
 
 @pytest.mark.parametrize("desk", [("hedge", THIN_PERP)], indirect=True)
@@ -315,7 +336,9 @@ async def test_repair_hedge_when_perp_leg_partly_filled_hedges_the_rest_keeps_th
     spot, perp = partial_entry(desk)
     assert desk.pair.stats.repairs == {"handed_to_hedger": 1}
     assert desk.pair.open_base == perp  # the pair's own hedged part; the rest is the hedger's
-    assert desk.held() == (spot, spot)  # the hedger sold the perp the entry could not
+    spot_held, perp_short = desk.held()
+    assert spot_held == spot
+    assert abs(perp_short - spot) < D("0.0001")  # the hedger sold what the entry could not
     desk.agrees()
     band = desk.runtime.strategies["alpha"].loaded.manifest.hedge
     assert band is not None
@@ -329,7 +352,8 @@ async def test_repair_hedge_when_perp_leg_partly_filled_hedges_the_rest_keeps_th
     assert desk.pair.machine.state == "open"
     assert desk.pair.open_base == perp
     assert desk.runtime.incidents.open() == []
-    assert desk.runtime.strategies["alpha"].runner.inventory.delta("BTC").base == 0
+    # rebuilt from the journal, the books say what the venues hold (net of BTC fees)
+    assert desk.runtime.strategies["alpha"].runner.inventory.delta("BTC").base == desk.net_base()
 
 
 # -- venue races and ambiguity ----------------------------------------------------------------
@@ -348,7 +372,13 @@ def resting_legs(desk: Desk) -> list[LegOrder]:
     assert bid is not None
     legs = []
     for inst, side, price, tif, qty in (
-        (spot, Side.BUY, spot.round_price_up(ask * D("1.002")), TimeInForce.IOC, D("0.0099")),
+        (
+            spot,
+            Side.BUY,
+            spot.round_price_up(ask * D("1.002")),
+            TimeInForce.IOC,
+            spot.gross_buy_qty(D("0.0099")),  # holds 0.0099 BTC once its fee is paid
+        ),
         (perp, Side.SELL, perp.round_price_up(bid * D("1.01")), TimeInForce.GTC, D("0.99")),
     ):
         intent = Intent.build(
@@ -377,7 +407,7 @@ async def test_dual_leg_when_a_fill_beats_the_cancel_absorbs_both_filled_reports
     result = await desk.runtime.executor.execute(legs, leg_timeout_ms=300)
 
     assert result.outcome == "both_filled", result.reason
-    assert result.residual_base == 0
+    assert 0 <= result.residual_base < desk.spot_lot()
     perp = legs[1].intent.client_id
     tracker = desk.runtime.tracker
     assert tracker.snapshot(perp).state == "filled"
@@ -421,7 +451,7 @@ async def test_entry_when_venue_accepted_but_answer_lost_resolves_the_one_order(
     assert desk.engine_orders("okx") == [legs["entry.perp/0"][1]]
     assert legs["entry.perp/0"][0] == "filled"
     assert desk.pair.stats.repairs == {}
-    assert desk.pair.open_base == legs["entry.spot/0"][2]
+    assert desk.pair.open_base == legs["entry.perp/0"][2] * D("0.01")
     desk.agrees()
 
 
@@ -441,7 +471,7 @@ async def test_cycle_when_private_events_duplicated_and_reordered_counts_each_fi
     host = desk.runtime.strategies["alpha"]
     executions = sum(len(v["executions"]) for v in state(desk.sim).values())
     assert host.ledger.fills == executions == 4
-    assert host.runner.inventory.delta("BTC").base == 0
+    desk.hedged()  # flat but for dust below a lot, and the books say so
     assert desk.pair.stats.cycles_completed == 1
     assert desk.runtime.tracker.incidents == []
     desk.agrees()

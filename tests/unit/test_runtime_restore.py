@@ -39,9 +39,11 @@ def instrument(leg: LegPlan) -> Instrument | None:
 
 
 def journal_fills(
-    tmp_path: Path, legs: list[tuple[str, Side, str, str]]
+    tmp_path: Path, legs: list[tuple[str, Side, str, str]], btc_fees: dict[str, str] | None = None
 ) -> list[tuple[Intent, Fill]]:
-    """Write (leg, side, qty in venue units, fill qty) orders and fills; read them back."""
+    """Write (leg, side, qty in venue units, fill qty) orders and fills, each fill paying the
+    fee `btc_fees` names for its leg in BTC (else none in USDT); read them back."""
+    btc_fees = btc_fees or {}
     with Journal.open(tmp_path / "j.sqlite") as journal:
         tracker = OrderTracker(journal)
         for n, (leg, side, qty, filled) in enumerate(legs):
@@ -72,8 +74,8 @@ def journal_fills(
                         side,
                         D("60000"),
                         D(filled),
-                        D(0),
-                        "USDT",
+                        D(btc_fees.get(leg, "0")),
+                        "BTC" if leg in btc_fees else "USDT",
                     )
                 )
         return load_strategy_fills(journal.connection, "t")
@@ -86,6 +88,30 @@ def test_restore_when_both_entry_legs_filled_resumes_open_with_position(tmp_path
     restored = restore_cycle(PAIR, 3, "open", fills, instrument)
     assert (restored.state, restored.held_base, restored.residual_base) == ("open", D("0.05"), 0)
     assert restored.direction == "buy_spot_short_perp"
+
+
+def test_restore_when_spot_buy_paid_its_fee_in_btc_resumes_open_on_the_net(
+    tmp_path: Path,
+) -> None:
+    # Bought up by the fee: 0.050026 BTC less 0.000026 BTC of fee leaves 0.05, hedged.
+    fills = journal_fills(
+        tmp_path,
+        [("entry.spot", Side.BUY, "0.050026", "0.050026"), ("entry.perp", Side.SELL, "5", "5")],
+        btc_fees={"entry.spot": "0.000026"},
+    )
+    restored = restore_cycle(PAIR, 3, "open", fills, instrument)
+    assert (restored.state, restored.held_base, restored.residual_base) == ("open", D("0.05"), 0)
+
+
+def test_restore_when_fee_left_less_than_one_lot_calls_it_hedged(tmp_path: Path) -> None:
+    # 0.0500005 BTC held against 0.05 short: the 0.0000005 left is below the spot lot.
+    fills = journal_fills(
+        tmp_path,
+        [("entry.spot", Side.BUY, "0.050027", "0.050027"), ("entry.perp", Side.SELL, "5", "5")],
+        btc_fees={"entry.spot": "0.0000265"},
+    )
+    restored = restore_cycle(PAIR, 3, "open", fills, instrument)
+    assert (restored.state, restored.held_base, restored.residual_base) == ("open", D("0.05"), 0)
 
 
 def test_restore_when_crash_left_one_leg_resumes_halted_with_residual(tmp_path: Path) -> None:

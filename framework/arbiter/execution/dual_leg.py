@@ -6,8 +6,12 @@ cancelled). The outcome is classified by *exposure*, not by order states:
 
     residual (base) = signed filled base of leg A + signed filled base of leg B
 
+where a leg's signed base is net of fees paid in the base asset (a spot buy receives its fill
+less the fee; see `arbiter.execution.fees`), which is why spot buys are sized up by the fee.
+
 - nothing filled: `both_failed`;
-- filled and residual zero: `both_filled` (possibly smaller than asked, but hedged);
+- filled and residual zero, or dust (below one lot of every leg): `both_filled` (possibly
+  smaller than asked, but hedged);
 - otherwise: `one_leg_filled`, and `repair` must bring the residual to zero.
 
 Repair policies (manifest `execution.repair.policy`):
@@ -28,6 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from arbiter.execution.fees import base_fee, is_dust
 from arbiter.execution.gateway import OrderGateway
 from arbiter.execution.intent import Intent
 from arbiter.execution.records import OrderSnapshot
@@ -55,14 +60,18 @@ class LegResult:
     side: Side
     snapshot: OrderSnapshot
     instrument: Instrument
+    fee_base: Decimal = ZERO  # fees its fills paid in the base asset (spot buys)
 
     @property
     def filled_base(self) -> Decimal:
+        """Base coins the order traded (gross of fees)."""
         return self.instrument.base_qty(self.snapshot.filled_qty)
 
     @property
     def signed_base(self) -> Decimal:
-        return self.filled_base if self.side is Side.BUY else -self.filled_base
+        """Base coins the account gained (+) or gave (-), net of fees paid in them."""
+        gross = self.filled_base if self.side is Side.BUY else -self.filled_base
+        return gross - self.fee_base
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +123,16 @@ class DualLegExecutor:
             raise RuntimeError(f"placing {ids} failed") from exc
         finals = await self._settle([leg.intent.client_id for leg in legs], leg_timeout_ms / 1000)
         results = tuple(
-            LegResult(leg.role, leg.side, snap, leg.instrument)
+            self._result(leg.role, leg.side, snap, leg.instrument)
             for leg, snap in zip(legs, finals, strict=True)
         )
         return _classify(results, self._first_fill_ns([leg.intent.client_id for leg in legs]))
+
+    def _result(
+        self, role: str, side: Side, snap: OrderSnapshot, instrument: Instrument
+    ) -> LegResult:
+        fee = base_fee(self.gateway.tracker.fills(snap.client_id), instrument)
+        return LegResult(role, side, snap, instrument, fee)
 
     def _first_fill_ns(self, client_ids: list[str]) -> int:
         """When the first of these orders' fills reached us (its local receive time), so the
@@ -176,9 +191,11 @@ class DualLegExecutor:
         for step in range(1, steps + 1):
             if self._clock() >= deadline:
                 break
-            units = target.instrument.round_qty_down(
-                abs(residual) / target.instrument.contract_value
-            )
+            inst = target.instrument
+            if side is Side.BUY and inst.buy_fee_in_base:
+                units = inst.gross_buy_qty(abs(residual))  # receives it net of the fee
+            else:
+                units = inst.round_qty_down(abs(residual) / inst.contract_value)
             if units <= 0:
                 return RepairResult(
                     "flattened" if policy == "unwind" else "repaired",
@@ -212,10 +229,10 @@ class DualLegExecutor:
             (snap,) = await self._settle(
                 [intent.client_id], min(leg_timeout_ms, budget_left_ms) / 1000
             )
-            orders.append(LegResult(target.role, side, snap, target.instrument))
-            filled = target.instrument.base_qty(snap.filled_qty)
-            residual += -filled if side is Side.SELL else filled
-            if residual == 0:
+            traded = self._result(target.role, side, snap, target.instrument)
+            orders.append(traded)
+            residual += traded.signed_base
+            if residual == 0 or is_dust(residual, [leg.instrument for leg in legs]):
                 outcome = "repaired" if policy == "chase" else "flattened"
                 return RepairResult(
                     outcome, ZERO, tuple(orders), f"{policy} closed the residual in {step} step(s)"
@@ -234,7 +251,7 @@ def _classify(legs: tuple[LegResult, ...], first_fill_ns: int) -> DualResult:
         reasons = "; ".join(f"{leg.role} {leg.snapshot.state}" for leg in legs)
         return DualResult("both_failed", legs, f"nothing filled ({reasons})")
     residual = sum((leg.signed_base for leg in legs), ZERO)
-    if residual == 0:
+    if residual == 0 or is_dust(residual, [leg.instrument for leg in legs]):
         return DualResult("both_filled", legs, "hedged", first_fill_ns=first_fill_ns)
     detail = ", ".join(f"{leg.role} {leg.snapshot.state} {leg.filled_base}" for leg in legs)
     return DualResult(

@@ -85,6 +85,24 @@ class Instrument:
     def round_qty_down(self, qty: Decimal) -> Decimal:
         return _to_grid(qty, self.lot_size, ROUND_FLOOR)
 
+    def round_qty_up(self, qty: Decimal) -> Decimal:
+        return _to_grid(qty, self.lot_size, ROUND_CEILING)
+
+    @property
+    def buy_fee_in_base(self) -> bool:
+        """Whether a buy pays its fee in the base asset it receives: spot on Bybit and OKX (and
+        the simulator) does, so a spot buy of q coins leaves q x (1 - fee) in the account.
+        Perpetuals pay fees in their settlement currency."""
+        return self.kind is InstrumentKind.SPOT
+
+    def gross_buy_qty(self, base: Decimal) -> Decimal:
+        """Venue units to buy so that `base` coins are held after a taker fee paid in them
+        (rounded up to a lot: a little more, never less); `base` itself when the fee is not."""
+        qty = base / self.contract_value
+        if self.buy_fee_in_base:
+            qty = self.round_qty_up(qty / (1 - self.taker_fee))
+        return qty
+
     def base_qty(self, qty: Decimal) -> Decimal:
         """Base-asset amount of `qty` venue units (contracts for OKX swaps, coins elsewhere)."""
         return qty * self.contract_value

@@ -4,8 +4,9 @@ Fills reach the ledger exactly once each: the order tracker deduplicates them by
 the gateway reports them (`OrderGateway.on_applied`), so a duplicated or replayed venue message
 can never count twice here.
 
-- Inventory (net delta per asset) takes every cycle fill: entries, exits and repairs. Hedge
-  fills are booked by the hedger itself when its order ends, so they are skipped here.
+- Inventory (net delta per asset) takes every cycle fill: entries, exits and repairs, each net
+  of a fee paid in the base coin (what the account really holds). Hedge fills are booked by the
+  hedger itself when its order ends, so they are skipped here.
 - PnL is kept per cycle (`CyclePnL`: average cost, fees, funding) and summed per strategy; the
   hedger's fills form one running book of their own.
 - Slippage of every fill is measured against its intent's decision price.
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from arbiter.execution.fees import base_change
 from arbiter.execution.intent import Intent
 from arbiter.execution.pnl import CyclePnL
 from arbiter.market.instrument import Instrument
@@ -75,7 +77,9 @@ class Ledger:
         pair, cycle = intent.id.pair, intent.id.cycle
         if pair != HEDGE_PAIR or replaying:
             kind = "spot" if instrument.kind.value == "spot" else "perp"
-            self.inventory.apply_fill(asset, fill.venue, kind, signed)
+            # held: what the account got, net of a fee paid in the coin (a spot buy receives
+            # its fill less the fee); pending: the order's own quantity
+            self.inventory.apply_fill(asset, fill.venue, kind, base_change(fill, inst))
             self.inventory.fill_pending(intent.client_id, signed)
         book = self.cycles.get((pair, cycle))
         if book is None:

@@ -243,9 +243,8 @@ class PairRunner:
         self.stats.decision_to_sent_ns.append(time.perf_counter_ns() - started)
         self.services.on_fills(self.pair, result, "entry")
         if result.outcome == "both_filled":
-            self.open_base = sum(
-                (leg.filled_base for leg in result.legs if leg.side is Side.BUY), ZERO
-            )
+            # what both legs hold alike: the buy's coins net of its fee, down to dust
+            self.open_base = held_after(_buy_role(direction), ZERO, result.legs)
             self._fire("both_filled")
         elif result.outcome == "both_failed":
             self._fire("both_failed")
@@ -374,7 +373,9 @@ class PairRunner:
                 symbol=inst.symbol,
                 side=side,
                 order_type=OrderType.MARKET if market else OrderType.LIMIT,
-                qty=base / inst.contract_value,
+                # a spot buy pays its fee in the coins bought: buy that much more, so the
+                # account holds `base` and the pair stays hedged
+                qty=inst.gross_buy_qty(base) if side is Side.BUY else base / inst.contract_value,
                 price=None if market else limit,
                 decision_price=touch,
                 tif=TimeInForce.IOC,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from arbiter.compiler.plan import LegPlan, PairPlan
+from arbiter.execution.fees import base_change, is_dust
 from arbiter.execution.intent import Intent
 from arbiter.market.instrument import Instrument
 from arbiter.venues.orders import Fill, Side
@@ -71,9 +72,10 @@ def restore_cycle(
     own = [(i, f) for i, f in fills if i.id.pair == pair.id and i.id.cycle == cycle]
     if last_state not in _IN_FLIGHT or not own:
         return resumes("idle")
-    signed: dict[str, Decimal] = {}  # role -> signed base
+    signed: dict[str, Decimal] = {}  # role -> signed base, net of fees paid in it
     direction = None
     long_role = None  # the role the entry bought
+    instruments: list[Instrument] = []
     for intent, fill in own:
         parts = intent.id.leg.split(".")
         role = parts[1] if len(parts) > 1 else ""
@@ -81,16 +83,21 @@ def restore_cycle(
         inst = instrument(leg) if leg is not None else None
         if leg is None or inst is None:
             continue
-        base = inst.base_qty(fill.qty)
-        signed[role] = signed.get(role, ZERO) + (base if fill.side is Side.BUY else -base)
+        instruments.append(inst)
+        signed[role] = signed.get(role, ZERO) + base_change(fill, inst)
         if parts[0] == "entry" and intent.request.side is Side.BUY:
             direction = _DIRECTION.get((pair.type, role))
             long_role = role
     residual = sum(signed.values(), ZERO)
+    if is_dust(residual, instruments):
+        residual = ZERO  # below one lot of every leg: no order could trade it, it is hedged
     held = max(signed.values(), default=ZERO)
-    if residual != 0 and handed_over and long_role is not None:
+    hedged = held  # what both legs hold alike
+    if long_role is not None:
         short = sum((q for r, q in signed.items() if r != long_role), ZERO)
-        held = max(ZERO, min(signed[long_role], -short))
+        hedged = max(ZERO, min(signed[long_role], -short))
+    if residual != 0 and handed_over and long_role is not None:
+        held = hedged
         if held == 0:
             return resumes("idle")
         reason = (
@@ -103,6 +110,8 @@ def restore_cycle(
             f"cycle {cycle} stopped in {last_state} one-legged: residual {residual} {pair.asset}"
         )
         return resumes("halted", reason, direction, held, residual)
-    if held > 0 and direction is not None:
-        return resumes("open", f"cycle {cycle} holds {held} {pair.asset} hedged", direction, held)
+    if hedged > 0 and direction is not None:
+        return resumes(
+            "open", f"cycle {cycle} holds {hedged} {pair.asset} hedged", direction, hedged
+        )
     return resumes("idle")
