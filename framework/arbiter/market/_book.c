@@ -437,6 +437,37 @@ static void BookCore_dealloc(BookCore *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* Levels given as Python (price, size) pairs, applied to both sides (after clearing them when
+ * `reset`) atomically: a bad level leaves the book untouched. 0, or -1 on error. */
+static int apply_objects(BookCore *self, PyObject *bid_objs, PyObject *ask_objs, long long ts,
+                         int reset) {
+    Level bid_stack[STACK_LEVELS], ask_stack[STACK_LEVELS];
+    Level *bids = NULL, *asks = NULL;
+    Py_ssize_t nb = levels_from_objects(bid_objs, 1, &bids, bid_stack);
+    if (nb < 0) return -1;
+    Py_ssize_t na = levels_from_objects(ask_objs, 0, &asks, ask_stack);
+    if (na < 0) {
+        if (bids != bid_stack) PyMem_Free(bids);
+        return -1;
+    }
+    if (reset) {
+        self->bid.n = 0;
+        self->ask.n = 0;
+    }
+    int failed = side_apply(&self->bid, bids, nb) < 0 || side_apply(&self->ask, asks, na) < 0;
+    if (bids != bid_stack) PyMem_Free(bids);
+    if (asks != ask_stack) PyMem_Free(asks);
+    if (failed) return -1;
+    if (reset) {
+        self->bid.epoch++;
+        self->ask.epoch++;
+        self->bid.bound = KEY_NONE;
+        self->ask.bound = KEY_NONE;
+    }
+    self->updated_ms = ts;
+    return 0;
+}
+
 static PyObject *BookCore_reset_levels(BookCore *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "_reset_levels(bids, asks, ts_ms)");
@@ -444,26 +475,7 @@ static PyObject *BookCore_reset_levels(BookCore *self, PyObject *const *args, Py
     }
     long long ts = PyLong_AsLongLong(args[2]);
     if (ts == -1 && PyErr_Occurred()) return NULL;
-    Level bid_stack[STACK_LEVELS], ask_stack[STACK_LEVELS];
-    Level *bids = NULL, *asks = NULL;
-    Py_ssize_t nb = levels_from_objects(args[0], 1, &bids, bid_stack);
-    if (nb < 0) return NULL;
-    Py_ssize_t na = levels_from_objects(args[1], 0, &asks, ask_stack);
-    if (na < 0) {
-        if (bids != bid_stack) PyMem_Free(bids);
-        return NULL;
-    }
-    self->bid.n = 0;
-    self->ask.n = 0;
-    int failed = side_apply(&self->bid, bids, nb) < 0 || side_apply(&self->ask, asks, na) < 0;
-    if (bids != bid_stack) PyMem_Free(bids);
-    if (asks != ask_stack) PyMem_Free(asks);
-    if (failed) return NULL;
-    self->bid.epoch++;
-    self->ask.epoch++;
-    self->bid.bound = KEY_NONE;
-    self->ask.bound = KEY_NONE;
-    self->updated_ms = ts;
+    if (apply_objects(self, args[0], args[1], ts, 1) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -490,20 +502,7 @@ static PyObject *BookCore_apply(BookCore *self, PyObject *const *args, Py_ssize_
         ts = PyLong_AsLongLong(ts_obj);
         if (ts == -1 && PyErr_Occurred()) return NULL;
     }
-    Level bid_stack[STACK_LEVELS], ask_stack[STACK_LEVELS];
-    Level *bids = NULL, *asks = NULL;
-    Py_ssize_t nb = levels_from_objects(args[0], 1, &bids, bid_stack);
-    if (nb < 0) return NULL;
-    Py_ssize_t na = levels_from_objects(args[1], 0, &asks, ask_stack);
-    if (na < 0) {
-        if (bids != bid_stack) PyMem_Free(bids);
-        return NULL;
-    }
-    int failed = side_apply(&self->bid, bids, nb) < 0 || side_apply(&self->ask, asks, na) < 0;
-    if (bids != bid_stack) PyMem_Free(bids);
-    if (asks != ask_stack) PyMem_Free(asks);
-    if (failed) return NULL;
-    self->updated_ms = ts;
+    if (apply_objects(self, args[0], args[1], ts, 0) < 0) return NULL;
     return PyBool_FromLong(is_crossed(self));
 }
 
@@ -1179,26 +1178,11 @@ static struct PyModuleDef book_module = {
 };
 
 PyMODINIT_FUNC PyInit__book(void) {
-    if (PyType_Ready(&BookCoreType) < 0 || PyType_Ready(&PairCoreType) < 0 ||
-        PyType_Ready(&DirtyPairsType) < 0)
-        return NULL;
     PyObject *module = PyModule_Create(&book_module);
     if (module == NULL) return NULL;
-    Py_INCREF(&BookCoreType);
-    if (PyModule_AddObject(module, "BookCore", (PyObject *)&BookCoreType) < 0) {
-        Py_DECREF(&BookCoreType);
-        Py_DECREF(module);
-        return NULL;
-    }
-    Py_INCREF(&PairCoreType);
-    if (PyModule_AddObject(module, "PairCore", (PyObject *)&PairCoreType) < 0) {
-        Py_DECREF(&PairCoreType);
-        Py_DECREF(module);
-        return NULL;
-    }
-    Py_INCREF(&DirtyPairsType);
-    if (PyModule_AddObject(module, "DirtyPairs", (PyObject *)&DirtyPairsType) < 0) {
-        Py_DECREF(&DirtyPairsType);
+    if (PyModule_AddType(module, &BookCoreType) < 0 ||
+        PyModule_AddType(module, &PairCoreType) < 0 ||
+        PyModule_AddType(module, &DirtyPairsType) < 0) {
         Py_DECREF(module);
         return NULL;
     }
