@@ -13,9 +13,8 @@ Rules kept here:
   journals an intent and marks it submitted before the bytes leave has "write before send";
   `submit_all` does that for several intents (both legs) in one commit.
 
-Memory, and so the garbage collector's work, stays bounded however long the runtime trades: a
-`transitions` machine is ~500 objects, so machines are built ahead (`prewarm`, off the hot
-path), only the most recent `keep_final` final orders stay in memory (an older one is reloaded
+Memory, and so the garbage collector's work, stays bounded however long the runtime trades:
+machines (`TableRunner`s of the order table) are built ahead (`prewarm`, off the hot path), only the most recent `keep_final` final orders stay in memory (an older one is reloaded
 from the journal if a late event or a reader asks for it), and a forgotten order's machine is
 reset and reused.
 """
@@ -40,7 +39,8 @@ from arbiter.execution.records import (
     OrderJournal,
     OrderSnapshot,
 )
-from arbiter.fsm import ORDER, IllegalTransition, MachineRunner
+from arbiter.fsm import ORDER, IllegalTransition
+from arbiter.fsm.table_runner import TableRunner
 from arbiter.venues.errors import Ambiguous, DuplicateClientId, VenueError
 from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderUpdate
 
@@ -90,7 +90,7 @@ class _Order:
 
     __slots__ = ("fills", "intent", "overfill_seen", "runner", "seq", "snapshot")
 
-    def __init__(self, intent: Intent, snapshot: OrderSnapshot, runner: MachineRunner) -> None:
+    def __init__(self, intent: Intent, snapshot: OrderSnapshot, runner: TableRunner) -> None:
         self.intent = intent
         self.runner = runner
         self.snapshot = snapshot
