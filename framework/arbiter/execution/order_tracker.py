@@ -181,13 +181,38 @@ class OrderTracker:
                 raise IllegalTransition(
                     ORDER.name, order.runner.state, "submit", order.runner.allowed_triggers()
                 )
-        with self._batch():
-            out = []
-            for intent in intents:
-                if intent.client_id not in self._orders:
-                    self.add(intent)
-                out.append(self.submitted(intent.client_id))
+        added: list[str] = []
+        try:
+            with self._batch():
+                out = []
+                for intent in intents:
+                    if intent.client_id not in self._orders:
+                        self.add(intent)
+                        added.append(intent.client_id)
+                    out.append(self.submitted(intent.client_id))
+        except BaseException:
+            # The journal wrote nothing (its rows go out at commit): neither does memory.
+            self._unsubmit(intents, added)
+            raise
         return out
+
+    def _unsubmit(self, intents: Sequence[Intent], added: list[str]) -> None:
+        """Undo what a failed `submit_all` did in memory: intents it added are dropped, and
+        orders it moved from `new` are put back there, as the rolled-back journal has them."""
+        for intent in intents:
+            cid = intent.client_id
+            order = self._orders.get(cid)
+            if order is None:
+                continue
+            if cid in added:
+                del self._orders[cid]
+                self._final.pop(cid, None)
+                self._machines.give_back(order.runner)
+            elif order.runner.state != ORDER.initial:
+                order.runner.restore(ORDER.initial)
+                order.runner.history.pop()
+                order.seq -= 1
+                order.snapshot = _with_state(order.snapshot, ORDER.initial)
 
     def submitted(self, client_id: str) -> Applied:
         """Mark the order sent. Journaled before the request leaves, so a crash after this
