@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Any
 
@@ -68,7 +67,7 @@ class BybitOrderEntry(OrderEntry):
             "X-BAPI-API-KEY": self.api_key,
             "X-BAPI-TIMESTAMP": timestamp,
             "X-BAPI-RECV-WINDOW": window,
-            "X-BAPI-SIGN": hmac.new(self.secret, payload, hashlib.sha256).hexdigest(),
+            "X-BAPI-SIGN": hmac.digest(self.secret, payload, "sha256").hex(),
         }
 
     def accepted(self, answer: Any) -> bool:

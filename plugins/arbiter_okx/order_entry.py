@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from typing import Any
 
@@ -69,12 +68,12 @@ class OkxOrderEntry(OrderEntry):
 
     def signed_headers(self, method: str, path: str, body: str) -> dict[str, str]:
         timestamp = iso8601_ms(self.now_ms())
-        digest = hmac.new(self.secret, (timestamp + method + path + body).encode(), hashlib.sha256)
+        digest = hmac.digest(self.secret, (timestamp + method + path + body).encode(), "sha256")
         return {
             "OK-ACCESS-KEY": self.api_key,
             "OK-ACCESS-PASSPHRASE": self.passphrase,
             "OK-ACCESS-TIMESTAMP": timestamp,
-            "OK-ACCESS-SIGN": base64.b64encode(digest.digest()).decode(),
+            "OK-ACCESS-SIGN": base64.b64encode(digest).decode(),
         }
 
     def accepted(self, answer: Any) -> bool:

@@ -37,6 +37,7 @@ Only `arbiter.venues.errors` types leave this class (see `ccxt_errors`).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -49,7 +50,7 @@ import ccxt
 from arbiter.market.instrument import Instrument
 from arbiter.venues import ccxt_convert as convert
 from arbiter.venues.ccxt_client import build_client
-from arbiter.venues.ccxt_errors import translated
+from arbiter.venues.ccxt_errors import map_ccxt_error, translated
 from arbiter.venues.ccxt_requests import Market, choose_market, exact, kind_of, order_params
 from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
 from arbiter.venues.errors import OrderNotFound, OrderRejected, VenueError
@@ -110,6 +111,9 @@ class CcxtTrading:
         self._known: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._entry: OrderEntry | None = None
         self._started = False
+        # symbol -> its tradable markets, valid while ccxt keeps the same market index
+        self._listed_cache: dict[str, tuple[Market, ...]] = {}
+        self._listed_from: object = None
 
     # -- lifetime -----------------------------------------------------------------------------
 
@@ -183,7 +187,7 @@ class CcxtTrading:
         # Remembered before sending: after an ambiguous answer the query must know where to look.
         self._remember(request.client_id, market["symbol"], request.side.value)
         await self._orders_bucket.acquire()
-        with self._translated():
+        try:  # `_translated()`, spelled out on the order path
             if self._entry is not None:
                 order_id = await self._entry.place(market, request, amount, price)
             else:
@@ -192,6 +196,10 @@ class CcxtTrading:
                     market["symbol"], request.type.value, request.side.value, amount, price, params
                 )
                 order_id = str(order.get("id") or "")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise map_ccxt_error(self.name, exc, self.error_codes, self.error_code_keys) from exc
         return OrderAck(self.name, request.client_id, order_id)
 
     async def cancel_order(self, symbol: str, client_id: str) -> None:
@@ -359,16 +367,23 @@ class CcxtTrading:
 
     def _listed(self, symbol: str) -> list[Market]:
         """Every product the venue lists under `symbol` that we trade (spot, linear perp)."""
-        # ccxt's index can hold one market twice (seen with Bybit linear): keyed by its symbol.
-        by_symbol = {
-            m["symbol"]: m for m in self.client.markets_by_id.get(symbol, []) if _tradable(m)
-        }
-        markets = list(by_symbol.values())
-        if not markets:
-            raise OrderRejected(
-                self.name, f"expected a listed spot or linear perp symbol, was {symbol!r}", "symbol"
-            )
-        return markets
+        index = self.client.markets_by_id
+        if index is not self._listed_from:  # ccxt (re)loaded its markets: forget what we found
+            self._listed_cache.clear()
+            self._listed_from = index
+        found = self._listed_cache.get(symbol)
+        if found is None:
+            # ccxt's index can hold one market twice (seen with Bybit linear): keyed by symbol.
+            by_symbol = {m["symbol"]: m for m in index.get(symbol, []) if _tradable(m)}
+            found = tuple(by_symbol.values())
+            if not found:
+                raise OrderRejected(
+                    self.name,
+                    f"expected a listed spot or linear perp symbol, was {symbol!r}",
+                    "symbol",
+                )
+            self._listed_cache[symbol] = found
+        return list(found)
 
     def _remember(self, client_id: str, ccxt_symbol: str, order_side: str) -> None:
         self._known[client_id] = (ccxt_symbol, order_side)

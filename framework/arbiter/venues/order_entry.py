@@ -41,6 +41,8 @@ from arbiter.venues.order_wire import OrderWire, WireError
 from arbiter.venues.orders import OrderRequest
 
 _CONTENT_TYPE = {"Content-Type": "application/json"}
+# Built once: `json.dumps` with separators builds an encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 class OrderEntry(ABC):
@@ -116,12 +118,9 @@ class OrderEntry(ABC):
         self.wire.close()
 
     async def _post(self, url: URL, path: str, fields: dict[str, Any]) -> Any:
-        body = json.dumps(fields, separators=(",", ":"))
-        headers = {
-            **self.client.headers,
-            **_CONTENT_TYPE,
-            **self.signed_headers("POST", path, body),
-        }
+        body = _COMPACT_JSON.encode(fields)
+        headers = self.client.headers | _CONTENT_TYPE
+        headers.update(self.signed_headers("POST", path, body))
         # The client's timeout, read per request: a caller may change it after start.
         timeout_s = self.client.timeout / 1000
         try:

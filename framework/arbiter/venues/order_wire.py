@@ -85,32 +85,38 @@ class OrderWire:
     def head(self, method: str, path: str, headers: Mapping[str, str], length: int) -> bytes:
         """The request line and headers, ending in the blank line; refuses a header that would
         split the request (a CR or LF in a name or value)."""
-        lines = [
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        # One line per header, or some name or value carries a line break of its own.
+        if fields.count("\n") != len(headers) or fields.count("\r") != len(headers):
+            name = next(n for n, v in headers.items() if "\r" in n + v or "\n" in n + v)
+            raise ValueError(f"expected a header without CR or LF, was {name!r}")
+        return (
             f"{method} {path} HTTP/1.1\r\nHost: {self._host_header}\r\n"
             f"User-Agent: {_USER_AGENT}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
-        ]
-        for name, value in headers.items():
-            if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
-                raise ValueError(f"expected a header without CR or LF, was {name!r}")
-            lines.append(f"{name}: {value}\r\n")
-        lines.append(f"Content-Length: {length}\r\n\r\n")
-        return "".join(lines).encode("latin-1")
+            f"{fields}Content-Length: {length}\r\n\r\n"
+        ).encode("latin-1")
 
     async def post(
         self, path: str, headers: Mapping[str, str], body: bytes, timeout_s: float
     ) -> WireAnswer:
         """Send one POST and read its answer, all within `timeout_s` (a fresh connection's
         connect and TLS handshake included). Raises `TimeoutError`, or `WireError` for a
-        failed connection or a broken answer."""
+        failed connection or a broken answer.
+
+        On an idle connection the bytes are written before anything else is set up: the
+        deadline is taken first and its timer armed only after the write, which cannot wait."""
         data = self.head("POST", path, headers, len(body)) + body
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         conn = self._take()
         try:
-            async with asyncio.timeout(timeout_s):
-                if conn is None:
+            if conn is None:
+                async with asyncio.timeout_at(deadline):
                     conn = await self._open()
-                conn.writer.write(data)
-                for tap in self.taps:
-                    tap(data)
+            conn.writer.write(data)
+            for tap in self.taps:
+                tap(data)
+            async with asyncio.timeout_at(deadline):
                 answer, keep = await _read_answer(conn.reader)
         except BaseException as exc:
             if conn is not None:
