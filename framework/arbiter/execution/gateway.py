@@ -103,8 +103,21 @@ class OrderGateway:
         try:
             if len(intents) == 1:
                 return [await self._send(venues[0], intents[0])]
-            sends = (self._send(v, i) for v, i in zip(venues, intents, strict=True))
-            return list(await asyncio.gather(*sends))
+            # The first request is written from this task, at once; the others from tasks that
+            # run as soon as it waits for its answer (gather would start none before the next
+            # turn of the loop).
+            loop = asyncio.get_running_loop()
+            others = [
+                loop.create_task(self._send(v, i))
+                for v, i in zip(venues[1:], intents[1:], strict=True)
+            ]
+            try:
+                first = await self._send(venues[0], intents[0])
+            except asyncio.CancelledError:
+                for task in others:
+                    task.cancel()
+                raise
+            return [first, *await asyncio.gather(*others)]
         finally:
             # Every request is written (and answered): the next decision's machines are built
             # now, not in its path.
