@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from arbiter.venues.ccxt_requests import Market
@@ -67,7 +66,7 @@ class BybitOrderEntry(OrderEntry):
             "X-BAPI-API-KEY": self.api_key,
             "X-BAPI-TIMESTAMP": timestamp,
             "X-BAPI-RECV-WINDOW": window,
-            "X-BAPI-SIGN": hmac.digest(self.secret, payload, "sha256").hex(),
+            "X-BAPI-SIGN": self.hmac_sha256(payload).hex(),
         }
 
     def accepted(self, answer: Any) -> bool:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import base64
-import hmac
 from typing import Any
 
 from arbiter.venues.ccxt_requests import Market
@@ -68,7 +67,7 @@ class OkxOrderEntry(OrderEntry):
 
     def signed_headers(self, method: str, path: str, body: str) -> dict[str, str]:
         timestamp = iso8601_ms(self.now_ms())
-        digest = hmac.digest(self.secret, (timestamp + method + path + body).encode(), "sha256")
+        digest = self.hmac_sha256((timestamp + method + path + body).encode())
         return {
             "OK-ACCESS-KEY": self.api_key,
             "OK-ACCESS-PASSPHRASE": self.passphrase,

@@ -21,6 +21,7 @@ raises them.
 
 from __future__ import annotations
 
+import hmac
 import json
 import ssl
 import time
@@ -57,12 +58,20 @@ class OrderEntry(ABC):
         self.client = client
         self.api_key = keys.api_key
         self.secret = keys.api_secret.encode()
+        # The key's HMAC state, set up once; each signature continues a copy of it.
+        self._hmac = hmac.new(self.secret, digestmod="sha256")
         self.passphrase = keys.passphrase or ""
         base = str(client.implode_hostname(client.urls["api"][self.api_url])).rstrip("/")
         self._place_url = URL(base + self.place_path, encoded=True)
         self._cancel_url = URL(base + self.cancel_path, encoded=True)
         # Our own keep-alive connections to the order host (`order_wire`), not ccxt's session.
         self.wire = OrderWire(base, ssl_context=_tls(client) if base.startswith("https") else None)
+
+    def hmac_sha256(self, payload: bytes) -> bytes:
+        """HMAC-SHA256 of `payload` under the account's secret."""
+        mac = self._hmac.copy()
+        mac.update(payload)
+        return mac.digest()
 
     @classmethod
     def signs(cls, keys: ApiKeys) -> bool:
