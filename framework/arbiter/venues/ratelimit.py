@@ -42,16 +42,24 @@ class TokenBucket:
         """Wait until `cost` tokens are free, then take them."""
         if cost > self.burst:
             raise ValueError(f"expected a cost of at most the burst {self.burst}, was {cost}")
-        if not self._queued:  # nobody is waiting: a free token is taken without the lock
-            self._refill()
-            if self._tokens >= cost:
-                self._tokens -= cost
-                return
+        if self.try_acquire(cost):
+            return
         self._queued += 1
         try:
             await self._wait_for(cost)
         finally:
             self._queued -= 1
+
+    def try_acquire(self, cost: float = 1.0) -> bool:
+        """Take `cost` tokens now if nobody is waiting and they are free (without the lock);
+        False, taking nothing, otherwise."""
+        if self._queued:
+            return False
+        self._refill()
+        if self._tokens < cost:
+            return False
+        self._tokens -= cost
+        return True
 
     async def _wait_for(self, cost: float) -> None:
         async with self._lock:
