@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from arbiter.execution import Intent
-from arbiter.fsm import ORDER, MachineRunner
+from arbiter.execution.order_machines import new_order_machine
 from arbiter.store import Durability, Journal
 from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, IntentId
 from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderType, OrderUpdate, Side
@@ -123,7 +123,7 @@ def main() -> None:
     build: list[int] = []
     for _ in range(200):
         t0 = time.perf_counter_ns()
-        MachineRunner(ORDER)
+        new_order_machine()
         build.append(time.perf_counter_ns() - t0)
     build.sort()
     samples.sort()

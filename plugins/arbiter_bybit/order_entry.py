@@ -13,8 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 from arbiter.venues.ccxt_requests import Market
@@ -68,7 +66,7 @@ class BybitOrderEntry(OrderEntry):
             "X-BAPI-API-KEY": self.api_key,
             "X-BAPI-TIMESTAMP": timestamp,
             "X-BAPI-RECV-WINDOW": window,
-            "X-BAPI-SIGN": hmac.new(self.secret, payload, hashlib.sha256).hexdigest(),
+            "X-BAPI-SIGN": self.hmac_sha256(payload).hex(),
         }
 
     def accepted(self, answer: Any) -> bool:

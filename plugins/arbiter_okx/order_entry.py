@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from typing import Any
 
 from arbiter.venues.ccxt_requests import Market
@@ -69,12 +67,12 @@ class OkxOrderEntry(OrderEntry):
 
     def signed_headers(self, method: str, path: str, body: str) -> dict[str, str]:
         timestamp = iso8601_ms(self.now_ms())
-        digest = hmac.new(self.secret, (timestamp + method + path + body).encode(), hashlib.sha256)
+        digest = self.hmac_sha256((timestamp + method + path + body).encode())
         return {
             "OK-ACCESS-KEY": self.api_key,
             "OK-ACCESS-PASSPHRASE": self.passphrase,
             "OK-ACCESS-TIMESTAMP": timestamp,
-            "OK-ACCESS-SIGN": base64.b64encode(digest.digest()).decode(),
+            "OK-ACCESS-SIGN": base64.b64encode(digest).decode(),
         }
 
     def accepted(self, answer: Any) -> bool:

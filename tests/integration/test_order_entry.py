@@ -204,6 +204,28 @@ def test_routed_directly_when_any_ccxt_proxy_is_set_is_false() -> None:
         setattr(client, setting, None)
 
 
+async def test_hmac_sha256_when_signing_repeatedly_matches_the_rfc_4231_vectors() -> None:
+    # RFC 4231 test cases 1 and 2: each signature starts from the key's state afresh.
+    cases = [
+        ("bybit", BybitOrderEntry, ApiKeys("k", "\x0b" * 20), b"Hi There"),
+        ("okx", OkxOrderEntry, ApiKeys("k", "Jefe", "p"), b"what do ya want for nothing?"),
+    ]
+    expected = [
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    ]
+    signed = []
+    for name, entry_type, keys, message in cases:
+        config = VenueConfig(name, "sim", {"rest": "http://127.0.0.1:9"}, keys)
+        client = build_client(name, config, timeout_ms=1000, rate_limit_ms=1)
+        try:
+            entry = entry_type(name, client, keys)
+            signed.append([entry.hmac_sha256(message).hex() for _ in range(2)])
+        finally:
+            await client.close()
+    assert signed == [[e, e] for e in expected]
+
+
 def test_iso8601_ms_when_formatted_is_utc_with_milliseconds() -> None:
     assert iso8601_ms(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
     assert iso8601_ms(5) == "1970-01-01T00:00:00.005Z"

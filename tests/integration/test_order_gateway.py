@@ -23,7 +23,9 @@ from arbiter.sim import FaultKind, Simulation, start
 from arbiter.store import Journal
 from arbiter.venues.ccxt_trading import CcxtTrading
 from arbiter.venues.client_ids import IntentId
+from arbiter.venues.errors import Definitive, OrderRejected
 from arbiter.venues.orders import OrderType, Side, TimeInForce
+from arbiter.venues.watched_trading import WatchedTrading
 from tests.trading_sim import PLACE, PLUGINS, fast_limits, loopback_only, sim_config
 
 D = Decimal
@@ -189,3 +191,65 @@ async def test_wait_final_when_the_order_ends_is_woken_without_polling(rig: Rig)
 
     final = await asyncio.wait_for(waiter, timeout=30)
     assert final.state == "cancelled"
+
+
+async def test_place_all_when_connections_are_open_writes_every_leg_before_it_waits(
+    rig: Rig,
+) -> None:
+    gateway = rig.gateway()
+    await gateway.place_all([_intent("bybit", cycle=1), _intent("okx", cycle=1)])  # connects
+    spot, perp = _intent("bybit", cycle=2), _intent("okx", cycle=2)
+    written_by_first_wait: list[int] = []
+    # Runs at the first turn of the loop after place_all starts, i.e. once it first waits.
+    asyncio.get_running_loop().call_soon(lambda: written_by_first_wait.append(len(rig.wire.seen)))
+    before = len(rig.wire.seen)
+
+    placed = await gateway.place_all([spot, perp])
+
+    assert [s.state for s in placed] == ["acknowledged", "acknowledged"]
+    assert written_by_first_wait == [before + 2]
+    for body, (intents, submits) in rig.wire.seen.items():
+        if spot.client_id in body or perp.client_id in body:
+            assert {(spot.client_id,), (perp.client_id,)} <= set(intents) & set(submits)
+
+
+async def test_begin_order_when_the_venue_would_refuse_writes_nothing_and_reports_it(
+    rig: Rig,
+) -> None:
+    okx = rig.venues["okx"]
+    flat_reduce = _intent("okx", order_type=OrderType.MARKET, price=None, reduce_only=True)
+    off_grid = _intent("bybit", qty=D("0.010000001"))  # between two lots
+    before = len(rig.wire.seen)
+
+    off_grid_answer = rig.venues["bybit"].begin_order(off_grid.request)
+    with pytest.raises(OrderRejected, match="not a multiple"):
+        await off_grid_answer
+    assert len(rig.wire.seen) == before  # refused here: nothing left
+    with pytest.raises(Definitive):
+        await okx.begin_order(flat_reduce.request)  # refused by the venue: same error class
+    assert _orders_on(rig, "bybit") == 0
+
+
+async def test_watched_begin_order_when_refused_notes_placed_refused_and_sent(rig: Rig) -> None:
+    notes: list[tuple[str, str]] = []
+    watched = WatchedTrading(
+        rig.venues["okx"],  # type: ignore[arg-type]
+        lambda cid, symbol: notes.append(("placed", cid)),
+        lambda cid, symbol: notes.append(("refused", cid)),
+        lambda cid, symbol: notes.append(("sent", cid)),
+    )
+    fine = _intent("okx", cycle=1)
+    flat_reduce = _intent("okx", cycle=2, order_type=OrderType.MARKET, price=None, reduce_only=True)
+
+    ack = await watched.begin_order(fine.request)
+    with pytest.raises(Definitive):
+        await watched.begin_order(flat_reduce.request)
+
+    assert ack.client_id == fine.client_id
+    assert notes == [
+        ("placed", fine.client_id),
+        ("sent", fine.client_id),  # the request is over: "no such order" now means never got
+        ("placed", flat_reduce.client_id),
+        ("refused", flat_reduce.client_id),
+        ("sent", flat_reduce.client_id),
+    ]

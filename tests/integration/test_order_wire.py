@@ -240,3 +240,43 @@ def test_head_when_a_header_holds_a_line_break_is_refused() -> None:
 def test_wire_when_url_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="expected an http\\(s\\) URL with a host, was 'ftp://x'"):
         OrderWire("ftp://x")
+
+
+async def test_send_when_a_connection_is_idle_writes_before_returning(serve: Any) -> None:
+    raw = await serve(_fixed(b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{"ok":true}'))
+    wire = OrderWire(raw.url)
+    tapped: list[bytes] = []
+    wire.taps.append(tapped.append)
+    try:
+        first = wire.send("/x", {}, b'{"n":1}', WAIT_S)  # no idle connection yet
+        assert tapped == []
+        assert (await wire.answer(first)).status == 200
+        assert len(tapped) == 1
+
+        second = wire.send("/x", {}, b'{"n":2}', WAIT_S)
+        assert len(tapped) == 2  # written, nothing awaited
+        assert tapped[1].endswith(b'{"n":2}')
+        assert (await wire.answer(second)).text == '{"ok":true}'
+    finally:
+        wire.close()
+
+    assert raw.connections == 1
+
+
+async def test_send_when_its_answer_is_abandoned_never_reuses_the_connection(serve: Any) -> None:
+    raw = await serve(_fixed(b'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{"ok":true}'))
+    wire = OrderWire(raw.url)
+    try:
+        await _post(wire)  # one idle connection
+        pending = wire.send("/x", {}, b"{}", WAIT_S)
+        conn = pending.conn
+        assert conn is not None  # written on the idle connection
+
+        pending.abandon()  # its answer will never be read: the connection cannot carry another
+
+        assert conn.writer.is_closing()
+        assert await _post(wire) == (200, '{"ok":true}')
+    finally:
+        wire.close()
+
+    assert raw.connections == 2

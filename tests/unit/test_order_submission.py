@@ -149,3 +149,55 @@ def test_batch_when_it_fails_leaves_no_order_rows_behind(journal: Journal) -> No
     other = make_intent(cycle=2)
     tracker.add(other)  # the next transaction carries nothing of the failed one
     assert _committed(journal.path, "SELECT client_id FROM orders") == [(other.client_id,)]
+
+
+def test_submit_all_when_its_commit_fails_leaves_memory_as_the_journal(
+    journal: Journal,
+) -> None:
+    tracker = OrderTracker(journal, batch=journal.batch, keep_final=1)
+    old = make_intent(cycle=1)
+    tracker.submit_all([old])
+    tracker.apply(make_update(old, OrderStatus.CANCELLED))
+    tracker.submit_all([make_intent(cycle=2)])
+    tracker.apply(make_update(make_intent(cycle=2), OrderStatus.CANCELLED))
+    assert old.client_id not in tracker  # forgotten in memory, kept in the journal
+    waiting = make_intent(cycle=3)
+    tracker.add(waiting)  # tracked in state new, journaled on its own
+    fresh = make_intent(cycle=4)
+
+    # The old intent is journaled already: the commit refuses the whole submission.
+    with pytest.raises(sqlite3.IntegrityError):
+        tracker.submit_all([fresh, waiting, old])
+
+    assert fresh.client_id not in tracker
+    assert tracker.snapshot(waiting.client_id).state == "new"
+    assert tracker.history(waiting.client_id) == []
+    assert (
+        _committed(journal.path, "SELECT state FROM orders WHERE client_id = ?", fresh.client_id)
+        == []
+    )
+    applied = tracker.submit_all([fresh, waiting])  # the same legs, without the bad one
+    assert [a.state for a in applied] == ["submitted", "submitted"]
+    assert [a.change.seq for a in applied if a.change] == [1, 1]
+    assert _committed(
+        journal.path,
+        "SELECT state FROM orders WHERE client_id IN (?, ?)",
+        fresh.client_id,
+        waiting.client_id,
+    ) == [("submitted",), ("submitted",)]
+
+
+def test_record_fill_when_its_copy_waits_in_the_same_batch_says_already_kept(
+    journal: Journal,
+) -> None:
+    tracker = journal.tracker()
+    spot = make_intent()
+    tracker.submit_all([spot])
+    fill = make_fill(spot, "t1", "0.5")
+
+    with journal.batch():
+        tracker.apply(fill)  # its row waits for the commit
+        kept_again = journal.record_fill(fill)
+
+    assert kept_again is False
+    assert _committed(journal.path, "SELECT trade_id FROM fills") == [("t1",)]

@@ -80,6 +80,39 @@ async def test_acquire_when_callers_queue_serves_them_in_arrival_order() -> None
     assert clock.now == pytest.approx(103.0)
 
 
+async def test_acquire_when_a_token_frees_while_others_wait_does_not_jump_the_queue() -> None:
+    clock = ManualClock()
+    bucket = TokenBucket(1, clock=clock, sleep=clock.sleep)
+    served: list[str] = []
+
+    async def take(name: str) -> None:
+        await bucket.acquire()
+        served.append(name)
+
+    await take("first")  # the burst's only token
+    waiting = [asyncio.create_task(take(f"queued{n}")) for n in range(2)]
+    await asyncio.sleep(0)  # both are inside the bucket, the first asleep for its token
+    clock.now += 5  # plenty of time passes: a newcomer finds tokens free
+    async with asyncio.timeout(5):
+        await take("newcomer")
+        await asyncio.gather(*waiting)
+
+    assert served == ["first", "queued0", "queued1", "newcomer"]
+
+
+async def test_acquire_when_nobody_waits_takes_a_free_token_at_once() -> None:
+    clock = ManualClock()
+    bucket = TokenBucket(2, clock=clock, sleep=clock.sleep)
+    await bucket.acquire()
+    await bucket.acquire()
+    clock.now += 0.5  # one token earned back
+
+    await bucket.acquire()
+
+    assert clock.slept == []
+    assert bucket.waited_s == 0
+
+
 @pytest.mark.parametrize(("rate", "burst"), [(0, None), (-1, None), (5, 0.5)])
 def test_bucket_when_rate_or_burst_impossible_refused(rate: float, burst: float | None) -> None:
     with pytest.raises(ValueError, match="expected"):

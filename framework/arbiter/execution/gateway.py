@@ -2,7 +2,10 @@
 
 For each intent: journal it (`new`), mark it `submitted` (journaled), then send. `place_all`
 does that for both legs of a pair together: one journal commit holds both intents and both
-`submitted` marks, and only then do both requests leave, at once. The answer:
+`submitted` marks, and only then do both requests leave, at once: a venue that can write its
+request straight away (`begin_order`: our own order entry on an idle connection) does so before
+the gateway first waits, so the second leg does not wait a turn of the event loop behind the
+first. The answer:
 - an ack: `acknowledged`; fills and final states arrive on the private stream (`on_private`);
 - a definitive error: `rejected`, nothing more to do;
 - an ambiguous error (timeout, disconnect, 5xx) or a duplicate client id: `unknown`, and the
@@ -31,7 +34,17 @@ from arbiter.execution.order_tracker import Applied, OrderTracker
 from arbiter.execution.records import OrderSnapshot
 from arbiter.venues.contract import TradingVenue
 from arbiter.venues.errors import Ambiguous, Definitive, VenueError
-from arbiter.venues.orders import Fill, OrderUpdate, PrivateEvent
+from arbiter.venues.orders import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent
+
+
+def _begin(venue: TradingVenue, intent: Intent) -> Awaitable[OrderAck]:
+    """The venue's answer to the order, its request written now where the venue can."""
+    begin: Callable[[OrderRequest], Awaitable[OrderAck]] | None = getattr(
+        venue, "begin_order", None
+    )
+    if begin is not None:
+        return begin(intent.request)
+    return asyncio.get_running_loop().create_task(venue.place_order(intent.request))
 
 
 @dataclass
@@ -101,19 +114,23 @@ class OrderGateway:
             venues.append(venue)
         self.tracker.submit_all(intents)
         try:
+            # Every request is written here, before the first wait, where its venue can
+            # (`begin_order`); the answers are read together.
+            answers = [_begin(v, i) for v, i in zip(venues, intents, strict=True)]
             if len(intents) == 1:
-                return [await self._send(venues[0], intents[0])]
-            sends = (self._send(v, i) for v, i in zip(venues, intents, strict=True))
-            return list(await asyncio.gather(*sends))
+                return [await self._settle(intents[0], answers[0])]
+            settled = (self._settle(i, a) for i, a in zip(intents, answers, strict=True))
+            return list(await asyncio.gather(*settled))
         finally:
             # Every request is written (and answered): the next decision's machines are built
             # now, not in its path.
             self.tracker.prewarm(self.spare_machines)
 
-    async def _send(self, venue: TradingVenue, intent: Intent) -> OrderSnapshot:
+    async def _settle(self, intent: Intent, answer: Awaitable[OrderAck]) -> OrderSnapshot:
+        """Apply the venue's answer to one sent order."""
         cid = intent.client_id
         try:
-            ack = await venue.place_order(intent.request)
+            ack = await answer
         except Definitive as exc:
             self.stats.rejected += 1
             self._notify(self.tracker.send_failed(cid, exc))

@@ -13,9 +13,8 @@ Rules kept here:
   journals an intent and marks it submitted before the bytes leave has "write before send";
   `submit_all` does that for several intents (both legs) in one commit.
 
-Memory, and so the garbage collector's work, stays bounded however long the runtime trades: a
-`transitions` machine is ~500 objects, so machines are built ahead (`prewarm`, off the hot
-path), only the most recent `keep_final` final orders stay in memory (an older one is reloaded
+Memory, and so the garbage collector's work, stays bounded however long the runtime trades:
+machines (`TableRunner`s of the order table) are built ahead (`prewarm`, off the hot path), only the most recent `keep_final` final orders stay in memory (an older one is reloaded
 from the journal if a late event or a reader asks for it), and a forgotten order's machine is
 reset and reused.
 """
@@ -40,7 +39,8 @@ from arbiter.execution.records import (
     OrderJournal,
     OrderSnapshot,
 )
-from arbiter.fsm import ORDER, IllegalTransition, MachineRunner
+from arbiter.fsm import ORDER, IllegalTransition
+from arbiter.fsm.table_runner import TableRunner
 from arbiter.venues.errors import Ambiguous, DuplicateClientId, VenueError
 from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderUpdate
 
@@ -90,7 +90,7 @@ class _Order:
 
     __slots__ = ("fills", "intent", "overfill_seen", "runner", "seq", "snapshot")
 
-    def __init__(self, intent: Intent, snapshot: OrderSnapshot, runner: MachineRunner) -> None:
+    def __init__(self, intent: Intent, snapshot: OrderSnapshot, runner: TableRunner) -> None:
         self.intent = intent
         self.runner = runner
         self.snapshot = snapshot
@@ -181,13 +181,38 @@ class OrderTracker:
                 raise IllegalTransition(
                     ORDER.name, order.runner.state, "submit", order.runner.allowed_triggers()
                 )
-        with self._batch():
-            out = []
-            for intent in intents:
-                if intent.client_id not in self._orders:
-                    self.add(intent)
-                out.append(self.submitted(intent.client_id))
+        added: list[str] = []
+        try:
+            with self._batch():
+                out = []
+                for intent in intents:
+                    if intent.client_id not in self._orders:
+                        self.add(intent)
+                        added.append(intent.client_id)
+                    out.append(self.submitted(intent.client_id))
+        except BaseException:
+            # The journal wrote nothing (its rows go out at commit): neither does memory.
+            self._unsubmit(intents, added)
+            raise
         return out
+
+    def _unsubmit(self, intents: Sequence[Intent], added: list[str]) -> None:
+        """Undo what a failed `submit_all` did in memory: intents it added are dropped, and
+        orders it moved from `new` are put back there, as the rolled-back journal has them."""
+        for intent in intents:
+            cid = intent.client_id
+            order = self._orders.get(cid)
+            if order is None:
+                continue
+            if cid in added:
+                del self._orders[cid]
+                self._final.pop(cid, None)
+                self._machines.give_back(order.runner)
+            elif order.runner.state != ORDER.initial:
+                order.runner.restore(ORDER.initial)
+                order.runner.history.pop()
+                order.seq -= 1
+                order.snapshot = _with_state(order.snapshot, ORDER.initial)
 
     def submitted(self, client_id: str) -> Applied:
         """Mark the order sent. Journaled before the request leaves, so a crash after this

@@ -54,14 +54,15 @@ class PlannedLeg:
     def funds(self) -> tuple[str, Decimal]:
         """(asset, amount) this leg needs free on its venue."""
         request, inst = self.intent.request, self.instrument
-        fee = self.notional * inst.taker_fee
+        notional = self.notional
+        fee = notional * inst.taker_fee
         if inst.kind is InstrumentKind.SPOT:
             if request.side is Side.BUY:
-                return inst.quote, self.notional + fee
+                return inst.quote, notional + fee
             return inst.base, inst.base_qty(request.qty)
         if request.reduce_only:
             return inst.quote, fee
-        return inst.quote, self.notional / self.leverage + fee
+        return inst.quote, notional / self.leverage + fee
 
     @property
     def adds_exposure(self) -> bool:
@@ -112,13 +113,7 @@ class PretradeChecker:
         balances: Balances,
         limit: PositionLimit | None = None,
     ) -> PretradeResult:
-        failures: list[CheckFailure] = []
-        for leg in legs:
-            failures.extend(_instrument_failures(leg))
-        failures.extend(self._funds_failures(legs, balances))
-        if limit is not None:
-            failures.extend(_position_failures(legs, limit))
-        return PretradeResult(tuple(failures))
+        return self._check(legs, [leg.funds() for leg in legs], balances, limit)
 
     def check_and_reserve(
         self,
@@ -127,10 +122,14 @@ class PretradeChecker:
         limit: PositionLimit | None = None,
     ) -> PretradeResult:
         """Check every leg; reserve funds for all of them only if all pass."""
-        result = self.check(legs, balances, limit)
+        funds = [leg.funds() for leg in legs]
+        result = self._check(legs, funds, balances, limit)
         if result.passed:
-            for leg in legs:
-                self.reserve(leg)
+            for leg, (asset, amount) in zip(legs, funds, strict=True):
+                request = leg.intent.request
+                self.reservations.reserve(
+                    request.client_id, leg.intent.venue, asset, amount, request.qty
+                )
         return result
 
     def reserve(self, leg: PlannedLeg, snapshot: OrderSnapshot | None = None) -> None:
@@ -142,11 +141,31 @@ class PretradeChecker:
         if snapshot is not None:
             self.reservations.update(snapshot)
 
-    def _funds_failures(self, legs: Sequence[PlannedLeg], balances: Balances) -> list[CheckFailure]:
+    def _check(
+        self,
+        legs: Sequence[PlannedLeg],
+        funds: Sequence[tuple[str, Decimal]],
+        balances: Balances,
+        limit: PositionLimit | None,
+    ) -> PretradeResult:
+        """`funds`: each leg's `funds()`, worked out once by the caller."""
+        failures: list[CheckFailure] = []
+        for leg in legs:
+            failures.extend(_instrument_failures(leg))
+        failures.extend(self._funds_failures(legs, funds, balances))
+        if limit is not None:
+            failures.extend(_position_failures(legs, limit))
+        return PretradeResult(tuple(failures))
+
+    def _funds_failures(
+        self,
+        legs: Sequence[PlannedLeg],
+        funds: Sequence[tuple[str, Decimal]],
+        balances: Balances,
+    ) -> list[CheckFailure]:
         needed: dict[tuple[str, str], Decimal] = {}
         names: dict[tuple[str, str], list[str]] = {}
-        for leg in legs:
-            asset, amount = leg.funds()
+        for leg, (asset, amount) in zip(legs, funds, strict=True):
             key = (leg.intent.venue, asset)
             needed[key] = needed.get(key, Decimal(0)) + amount
             names.setdefault(key, []).append(leg.name)
@@ -184,12 +203,13 @@ def _instrument_failures(leg: PlannedLeg) -> list[CheckFailure]:
         failures.append(
             CheckFailure("min_qty", leg.name, f"qty {request.qty} < min qty {inst.min_qty}")
         )
-    if leg.notional < inst.min_notional:
+    notional = leg.notional
+    if notional < inst.min_notional:
         failures.append(
             CheckFailure(
                 "min_notional",
                 leg.name,
-                f"notional {leg.notional} at {leg.check_price} < min notional {inst.min_notional}",
+                f"notional {notional} at {leg.check_price} < min notional {inst.min_notional}",
             )
         )
     return failures

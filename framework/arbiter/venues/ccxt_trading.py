@@ -16,7 +16,9 @@ Where ccxt's unified call does not fit the venue it may also override `find_by_c
 
 Placing and cancelling are the order path's hot half: a plugin that names an `order_entry`
 (`arbiter.venues.order_entry`) sends those two as its own signed requests on its own connections,
-after the same checks, and leaves the rest to ccxt. Without one, with keys it cannot sign for,
+after the same checks, and leaves the rest to ccxt. `begin_order` writes such a request before
+it returns whenever it can, so the gateway writes both legs of a pair before it waits for
+either answer. Without one, with keys it cannot sign for,
 or with a proxy configured on the client, ccxt's `create_order` and `cancel_order` do it.
 
 Symbols are the venue's own ("BTCUSDT", "BTC-USDT-SWAP"); a request's `kind` picks spot or perp
@@ -37,8 +39,9 @@ Only `arbiter.venues.errors` types leave this class (see `ccxt_errors`).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
@@ -49,11 +52,11 @@ import ccxt
 from arbiter.market.instrument import Instrument
 from arbiter.venues import ccxt_convert as convert
 from arbiter.venues.ccxt_client import build_client
-from arbiter.venues.ccxt_errors import translated
+from arbiter.venues.ccxt_errors import map_ccxt_error, translated
 from arbiter.venues.ccxt_requests import Market, choose_market, exact, kind_of, order_params
 from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
 from arbiter.venues.errors import OrderNotFound, OrderRejected, VenueError
-from arbiter.venues.order_entry import OrderEntry, on_grid, routed_directly
+from arbiter.venues.order_entry import OrderEntry, SentRequest, on_grid, routed_directly
 from arbiter.venues.orders import (
     Fill,
     OrderAck,
@@ -110,6 +113,9 @@ class CcxtTrading:
         self._known: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._entry: OrderEntry | None = None
         self._started = False
+        # symbol -> its tradable markets, valid while ccxt keeps the same market index
+        self._listed_cache: dict[str, tuple[Market, ...]] = {}
+        self._listed_from: object = None
 
     # -- lifetime -----------------------------------------------------------------------------
 
@@ -174,16 +180,9 @@ class CcxtTrading:
     # -- orders -------------------------------------------------------------------------------
 
     async def place_order(self, request: OrderRequest) -> OrderAck:
-        self._require_started()
-        market = choose_market(
-            self.name, self.limits.client_ids, self._listed(request.symbol), request
-        )
-        amount = self._on_grid(market, request.qty, "qty")
-        price = self._on_grid(market, request.price, "price") if request.price else None
-        # Remembered before sending: after an ambiguous answer the query must know where to look.
-        self._remember(request.client_id, market["symbol"], request.side.value)
+        market, amount, price = self._checked(request)
         await self._orders_bucket.acquire()
-        with self._translated():
+        try:  # `_translated()`, spelled out on the order path
             if self._entry is not None:
                 order_id = await self._entry.place(market, request, amount, price)
             else:
@@ -192,7 +191,53 @@ class CcxtTrading:
                     market["symbol"], request.type.value, request.side.value, amount, price, params
                 )
                 order_id = str(order.get("id") or "")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise map_ccxt_error(self.name, exc, self.error_codes, self.error_code_keys) from exc
         return OrderAck(self.name, request.client_id, order_id)
+
+    def begin_order(self, request: OrderRequest) -> Awaitable[OrderAck]:
+        """`place_order`, with the request written before this returns whenever it can be
+        (our own order entry, a free token, an idle connection): a caller placing several
+        orders writes them all before it waits for any answer. The awaitable gives what
+        `place_order` would, refusals included; it never raises itself."""
+        loop = asyncio.get_running_loop()
+        if self._entry is None:
+            return loop.create_task(self.place_order(request))
+        try:
+            market, amount, price = self._checked(request)
+            if not self._orders_bucket.try_acquire():
+                return loop.create_task(self.place_order(request))  # waits for its token
+            sent = self._entry.send_place(market, request, amount, price)
+        except Exception:  # nothing written: place_order meets (and reports) the same refusal
+            return loop.create_task(self.place_order(request))
+        answer = loop.create_task(self._placed(self._entry, request, sent))
+        answer.add_done_callback(lambda t: sent.wire.abandon() if t.cancelled() else None)
+        return answer
+
+    async def _placed(
+        self, entry: OrderEntry, request: OrderRequest, sent: SentRequest
+    ) -> OrderAck:
+        try:
+            order_id = await entry.placed(sent)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise map_ccxt_error(self.name, exc, self.error_codes, self.error_code_keys) from exc
+        return OrderAck(self.name, request.client_id, order_id)
+
+    def _checked(self, request: OrderRequest) -> tuple[Market, str, str | None]:
+        """The request's market and exact qty and price text, or the refusal; remembers where
+        the order lives (after an ambiguous answer the query must know where to look)."""
+        self._require_started()
+        market = choose_market(
+            self.name, self.limits.client_ids, self._listed(request.symbol), request
+        )
+        amount = self._on_grid(market, request.qty, "qty")
+        price = self._on_grid(market, request.price, "price") if request.price else None
+        self._remember(request.client_id, market["symbol"], request.side.value)
+        return market, amount, price
 
     async def cancel_order(self, symbol: str, client_id: str) -> None:
         self._require_started()
@@ -359,16 +404,23 @@ class CcxtTrading:
 
     def _listed(self, symbol: str) -> list[Market]:
         """Every product the venue lists under `symbol` that we trade (spot, linear perp)."""
-        # ccxt's index can hold one market twice (seen with Bybit linear): keyed by its symbol.
-        by_symbol = {
-            m["symbol"]: m for m in self.client.markets_by_id.get(symbol, []) if _tradable(m)
-        }
-        markets = list(by_symbol.values())
-        if not markets:
-            raise OrderRejected(
-                self.name, f"expected a listed spot or linear perp symbol, was {symbol!r}", "symbol"
-            )
-        return markets
+        index = self.client.markets_by_id
+        if index is not self._listed_from:  # ccxt (re)loaded its markets: forget what we found
+            self._listed_cache.clear()
+            self._listed_from = index
+        found = self._listed_cache.get(symbol)
+        if found is None:
+            # ccxt's index can hold one market twice (seen with Bybit linear): keyed by symbol.
+            by_symbol = {m["symbol"]: m for m in index.get(symbol, []) if _tradable(m)}
+            found = tuple(by_symbol.values())
+            if not found:
+                raise OrderRejected(
+                    self.name,
+                    f"expected a listed spot or linear perp symbol, was {symbol!r}",
+                    "symbol",
+                )
+            self._listed_cache[symbol] = found
+        return list(found)
 
     def _remember(self, client_id: str, ccxt_symbol: str, order_side: str) -> None:
         self._known[client_id] = (ccxt_symbol, order_side)

@@ -21,11 +21,13 @@ raises them.
 
 from __future__ import annotations
 
+import hmac
 import json
 import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -37,10 +39,24 @@ from yarl import URL
 from arbiter.venues.ccxt_requests import Market, exact
 from arbiter.venues.credentials import ApiKeys
 from arbiter.venues.errors import Ambiguous, OrderRejected
-from arbiter.venues.order_wire import OrderWire, WireError
+from arbiter.venues.order_wire import OrderWire, PendingPost, WireError
 from arbiter.venues.orders import OrderRequest
 
 _CONTENT_TYPE = {"Content-Type": "application/json"}
+# Built once: `json.dumps` with separators builds an encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    """One signed request handed to the order wire, its answer still to read."""
+
+    url: URL
+    path: str
+    body: str
+    headers: dict[str, str]
+    timeout_s: float
+    wire: PendingPost
 
 
 class OrderEntry(ABC):
@@ -55,12 +71,20 @@ class OrderEntry(ABC):
         self.client = client
         self.api_key = keys.api_key
         self.secret = keys.api_secret.encode()
+        # The key's HMAC state, set up once; each signature continues a copy of it.
+        self._hmac = hmac.new(self.secret, digestmod="sha256")
         self.passphrase = keys.passphrase or ""
         base = str(client.implode_hostname(client.urls["api"][self.api_url])).rstrip("/")
         self._place_url = URL(base + self.place_path, encoded=True)
         self._cancel_url = URL(base + self.cancel_path, encoded=True)
         # Our own keep-alive connections to the order host (`order_wire`), not ccxt's session.
         self.wire = OrderWire(base, ssl_context=_tls(client) if base.startswith("https") else None)
+
+    def hmac_sha256(self, payload: bytes) -> bytes:
+        """HMAC-SHA256 of `payload` under the account's secret."""
+        mac = self._hmac.copy()
+        mac.update(payload)
+        return mac.digest()
 
     @classmethod
     def signs(cls, keys: ApiKeys) -> bool:
@@ -101,11 +125,24 @@ class OrderEntry(ABC):
     ) -> str:
         """Send the order; its venue order id once accepted. Raises ccxt's error for a refusal
         (the caller translates it) and `Ambiguous` for an answer nobody recognizes."""
+        return await self.placed(self.send_place(market, request, amount, price))
+
+    def send_place(
+        self, market: Market, request: OrderRequest, amount: str, price: str | None
+    ) -> SentRequest:
+        """The first half of `place`: build, sign and write the order now (on an idle
+        connection; else `placed` writes it once one is open). Raises only before anything
+        is written."""
         fields = self.place_body(market, request, amount, price)
-        return self.order_id(await self._post(self._place_url, self.place_path, fields))
+        return self._send(self._place_url, self.place_path, fields)
+
+    async def placed(self, sent: SentRequest) -> str:
+        """The second half of `place`: the venue order id from the answer to `send_place`."""
+        return self.order_id(await self._answer(sent))
 
     async def cancel(self, market: Market, client_id: str) -> None:
-        await self._post(self._cancel_url, self.cancel_path, self.cancel_body(market, client_id))
+        fields = self.cancel_body(market, client_id)
+        await self._answer(self._send(self._cancel_url, self.cancel_path, fields))
 
     def now_ms(self) -> int:
         """The venue's clock as ccxt estimates it (`timeDifference`, when it measured one)."""
@@ -115,17 +152,25 @@ class OrderEntry(ABC):
         """Close the order path's idle connections (the owner closes ccxt's client)."""
         self.wire.close()
 
-    async def _post(self, url: URL, path: str, fields: dict[str, Any]) -> Any:
-        body = json.dumps(fields, separators=(",", ":"))
-        headers = {
-            **self.client.headers,
-            **_CONTENT_TYPE,
-            **self.signed_headers("POST", path, body),
-        }
+    def _send(self, url: URL, path: str, fields: dict[str, Any]) -> SentRequest:
+        body = _COMPACT_JSON.encode(fields)
+        headers = self.client.headers | _CONTENT_TYPE
+        headers.update(self.signed_headers("POST", path, body))
         # The client's timeout, read per request: a caller may change it after start.
         timeout_s = self.client.timeout / 1000
+        wire = self.wire.send(url.raw_path, headers, body.encode(), timeout_s)
+        return SentRequest(url, path, body, headers, timeout_s, wire)
+
+    async def _answer(self, sent: SentRequest) -> Any:
+        url, path, body, headers, timeout_s = (
+            sent.url,
+            sent.path,
+            sent.body,
+            sent.headers,
+            sent.timeout_s,
+        )
         try:
-            got = await self.wire.post(url.raw_path, headers, body.encode(), timeout_s)
+            got = await self.wire.answer(sent.wire)
         except TimeoutError:
             raise Ambiguous(
                 self.venue, f"POST {path}: no answer within {timeout_s:g} s", "timeout"

@@ -50,6 +50,25 @@ class WireAnswer:
     text: str
 
 
+class PendingPost:
+    """A POST handed to `OrderWire.send`: written already (`conn` set) or not yet."""
+
+    __slots__ = ("conn", "data", "deadline", "error")
+
+    def __init__(self, data: bytes, deadline: float) -> None:
+        self.data = data
+        self.deadline = deadline  # the event loop's clock
+        self.conn: _Connection | None = None
+        self.error: Exception | None = None
+
+    def abandon(self) -> None:
+        """Nobody will read the answer (the reader was cancelled before it ran): the
+        connection carries an unread answer, so it is closed, never reused."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
 class _Connection:
     __slots__ = ("reader", "writer")
 
@@ -85,16 +104,16 @@ class OrderWire:
     def head(self, method: str, path: str, headers: Mapping[str, str], length: int) -> bytes:
         """The request line and headers, ending in the blank line; refuses a header that would
         split the request (a CR or LF in a name or value)."""
-        lines = [
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        # One line per header, or some name or value carries a line break of its own.
+        if fields.count("\n") != len(headers) or fields.count("\r") != len(headers):
+            name = next(n for n, v in headers.items() if "\r" in n + v or "\n" in n + v)
+            raise ValueError(f"expected a header without CR or LF, was {name!r}")
+        return (
             f"{method} {path} HTTP/1.1\r\nHost: {self._host_header}\r\n"
             f"User-Agent: {_USER_AGENT}\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
-        ]
-        for name, value in headers.items():
-            if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
-                raise ValueError(f"expected a header without CR or LF, was {name!r}")
-            lines.append(f"{name}: {value}\r\n")
-        lines.append(f"Content-Length: {length}\r\n\r\n")
-        return "".join(lines).encode("latin-1")
+            f"{fields}Content-Length: {length}\r\n\r\n"
+        ).encode("latin-1")
 
     async def post(
         self, path: str, headers: Mapping[str, str], body: bytes, timeout_s: float
@@ -102,22 +121,48 @@ class OrderWire:
         """Send one POST and read its answer, all within `timeout_s` (a fresh connection's
         connect and TLS handshake included). Raises `TimeoutError`, or `WireError` for a
         failed connection or a broken answer."""
+        return await self.answer(self.send(path, headers, body, timeout_s))
+
+    def send(
+        self, path: str, headers: Mapping[str, str], body: bytes, timeout_s: float
+    ) -> PendingPost:
+        """Write one POST now, on an idle connection, before returning; without one, `answer`
+        opens a connection and writes it. Either way `answer` reads the answer, and the whole
+        exchange keeps to `timeout_s` from this call. Raises only for a request that cannot
+        be built (a header with a line break): then nothing was written.
+
+        Arming the deadline's timer waits until after the write: the write cannot wait."""
         data = self.head("POST", path, headers, len(body)) + body
+        pending = PendingPost(data, asyncio.get_running_loop().time() + timeout_s)
         conn = self._take()
+        if conn is not None:
+            pending.conn = conn
+            try:
+                self._write(conn, data)
+            except Exception as exc:  # the bytes may be partly out: the outcome is unknown
+                pending.error = exc
+        return pending
+
+    async def answer(self, pending: PendingPost) -> WireAnswer:
+        """Read the answer to a `send` (opening a connection and writing first if it found
+        none idle); see `post`."""
+        conn, pending.conn = pending.conn, None
         try:
-            async with asyncio.timeout(timeout_s):
-                if conn is None:
+            if pending.error is not None:
+                raise pending.error
+            if conn is None:
+                async with asyncio.timeout_at(pending.deadline):
                     conn = await self._open()
-                conn.writer.write(data)
-                for tap in self.taps:
-                    tap(data)
+                self._write(conn, pending.data)
+            async with asyncio.timeout_at(pending.deadline):
                 answer, keep = await _read_answer(conn.reader)
         except BaseException as exc:
             if conn is not None:
                 conn.close()
             if isinstance(exc, TimeoutError):  # an OSError too, but it says something else
                 raise
-            if isinstance(exc, OSError | asyncio.IncompleteReadError | asyncio.LimitOverrunError):
+            broken = OSError | asyncio.IncompleteReadError | asyncio.LimitOverrunError
+            if exc is pending.error or isinstance(exc, broken):
                 raise WireError(f"{self.host}:{self.port}: {type(exc).__name__}: {exc}") from exc
             raise
         if keep and len(self._idle) < _MAX_IDLE:
@@ -125,6 +170,11 @@ class OrderWire:
         else:
             conn.close()
         return answer
+
+    def _write(self, conn: _Connection, data: bytes) -> None:
+        conn.writer.write(data)
+        for tap in self.taps:
+            tap(data)
 
     def close(self) -> None:
         """Close the idle connections (one in use is closed when its request ends)."""

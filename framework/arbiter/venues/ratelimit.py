@@ -1,7 +1,7 @@
 """A token bucket: at most `rate` operations per second, with bursts of up to `burst`.
 
 Waiters are served in arrival order (one lock), so a burst of orders leaves in the order it was
-decided. The clock and the sleep are injectable: tests drive them by hand instead of waiting.
+decided; a caller that finds nobody waiting and a token free takes it at once, without the lock. The clock and the sleep are injectable: tests drive them by hand instead of waiting.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class TokenBucket:
         self._tokens = self.burst
         self._stamp = clock()
         self._lock = asyncio.Lock()
+        self._queued = 0  # callers inside `_wait_for` (holding or awaiting the lock)
         self.waited_s = 0.0  # total time callers spent waiting, for metrics
 
     def _refill(self) -> None:
@@ -41,6 +42,26 @@ class TokenBucket:
         """Wait until `cost` tokens are free, then take them."""
         if cost > self.burst:
             raise ValueError(f"expected a cost of at most the burst {self.burst}, was {cost}")
+        if self.try_acquire(cost):
+            return
+        self._queued += 1
+        try:
+            await self._wait_for(cost)
+        finally:
+            self._queued -= 1
+
+    def try_acquire(self, cost: float = 1.0) -> bool:
+        """Take `cost` tokens now if nobody is waiting and they are free (without the lock);
+        False, taking nothing, otherwise."""
+        if self._queued:
+            return False
+        self._refill()
+        if self._tokens < cost:
+            return False
+        self._tokens -= cost
+        return True
+
+    async def _wait_for(self, cost: float) -> None:
         async with self._lock:
             self._refill()
             if self._tokens < cost:

@@ -9,7 +9,8 @@ the reconciliation query it by client id instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -48,6 +49,31 @@ class WatchedTrading:
         self._placed(request.client_id, request.symbol)
         try:
             return await self.inner.place_order(request)
+        except Definitive:
+            self._refused(request.client_id, request.symbol)
+            raise
+        finally:
+            self._sent(request.client_id, request.symbol)
+
+    def begin_order(self, request: OrderRequest) -> Awaitable[OrderAck]:
+        """`place_order` written at once where the inner venue can (`begin_order`)."""
+        self._placed(request.client_id, request.symbol)
+        loop = asyncio.get_running_loop()
+        begin = getattr(self.inner, "begin_order", None)
+        try:
+            answer = begin(request) if begin is not None else self.inner.place_order(request)
+        except Definitive:
+            self._refused(request.client_id, request.symbol)
+            self._sent(request.client_id, request.symbol)
+            raise
+        except BaseException:
+            self._sent(request.client_id, request.symbol)
+            raise
+        return loop.create_task(self._refusals(request, answer))
+
+    async def _refusals(self, request: OrderRequest, answer: Awaitable[OrderAck]) -> OrderAck:
+        try:
+            return await answer
         except Definitive:
             self._refused(request.client_id, request.symbol)
             raise
