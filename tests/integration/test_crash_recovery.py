@@ -28,6 +28,7 @@ import pytest
 
 from arbiter.sim.catalog import REFERENCE_PRICES
 from tests.agreement import assert_journal_agrees, intents, journal_orders, net_base
+from tests.journal_view import restart_view
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -197,7 +198,8 @@ async def runtime(
 
 
 def journal(tmp_path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(tmp_path / "journal.sqlite")
+    """The journal as the restart reads it (rows a crash left in the outbox in their tables)."""
+    return restart_view(tmp_path / "journal.sqlite")
 
 
 async def settle(child: Child, *pair_states: str) -> dict[str, Any]:

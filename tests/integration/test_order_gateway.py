@@ -8,7 +8,6 @@ already hold both legs' intents and `submitted` marks.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,6 +25,7 @@ from arbiter.venues.client_ids import IntentId
 from arbiter.venues.errors import Definitive, OrderRejected
 from arbiter.venues.orders import OrderType, Side, TimeInForce
 from arbiter.venues.watched_trading import WatchedTrading
+from tests.journal_view import restart_view
 from tests.trading_sim import PLACE, PLUGINS, fast_limits, loopback_only, sim_config
 
 D = Decimal
@@ -47,7 +47,7 @@ class WireWatch:
     )
 
     def tap(self, data: bytes) -> None:
-        other = sqlite3.connect(self.journal)
+        other = restart_view(self.journal)  # a crash right now: what the restart would read
         try:
             intents = other.execute("SELECT client_id FROM intents ORDER BY client_id").fetchall()
             submits = other.execute(

@@ -6,6 +6,7 @@ commit" is what the database saw, not what the code meant.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from arbiter.execution import OrderTracker
 from arbiter.fsm import IllegalTransition
 from arbiter.store import Journal
 from arbiter.venues.orders import OrderStatus
+from tests.journal_view import restart_view
 from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
 
 
@@ -34,8 +36,8 @@ def statements(journal: Journal) -> Iterator[list[str]]:
 
 
 def _committed(path: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    """What another connection (another process, after a crash) would read: commits only."""
-    other = sqlite3.connect(path)
+    """What a restart after a crash would read: commits only (the outbox's rows included)."""
+    other = restart_view(path)
     try:
         return other.execute(sql, args).fetchall()
     finally:
@@ -53,8 +55,9 @@ def test_submit_all_when_two_legs_writes_both_intents_and_marks_in_one_commit(
     assert [a.state for a in applied] == ["submitted", "submitted"]
     assert sum(s.startswith("BEGIN") for s in statements) == 1
     assert sum(s == "COMMIT" for s in statements) == 1
-    # One row per order, with its latest state, however many changes the commit holds.
-    assert sum(s.startswith("INSERT INTO orders") for s in statements) == 2
+    # Everything in one outbox row: one page, no index, on the path before the send.
+    assert sum(s.startswith("INSERT INTO outbox") for s in statements) == 1
+    assert not any(s.startswith("INSERT INTO orders") for s in statements)
     rows = _committed(
         journal.path,
         "SELECT o.state, COUNT(e.seq) FROM orders o JOIN order_events e USING (client_id) "
@@ -109,6 +112,7 @@ def test_batch_when_one_order_changes_many_times_writes_its_row_once_with_the_la
     tracker = journal.tracker()
     spot = make_intent(qty="1")
     tracker.submit_all([spot])
+    journal.settle()  # the submission's outbox row into its tables (the event loop does this)
     statements.clear()
 
     with journal.batch():  # a burst of private messages
@@ -201,3 +205,56 @@ def test_record_fill_when_its_copy_waits_in_the_same_batch_says_already_kept(
 
     assert kept_again is False
     assert _committed(journal.path, "SELECT trade_id FROM fills") == [("t1",)]
+
+
+def test_outbox_when_next_write_comes_moves_the_submission_first_in_that_transaction(
+    journal: Journal, statements: list[str]
+) -> None:
+    tracker = journal.tracker()
+    spot = make_intent(qty="1")
+    tracker.submit_all([spot])
+    assert journal.connection.execute("SELECT COUNT(*) FROM intents").fetchone() == (0,)
+    statements.clear()
+
+    tracker.apply(make_ack(spot))  # its own transaction: the parked rows go first
+
+    assert sum(s.startswith("BEGIN") for s in statements) == 1
+    inserts = [s.split()[2] for s in statements if s.startswith("INSERT INTO")]
+    assert inserts == ["intents", "order_events", "orders", "order_events", "orders"]
+    conn = journal.connection
+    assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
+    assert conn.execute("SELECT state FROM orders").fetchall() == [("acknowledged",)]
+
+
+def test_outbox_when_crash_left_rows_in_it_open_moves_them_into_their_tables(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    crashed = Journal.open(path)
+    spot, perp = make_intent(leg="entry.spot"), make_intent(leg="entry.perp")
+    crashed.tracker().submit_all([spot, perp])
+    # the process dies here: nothing settles, the connection is simply dropped
+    assert crashed.connection.execute("SELECT COUNT(*) FROM outbox").fetchone() == (1,)
+    crashed.connection.close()
+
+    with Journal.open(path) as restarted:
+        conn = restarted.connection
+        assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
+        assert sorted(conn.execute("SELECT client_id, state FROM orders").fetchall()) == sorted(
+            [(spot.client_id, "submitted"), (perp.client_id, "submitted")]
+        )
+        state = restarted.load_state()
+        assert set(state.orders) == {spot.client_id, perp.client_id}
+        assert sorted(state.needs_query()) == sorted([spot.client_id, perp.client_id])
+
+
+async def test_outbox_when_submitted_on_an_event_loop_settles_on_its_next_turn(
+    journal: Journal,
+) -> None:
+    tracker = journal.tracker()
+    spot = make_intent(qty="1")
+    tracker.submit_all([spot])
+    assert journal.connection.execute("SELECT COUNT(*) FROM orders").fetchone() == (0,)
+    await asyncio.sleep(0)  # one turn of the loop, no time
+    assert journal.connection.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
+    assert journal.connection.execute("SELECT state FROM orders").fetchall() == [("submitted",)]

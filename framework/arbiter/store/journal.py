@@ -31,10 +31,20 @@ need), so both legs of a pair cost five statements (BEGIN, three inserts, COMMIT
 row. An order's row is the latest of its snapshots, so it is written once however many of its
 events the transaction holds. Anything that reads or must know a write's outcome inside a
 transaction (`load_order`, `record_fill`) first sends what is waiting.
+
+The outbox (`batch(outbox=True)`, what `submit_all` uses on the order path): the transaction's
+rows are committed as *one* row of the append-only `outbox` table (msgpack of the same rows), so
+the commit that must finish before an order is sent touches one page and no index. The rows
+are moved into their tables, and their outbox row deleted, at the start of the journal's next
+transaction (in that same transaction: everything written later follows them), or by
+`settle()`; on open, a file that crashed with rows in its outbox gets them moved first. Either
+way every reader of the tables sees intents before anything that refers to them, and a crash
+after the outbox commit loses nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 import time
@@ -42,8 +52,11 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Self
+
+import msgspec
 
 from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import OrderTracker
@@ -151,6 +164,11 @@ class Journal:
         self._incident_rows: list[tuple[object, ...]] = []
         # client id -> (snapshot, seq, ts) of its latest change in the open transaction
         self._order_rows: dict[str, tuple[OrderSnapshot, int, int]] = {}
+        self._outbox = False  # the open batch commits its rows as one outbox row
+        # committed outbox rows not yet moved into their tables: (outbox id, rows per table)
+        self._parked: list[tuple[int, _Rows]] = []
+        self._parked_id = 0
+        self._closed = False
         self.checkpointer = checkpointer
 
     @classmethod
@@ -179,6 +197,7 @@ class Journal:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=2000")
             migrate(conn)
+            _unpark(conn)  # a crash may have left committed rows in the outbox
             checkpointer = None
             if checkpoint_interval_s is not None:
                 checkpointer = Checkpointer(path, checkpoint_interval_s)
@@ -192,6 +211,8 @@ class Journal:
     def close(self) -> None:
         if self._depth:
             raise RuntimeError(f"{self.path}: close() inside an open batch")
+        self.settle()
+        self._closed = True
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self._conn.close()
@@ -204,8 +225,8 @@ class Journal:
 
     def tracker(self, clock: Callable[[], int] = time.time_ns) -> OrderTracker:
         """An order tracker that journals into this file (and proves `Journal` fits it); its
-        `submit_all` commits every intent and submit mark it is given in one `batch()`."""
-        return OrderTracker(self, clock, batch=self.batch)
+        `submit_all` commits every intent and submit mark it is given in one outbox `batch()`."""
+        return OrderTracker(self, clock, batch=partial(self.batch, outbox=True))
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -213,15 +234,24 @@ class Journal:
         return self._conn
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Group every write inside into one transaction (one commit, all or nothing)."""
+    def batch(self, *, outbox: bool = False) -> Iterator[None]:
+        """Group every write inside into one transaction (one commit, all or nothing).
+
+        `outbox`: commit the rows as one outbox row (see the module doc); for the outermost
+        batch only, and only for a batch that writes order rows, nothing that reads them back.
+        """
         if self._depth == 0:
             self._conn.execute("BEGIN IMMEDIATE")
+            self._outbox = outbox
         self._depth += 1
+        parked: _Rows | None = None
         try:
             yield
             if self._depth == 1:
-                self._flush()
+                if self._outbox:
+                    parked = self._park()
+                else:
+                    self._flush()
         except BaseException:
             self._depth -= 1
             if self._depth == 0:
@@ -231,11 +261,42 @@ class Journal:
         self._depth -= 1
         if self._depth == 0:
             self._conn.execute("COMMIT")
+            if parked is not None:
+                self._parked.append((self._parked_id, parked))
+                _soon(self.settle)
+
+    def settle(self) -> None:
+        """Move parked outbox rows into their tables now (otherwise the next write does); a
+        submission schedules this for the event loop's next turn, after its requests left."""
+        if self._parked and not self._depth and not self._closed:
+            with self.batch():
+                pass
+
+    def _park(self) -> _Rows:
+        """Write the waiting rows as one outbox row; once committed they are parked until moved
+        into their tables."""
+        rows: _Rows = (
+            self._intent_rows[:],
+            self._event_rows[:],
+            self._fill_rows[:],
+            self._incident_rows[:],
+            [_snapshot_row(*latest) for latest in self._order_rows.values()],
+        )
+        self._discard()
+        cur = self._conn.execute(_INSERT_OUTBOX, (_pack(rows),))
+        assert cur.lastrowid is not None
+        self._parked_id = cur.lastrowid
+        return rows
 
     def _flush(self) -> None:
         """Send the rows waiting in the open transaction, one statement per table, parents
-        (intents) before the rows that reference them (orders)."""
+        (intents) before the rows that reference them (orders); parked outbox rows first."""
         conn = self._conn
+        if self._parked:
+            for _, parked in self._parked:
+                _write_rows(conn, parked)
+            conn.execute(_DELETE_OUTBOX, (self._parked[-1][0],))
+            self._parked.clear()
         if self._intent_rows:
             conn.executemany(_INSERT_INTENT, self._intent_rows)
             self._intent_rows.clear()
@@ -400,9 +461,75 @@ class Journal:
     def load_state(self) -> JournalState:
         if self._depth:
             raise RuntimeError(f"{self.path}: load_state() inside an open batch would see it half")
+        self.settle()
         return load_state(self._conn)
 
     def load_order(self, client_id: str) -> JournaledOrder | None:
         if self._depth:
             self._flush()  # inside a batch: what it wrote so far is part of the answer
+        else:
+            self.settle()
         return load_order(self._conn, client_id)
+
+
+# -- the outbox ------------------------------------------------------------------------------
+
+# rows per table, in the order they are written: intents, events, fills, incidents, orders
+_Rows = tuple[
+    list[tuple[object, ...]],
+    list[tuple[object, ...]],
+    list[tuple[object, ...]],
+    list[tuple[object, ...]],
+    list[tuple[object, ...]],
+]
+_INSERT_OUTBOX = "INSERT INTO outbox (rows) VALUES (?)"
+_DELETE_OUTBOX = "DELETE FROM outbox WHERE id <= ?"
+_pack = msgspec.msgpack.Encoder().encode
+_unpack = msgspec.msgpack.Decoder(
+    tuple[
+        list[tuple[str | int | None, ...]],
+        list[tuple[str | int | None, ...]],
+        list[tuple[str | int | None, ...]],
+        list[tuple[str | int | None, ...]],
+        list[tuple[str | int | None, ...]],
+    ]
+).decode
+
+
+def _soon(settle: Callable[[], None]) -> None:
+    """Run `settle` on the running event loop's next turn; without a loop, the next write or
+    read of the journal settles instead."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    loop.call_soon(settle)
+
+
+def _write_rows(conn: sqlite3.Connection, rows: _Rows) -> None:
+    intents, events, fills, incidents, orders = rows
+    for statement, table in (
+        (_INSERT_INTENT, intents),
+        (_INSERT_EVENT, events),
+        (_INSERT_FILL, fills),
+        (_INSERT_INCIDENT, incidents),
+        (_UPSERT_ORDER, orders),
+    ):
+        if table:
+            conn.executemany(statement, table)
+
+
+def _unpark(conn: sqlite3.Connection) -> None:
+    """Move what a crash left in the outbox into its tables, oldest first, in one transaction."""
+    parked = conn.execute("SELECT id, rows FROM outbox ORDER BY id").fetchall()
+    if not parked:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for _, blob in parked:
+            _write_rows(conn, _unpack(blob))  # type: ignore[arg-type]
+        conn.execute(_DELETE_OUTBOX, (parked[-1][0],))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -158,6 +158,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ts_ns INTEGER NOT NULL
         ) STRICT""",
     ),
+    # v4: the outbox: a submission's rows committed as one row of an append-only table (one
+    # B-tree page, no index), moved into their tables by the journal's next transaction, or on
+    # open after a crash (see `arbiter.store.journal`).
+    (
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            rows BLOB NOT NULL
+        ) STRICT""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
