@@ -9,6 +9,7 @@ import pytest
 from arbiter.execution.fees import base_change, base_fee, is_dust
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.venues.orders import Fill, Side
+from tests.instruments import OKX_BTC_PERP
 
 D = Decimal
 SPOT = Instrument(
@@ -21,16 +22,7 @@ SPOT = Instrument(
     D("0.000001"),
     taker_fee=D("0.001"),
 )
-PERP = Instrument(
-    "okx",
-    "BTC-USDT-SWAP",
-    InstrumentKind.PERP,
-    "BTC",
-    "USDT",
-    D("0.1"),
-    D("0.01"),
-    contract_value=D("0.01"),
-)
+PERP = OKX_BTC_PERP  # contracts of 0.01 BTC
 
 
 def _fill(inst: Instrument, side: Side, qty: str, fee: str, asset: str) -> Fill:

@@ -11,19 +11,11 @@ from arbiter.execution.records import OrderSnapshot
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.runtime.pair_runner import held_after
 from arbiter.venues.orders import Side
+from tests.instruments import OKX_BTC_PERP
 
 D = Decimal
 SPOT = Instrument("bybit", "BTCUSDT", InstrumentKind.SPOT, "BTC", "USDT", D("0.01"), D("0.0001"))
-PERP = Instrument(  # contracts of 0.01 BTC: legs are compared in base, never in venue units
-    "okx",
-    "BTC-USDT-SWAP",
-    InstrumentKind.PERP,
-    "BTC",
-    "USDT",
-    D("0.1"),
-    D("0.01"),
-    contract_value=D("0.01"),
-)
+PERP = OKX_BTC_PERP  # contracts of 0.01 BTC
 
 
 def leg(role: str, side: Side, filled: str) -> LegResult:

@@ -15,23 +15,14 @@ from arbiter.store import Journal
 from arbiter.store.replay import load_strategy_fills
 from arbiter.venues.client_ids import IntentId
 from arbiter.venues.orders import Fill, OrderAck, OrderType, Side
+from tests.instruments import OKX_BTC_PERP
 from tests.manifest_samples import MINIMAL
 
 D = Decimal
 PLAN = compile_manifest(load_manifest_bytes(MINIMAL, "t.yaml"))
 PAIR = PLAN.pairs[0]
 SPOT = Instrument("bybit", "BTCUSDT", InstrumentKind.SPOT, "BTC", "USDT", D("0.01"), D("0.000001"))
-# OKX swaps trade contracts of 0.01 BTC: the restore must convert them to base.
-PERP = Instrument(
-    "okx",
-    "BTC-USDT-SWAP",
-    InstrumentKind.PERP,
-    "BTC",
-    "USDT",
-    D("0.1"),
-    D("0.01"),
-    contract_value=D("0.01"),
-)
+PERP = OKX_BTC_PERP  # contracts of 0.01 BTC
 
 
 def instrument(leg: LegPlan) -> Instrument | None:

@@ -10,20 +10,12 @@ from arbiter.execution.pnl import CyclePnL, FundingPayment
 from arbiter.execution.slippage import cycle_slippage, fill_slippage_bps, leg_slippage
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.venues.orders import Fill, Side
+from tests.instruments import OKX_BTC_PERP
 
 D = Decimal
 
 SPOT = Instrument("bybit", "BTCUSDT", InstrumentKind.SPOT, "BTC", "USDT", D("0.1"), D("0.0001"))
-PERP = Instrument(
-    "okx",
-    "BTC-USDT-SWAP",
-    InstrumentKind.PERP,
-    "BTC",
-    "USDT",
-    D("0.1"),
-    D("0.01"),
-    contract_value=D("0.01"),
-)
+PERP = OKX_BTC_PERP  # contracts of 0.01 BTC
 INSTRUMENTS = {SPOT.key: SPOT, PERP.key: PERP}
 
 
