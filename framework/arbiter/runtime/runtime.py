@@ -306,6 +306,7 @@ class Runtime:
 
     def _restore(self, host: StrategyHost) -> None:
         """Rebuild the strategy's books and each pair's last cycle from the journal."""
+        self.journal.settle()  # a submission's outbox row into its tables before reading them
         history = load_strategy_fills(self.journal.connection, host.name)
         for intent, fill in history:
             self._book_fill(intent, fill, host, replaying=True)
@@ -390,6 +391,7 @@ class Runtime:
     def _last_cycle(self, strategy: str, pair: str) -> int:
         """The highest cycle number the journal knows for a pair, from its intents and its
         cycle machine: a restart never reuses a cycle number, so never a client order id."""
+        self.journal.settle()  # the latest submission may still be in the outbox
         row = self.journal.connection.execute(
             "SELECT MAX(cycle) FROM intents WHERE strategy = ? AND pair = ?", (strategy, pair)
         ).fetchone()
