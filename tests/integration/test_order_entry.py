@@ -8,6 +8,7 @@ on loopback plays the answers the simulator never gives (garbage, silence).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -18,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from arbiter.sim import Simulation, start
+from arbiter.venues import order_entry
 from arbiter.venues.ccxt_client import build_client
 from arbiter.venues.ccxt_errors import map_ccxt_error, translated
 from arbiter.venues.ccxt_requests import choose_market, order_params
@@ -122,6 +124,9 @@ async def test_place_body_when_built_here_is_what_ccxt_would_send(
                 order_params(request),
             )
             assert ours == theirs, request
+            # written as compact JSON exactly as `json.dumps` (what ccxt uses) writes these fields
+            written = order_entry._COMPACT_JSON.encode(ours)
+            assert written == json.dumps(ours, separators=(",", ":")).encode(), request
 
 
 async def test_place_and_cancel_when_signed_here_never_call_ccxt_and_reach_the_venue(
