@@ -275,14 +275,7 @@ class Journal:
     def _park(self) -> _Rows:
         """Write the waiting rows as one outbox row; once committed they are parked until moved
         into their tables."""
-        rows: _Rows = (
-            self._intent_rows[:],
-            self._event_rows[:],
-            self._fill_rows[:],
-            self._incident_rows[:],
-            [_snapshot_row(*latest) for latest in self._order_rows.values()],
-        )
-        self._discard()
+        rows = self._take_rows()
         cur = self._conn.execute(_INSERT_OUTBOX, (_pack(rows),))
         assert cur.lastrowid is not None
         self._parked_id = cur.lastrowid
@@ -297,22 +290,21 @@ class Journal:
                 _write_rows(conn, parked)
             conn.execute(_DELETE_OUTBOX, (self._parked[-1][0],))
             self._parked.clear()
-        if self._intent_rows:
-            conn.executemany(_INSERT_INTENT, self._intent_rows)
-            self._intent_rows.clear()
-        if self._event_rows:
-            conn.executemany(_INSERT_EVENT, self._event_rows)
-            self._event_rows.clear()
-        if self._fill_rows:
-            conn.executemany(_INSERT_FILL, self._fill_rows)
-            self._fill_rows.clear()
-        if self._incident_rows:
-            conn.executemany(_INSERT_INCIDENT, self._incident_rows)
-            self._incident_rows.clear()
-        if self._order_rows:
-            rows = [_snapshot_row(*latest) for latest in self._order_rows.values()]
-            self._order_rows.clear()
-            conn.executemany(_UPSERT_ORDER, rows)
+        _write_rows(conn, self._take_rows())
+
+    def _take_rows(self) -> _Rows:
+        """The rows waiting in the open transaction, per table (an order's latest snapshot as
+        its row); none wait after this."""
+        rows: _Rows = (
+            self._intent_rows,
+            self._event_rows,
+            self._fill_rows,
+            self._incident_rows,
+            [_snapshot_row(*latest) for latest in self._order_rows.values()],
+        )
+        self._intent_rows, self._event_rows, self._fill_rows, self._incident_rows = [], [], [], []
+        self._order_rows.clear()
+        return rows
 
     def _discard(self) -> None:
         self._intent_rows.clear()
