@@ -85,7 +85,6 @@ class TickerData(msgspec.Struct):
 
 ENVELOPE = msgspec.json.Decoder(Envelope)
 BOOK = msgspec.json.Decoder(BookData)
-BOOK_FRAME = msgspec.json.Decoder(BookFrame)
 RAW_BOOK_FRAME = msgspec.json.Decoder(RawBookFrame)
 TRADES = msgspec.json.Decoder(list[TradeData])
 TICKER = msgspec.json.Decoder(TickerData)
