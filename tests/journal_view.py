@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import tempfile
 from pathlib import Path
 
 from arbiter.store import Journal
@@ -12,9 +11,12 @@ from arbiter.store import Journal
 
 def restart_view(path: Path) -> sqlite3.Connection:
     """A connection to a copy of the journal (its WAL included) opened as a restart opens it:
-    rows committed to the outbox are in their tables. The caller closes it."""
-    folder = Path(tempfile.mkdtemp(prefix="journal-view-"))
-    copy = folder / path.name
+    rows committed to the outbox are in their tables. The caller closes it before asking for
+    another view of the same journal (each replaces the last)."""
+    # beside the journal (the test's own folder), replacing the previous view
+    copy = path.parent / f"{path.stem}-restart-view{path.suffix}"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
     for suffix in ("", "-wal"):
         source = Path(f"{path}{suffix}")
         if source.exists():
