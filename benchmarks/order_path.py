@@ -163,6 +163,17 @@ async def start_venues(nice: int) -> tuple[asyncio.subprocess.Process, dict[str,
 
 async def main(samples: int, warmup: int, sim_nice: int) -> None:
     proc, endpoints = await start_venues(sim_nice)
+    try:
+        await measure(endpoints, samples, warmup, sim_nice)
+    finally:  # the simulator never outlives the run, however it ends
+        if proc.returncode is None:
+            proc.terminate()
+            await proc.wait()
+
+
+async def measure(
+    endpoints: dict[str, dict[str, str]], samples: int, warmup: int, sim_nice: int
+) -> None:
     clock = SocketClock()
     venues: dict[str, CcxtTrading] = {}
     for name, cls in (("bybit", BybitTrading), ("okx", OkxTrading)):
@@ -266,8 +277,6 @@ async def main(samples: int, warmup: int, sim_nice: int) -> None:
         await venue.close()
     journal.close()
     scratch.cleanup()
-    proc.terminate()
-    await proc.wait()
 
     print(
         f"{samples} decisions (+{warmup} warm-up), two legs each (Bybit spot + OKX perp), "

@@ -28,6 +28,7 @@ def _write(journal: Journal, first: int, count: int) -> None:
     tracker = journal.tracker()
     for cycle in range(first, first + count):
         tracker.submit_all([make_intent(cycle)])
+        journal.settle()  # into the WAL, as the event loop's next turn does it
 
 
 def _wal_frames(journal: Journal) -> int:

@@ -32,14 +32,16 @@ row. An order's row is the latest of its snapshots, so it is written once howeve
 events the transaction holds. Anything that reads or must know a write's outcome inside a
 transaction (`load_order`, `record_fill`) first sends what is waiting.
 
-The outbox (`batch(outbox=True)`, what `submit_all` uses on the order path): the transaction's
-rows are committed as *one* row of the append-only `outbox` table (msgpack of the same rows), so
-the commit that must finish before an order is sent touches one page and no index. The rows
-are moved into their tables, and their outbox row deleted, at the start of the journal's next
+The outbox (`batch(outbox=True)`, what `submit_all` uses on the order path): the batch's rows
+are not a SQLite transaction at all but one record (msgpack of the same rows) appended to the
+memory-mapped outbox file beside the journal (`arbiter.store.outbox`: a copy into the page
+cache, no system call, as durable against a killed process as a WAL commit). The rows are moved
+into their tables, with the `outbox_settled` mark, at the start of the journal's next
 transaction (in that same transaction: everything written later follows them), or by
-`settle()`; on open, a file that crashed with rows in its outbox gets them moved first. Either
-way every reader of the tables sees intents before anything that refers to them, and a crash
-after the outbox commit loses nothing.
+`settle()`, which a submission schedules for the event loop's next turn; on open, records a
+crash left unsettled are moved first. Either way every reader of the tables sees intents before
+anything that refers to them, and a crash after the append loses nothing. One process writes a
+journal (and its outbox file) at a time.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from arbiter.execution.records import Incident, JournaledOrder, OrderChange, Ord
 from arbiter.store import codec
 from arbiter.store.checkpointer import Checkpointer
 from arbiter.store.codec import dec, dec_or_none
+from arbiter.store.outbox import DEFAULT_SIZE, OutboxFile, OutboxFull
 from arbiter.store.replay import JournalState, load_order, load_state
 from arbiter.store.schema import migrate
 from arbiter.venues.orders import Fill, PositionUpdate
@@ -150,11 +153,13 @@ class Journal:
         self,
         conn: sqlite3.Connection,
         path: Path,
+        outbox: OutboxFile,
         clock: Callable[[], int] = time.time_ns,
         checkpointer: Checkpointer | None = None,
     ) -> None:
         self._conn = conn
         self.path = path
+        self.outbox = outbox
         self._clock = clock
         self._depth = 0
         # Rows written in the open transaction, sent just before COMMIT (`_flush`).
@@ -164,10 +169,11 @@ class Journal:
         self._incident_rows: list[tuple[object, ...]] = []
         # client id -> (snapshot, seq, ts) of its latest change in the open transaction
         self._order_rows: dict[str, tuple[OrderSnapshot, int, int]] = {}
-        self._outbox = False  # the open batch commits its rows as one outbox row
-        # committed outbox rows not yet moved into their tables: (outbox id, rows per table)
+        self._outbox = False  # the open batch appends its rows to the outbox file
+        # outbox records not yet moved into their tables: (record number, rows per table)
         self._parked: list[tuple[int, _Rows]] = []
-        self._parked_id = 0
+        self._moved = 0  # how many of them the open transaction has moved
+        self._seq = _settled(conn)  # the last record number used
         self._closed = False
         self.checkpointer = checkpointer
 
@@ -179,11 +185,14 @@ class Journal:
         durability: Durability = Durability.NORMAL,
         clock: Callable[[], int] = time.time_ns,
         checkpoint_interval_s: float | None = None,
+        outbox_size: int = DEFAULT_SIZE,
     ) -> Journal:
         """Open (creating and migrating as needed) the journal at `path`.
 
         `checkpoint_interval_s`: checkpoint the WAL from a background thread at this interval
         instead of inside commits (see `arbiter.store.checkpointer`); None keeps SQLite's own.
+        `outbox_size`: bytes of the outbox file (whole pages); a submission that finds it full
+        moves the records parked in it first.
         """
         path = Path(path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly one
@@ -197,16 +206,23 @@ class Journal:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=2000")
             migrate(conn)
-            _unpark(conn)  # a crash may have left committed rows in the outbox
+            _unpark(conn)  # a crash may have left committed rows in the outbox table (v4)
+            outbox = OutboxFile(
+                outbox_path(path),
+                size=outbox_size,
+                flush=Durability(durability) is Durability.FULL,
+            )
             checkpointer = None
             if checkpoint_interval_s is not None:
                 checkpointer = Checkpointer(path, checkpoint_interval_s)
                 conn.execute("PRAGMA wal_autocheckpoint=0")
                 checkpointer.start()
+            journal = cls(conn, path, outbox, clock, checkpointer)
+            journal._recover()  # a crash may have left records in the outbox file
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, clock, checkpointer)
+        return journal
 
     def close(self) -> None:
         if self._depth:
@@ -216,6 +232,7 @@ class Journal:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self._conn.close()
+        self.outbox.close()
 
     def __enter__(self) -> Self:
         return self
@@ -237,33 +254,40 @@ class Journal:
     def batch(self, *, outbox: bool = False) -> Iterator[None]:
         """Group every write inside into one transaction (one commit, all or nothing).
 
-        `outbox`: commit the rows as one outbox row (see the module doc); for the outermost
-        batch only, and only for a batch that writes order rows, nothing that reads them back.
+        `outbox`: append the rows as one outbox record instead (see the module doc); for the
+        outermost batch only, and only for order rows (intents, changes, incidents): a write of
+        anything else, or a read, inside it is refused.
         """
         if self._depth == 0:
-            self._conn.execute("BEGIN IMMEDIATE")
             self._outbox = outbox
+            if not outbox:
+                self._conn.execute("BEGIN IMMEDIATE")
+        elif self._outbox:
+            raise RuntimeError(f"{self.path}: an outbox batch holds order rows only")
         self._depth += 1
-        parked: _Rows | None = None
         try:
             yield
             if self._depth == 1:
                 if self._outbox:
-                    parked = self._park()
+                    self._park()
                 else:
                     self._flush()
         except BaseException:
             self._depth -= 1
             if self._depth == 0:
                 self._discard()
-                self._conn.execute("ROLLBACK")
+                if not self._outbox:
+                    self._moved = 0  # rolled back: still parked
+                    self._conn.execute("ROLLBACK")
             raise
         self._depth -= 1
-        if self._depth == 0:
+        if self._depth == 0 and not self._outbox:
             self._conn.execute("COMMIT")
-            if parked is not None:
-                self._parked.append((self._parked_id, parked))
-                _soon(self.settle)
+            if self._moved:
+                del self._parked[: self._moved]
+                self._moved = 0
+                if not self._parked:
+                    self.outbox.rewind()
 
     def settle(self) -> None:
         """Move parked outbox rows into their tables now (otherwise the next write does); a
@@ -272,25 +296,69 @@ class Journal:
             with self.batch():
                 pass
 
-    def _park(self) -> _Rows:
-        """Write the waiting rows as one outbox row; once committed they are parked until moved
-        into their tables."""
+    def _park(self) -> None:
+        """Append the waiting rows to the outbox file as one record; parked there until moved
+        into their tables. Without room behind the parked records, those are moved first; a
+        record larger than the whole file goes straight into its tables instead."""
         rows = self._take_rows()
-        cur = self._conn.execute(_INSERT_OUTBOX, (_pack(rows),))
-        assert cur.lastrowid is not None
-        self._parked_id = cur.lastrowid
-        return rows
+        payload = _pack(rows)
+        seq = self._seq + 1
+        if self._parked and not self.outbox.fits(len(payload)):
+            self._move_parked()
+        try:
+            self.outbox.append(seq, payload)
+        except OutboxFull:
+            self._move_parked(rows)
+            return
+        self._seq = seq
+        self._parked.append((seq, rows))
+        _soon(self.settle)
+
+    def _move_parked(self, rows: _Rows | None = None) -> None:
+        """Move the parked records (then `rows`) into their tables in a transaction of their
+        own, whatever batch is open: for an outbox batch that does not fit its file."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for _, parked in self._parked:
+                _write_rows(conn, parked)
+            if self._parked:
+                conn.execute(_SETTLE_OUTBOX, (self._parked[-1][0],))
+            if rows is not None:
+                _write_rows(conn, rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        self._parked.clear()
+        self.outbox.rewind()
 
     def _flush(self) -> None:
         """Send the rows waiting in the open transaction, one statement per table, parents
-        (intents) before the rows that reference them (orders); parked outbox rows first."""
+        (intents) before the rows that reference them (orders); parked outbox records first,
+        with their settled mark (they leave memory at COMMIT)."""
+        if self._outbox:
+            raise RuntimeError(f"{self.path}: an outbox batch cannot read or write other rows")
         conn = self._conn
-        if self._parked:
-            for _, parked in self._parked:
+        if len(self._parked) > self._moved:
+            for _, parked in self._parked[self._moved :]:
                 _write_rows(conn, parked)
-            conn.execute(_DELETE_OUTBOX, (self._parked[-1][0],))
-            self._parked.clear()
+            conn.execute(_SETTLE_OUTBOX, (self._parked[-1][0],))
+            self._moved = len(self._parked)
         _write_rows(conn, self._take_rows())
+
+    def _recover(self) -> None:
+        """Move the records the outbox file holds beyond the settled mark into their tables
+        (a crash left them), in one transaction; then the file starts over."""
+        settled = self._seq
+        records = [(seq, blob) for seq, blob in self.outbox.records() if seq > settled]
+        if records:
+            with self.batch():
+                for _, blob in records:
+                    _write_rows(self._conn, _unpack(blob))  # type: ignore[arg-type]
+                self._conn.execute(_SETTLE_OUTBOX, (records[-1][0],))
+            self._seq = records[-1][0]
+        self.outbox.rewind()
 
     def _take_rows(self) -> _Rows:
         """The rows waiting in the open transaction, per table (an order's latest snapshot as
@@ -349,7 +417,7 @@ class Journal:
                 self._add_incident(change.incident)
 
     def record_incident(self, incident: Incident) -> None:
-        with self.batch():
+        with self._writing():
             self._add_incident(incident)
 
     def record_fill(self, fill: Fill) -> bool:
@@ -474,8 +542,8 @@ _Rows = tuple[
     list[tuple[object, ...]],
     list[tuple[object, ...]],
 ]
-_INSERT_OUTBOX = "INSERT INTO outbox (rows) VALUES (?)"
 _DELETE_OUTBOX = "DELETE FROM outbox WHERE id <= ?"
+_SETTLE_OUTBOX = "UPDATE outbox_settled SET seq = ? WHERE id = 1"
 _pack = msgspec.msgpack.Encoder().encode
 _unpack = msgspec.msgpack.Decoder(
     tuple[
@@ -498,6 +566,15 @@ def _soon(settle: Callable[[], None]) -> None:
     loop.call_soon(settle)
 
 
+def outbox_path(journal: Path) -> Path:
+    """The outbox file of the journal at `journal` (see `arbiter.store.outbox`)."""
+    return journal.with_name(journal.name + "-outbox")
+
+
+def _settled(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT seq FROM outbox_settled WHERE id = 1").fetchone()[0])
+
+
 def _write_rows(conn: sqlite3.Connection, rows: _Rows) -> None:
     intents, events, fills, incidents, orders = rows
     for statement, table in (
@@ -512,7 +589,8 @@ def _write_rows(conn: sqlite3.Connection, rows: _Rows) -> None:
 
 
 def _unpark(conn: sqlite3.Connection) -> None:
-    """Move what a crash left in the outbox into its tables, oldest first, in one transaction."""
+    """Move what a crash left in the outbox table (before the outbox file, schema v4) into
+    its tables, oldest first, in one transaction."""
     parked = conn.execute("SELECT id, rows FROM outbox ORDER BY id").fetchall()
     if not parked:
         return

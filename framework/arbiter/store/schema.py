@@ -167,6 +167,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             rows BLOB NOT NULL
         ) STRICT""",
     ),
+    # v5: submissions go to the outbox *file* (`arbiter.store.outbox`); the highest record
+    # number whose rows are in their tables, moved in the same transaction as this mark.
+    (
+        """CREATE TABLE outbox_settled (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL
+        ) STRICT""",
+        "INSERT INTO outbox_settled (id, seq) VALUES (1, 0)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
