@@ -3,7 +3,9 @@
 Each sample is one real commit (WAL, synchronous=NORMAL unless --full): an intent, then its
 submit, ack and two fills, as the tracker writes them on the hot path. Also measures both legs
 of a pair submitted together (`OrderTracker.submit_all`: both intents and both `submitted`
-marks in one commit), which is what the order gateway's `place_all` writes before sending.
+marks as one record of the journal's outbox file, moved into SQLite by the next write, here the
+venue's expiry of the legs), which is what the order gateway's `place_all` writes before
+sending.
 
 Last line: `journal_write writes_per_s=N p50_us=N p99_us=N samples=N`.
 """
@@ -134,7 +136,7 @@ def main() -> None:
     )
     print(f"order machine build (prewarm, off the hot path): p50_us={_pct(build, 0.5):.1f}")
     print(
-        f"both legs intent+submit in one commit: p50_us={_pct(pair_samples, 0.5):.1f} "
+        f"both legs intent+submit as one outbox record: p50_us={_pct(pair_samples, 0.5):.1f} "
         f"p99_us={_pct(pair_samples, 0.99):.1f} mean_us={statistics.mean(pair_samples) / 1000:.1f}"
     )
     print(
