@@ -1,6 +1,7 @@
 """Time from a decision to both orders written on the socket, against the simulator on loopback.
 
     .venv/bin/python benchmarks/order_path.py [samples] [--warmup N] [--sim-nice N]
+        [--sim-cpu shared|any]
 
 Our path, per sample: build both legs' intents (deterministic client ids), run the pre-trade
 checks for both and reserve funds, then hand both to the order gateway (`place_all`), which
@@ -15,6 +16,16 @@ real venue computes on its own machine, while on a small shared box a simulator 
 first request would otherwise take our CPU before the second request is written (on the shared
 2-core development box, co-location added 0.6-0.8 ms to our p50 and ~0.2 ms to the peer's).
 `--sim-nice 0` measures the co-located case.
+
+And on the same CPU as this process (`--sim-cpu shared`, the default; both pinned to one core):
+writing to a loopback socket runs the receiver's side of TCP inside our `send` and wakes the
+simulator there. On this development VM, with the simulator wherever the scheduler put it, the
+slowest 1% of decisions were all one thing: a request's `send` taking 0.85-1.7 ms (its median:
+15 us), which is what waking a process on the other virtual CPU can cost
+(`benchmarks/loopback_write.py`: `send` p99 0.15-1.4 ms across runs with the receiver on the
+other CPU, 0.06-0.1 ms on the shared one). A venue across a network never costs the sender a
+wake-up, so the shared CPU is the closer stand-in; `--sim-cpu any` leaves the placement to the
+scheduler and measures the VM's wake-ups too.
 
 The peer on the same loopback venues in the same run: ccxt's own `create_order` for both legs
 at once, with no journal and no checks -- what a bot built straight on ccxt does, its clock
@@ -39,6 +50,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -161,7 +173,14 @@ async def start_venues(nice: int) -> tuple[asyncio.subprocess.Process, dict[str,
     return proc, ends
 
 
-async def main(samples: int, warmup: int, sim_nice: int) -> None:
+async def main(samples: int, warmup: int, sim_nice: int, sim_cpu: str) -> None:
+    placement = "the scheduler's choice of CPU"
+    if sim_cpu == "shared":
+        # Pinned before the simulator starts: it inherits the one CPU, as do our threads.
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        placement = f"sharing CPU {cpu} with this process"
+    print(f"simulator at nice {sim_nice}, {placement}")
     proc, endpoints = await start_venues(sim_nice)
     try:
         await measure(endpoints, samples, warmup, sim_nice)
@@ -346,5 +365,11 @@ if __name__ == "__main__":
     parser.add_argument("samples", nargs="?", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--sim-nice", type=int, default=19, help="the simulator's nice value")
+    parser.add_argument(
+        "--sim-cpu",
+        choices=("shared", "any"),
+        default="shared",
+        help="pin the simulator to this process's CPU (shared) or let the scheduler place it",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.samples, args.warmup, args.sim_nice))
+    asyncio.run(main(args.samples, args.warmup, args.sim_nice, args.sim_cpu))
