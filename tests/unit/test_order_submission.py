@@ -235,7 +235,8 @@ def test_outbox_when_crash_left_rows_in_it_open_moves_them_into_their_tables(
     # the process dies here: nothing settles, the connection is simply dropped
     assert len(crashed.outbox.records()) == 1
     assert crashed.connection.execute("SELECT COUNT(*) FROM orders").fetchone() == (0,)
-    crashed.connection.close()
+    crashed.connection.close()  # the process dies: its files close
+    crashed.outbox.close()
 
     with Journal.open(path) as restarted:
         conn = restarted.connection

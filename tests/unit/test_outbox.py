@@ -4,6 +4,7 @@ settled; and the journal's use of it when it is full, torn or flushed."""
 from __future__ import annotations
 
 import mmap
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from arbiter.store import Journal
 from arbiter.store.journal import Durability, outbox_path
-from arbiter.store.outbox import OutboxFile, OutboxFull
+from arbiter.store.outbox import OutboxFile, OutboxFull, OutboxInUse
 from tests.journal_view import restart_view
 from tests.unit.test_order_tracker import make_intent
 
@@ -130,6 +131,7 @@ def test_journal_when_restarted_after_a_torn_record_keeps_the_whole_ones(
     end_of_first = crashed.outbox.used
     crashed.tracker().submit_all([torn])
     crashed.connection.close()  # the process dies inside the copy of the second record
+    crashed.outbox.close()
     with outbox_path(path).open("r+b") as f:
         f.seek(end_of_first + 40)
         f.write(b"\xff\xff")
@@ -147,7 +149,8 @@ def test_journal_when_durability_full_flushes_and_restarts_with_the_record(
     crashed = Journal.open(path, durability=Durability.FULL)
     intent = make_intent()
     crashed.tracker().submit_all([intent])
-    crashed.connection.close()
+    crashed.connection.close()  # the process dies: its files close
+    crashed.outbox.close()
 
     with Journal.open(path, durability=Durability.FULL) as restarted:
         assert list(restarted.load_state().orders) == [intent.client_id]
@@ -161,3 +164,22 @@ def test_journal_when_outbox_batch_reads_or_writes_other_rows_refuses(tmp_path: 
         with pytest.raises(RuntimeError, match="outbox batch"), journal.batch(outbox=True):
             journal.record_cycle("basis", "btc", 1, trigger="t", source="a", dest="b")
         assert journal.outbox.used == 0
+
+
+def test_journal_when_already_open_elsewhere_refuses_a_second_writer(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    expected = r"j\.sqlite-outbox: expected no other open journal"
+    with Journal.open(path), pytest.raises(OutboxInUse, match=expected):
+        Journal.open(path)
+    Journal.open(path).close()  # closed: the file is free again
+
+
+def test_journal_when_open_fails_releases_the_outbox_file(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    path.write_bytes(b"not a database, " * 64)
+
+    with pytest.raises(sqlite3.DatabaseError):
+        Journal.open(path)
+
+    path.unlink()
+    Journal.open(path).close()  # the failed open holds nothing

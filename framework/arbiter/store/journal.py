@@ -197,6 +197,10 @@ class Journal:
         path = Path(path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly one
         # applied event (or one batch), never whatever the module decided to group.
+        # The outbox file first: its lock keeps a second writer away from the SQLite file too.
+        outbox = OutboxFile(
+            outbox_path(path), size=outbox_size, flush=Durability(durability) is Durability.FULL
+        )
         conn = sqlite3.connect(path, isolation_level=None, cached_statements=64)
         try:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -207,20 +211,15 @@ class Journal:
             conn.execute("PRAGMA busy_timeout=2000")
             migrate(conn)
             _unpark(conn)  # a crash may have left committed rows in the outbox table (v4)
-            outbox = OutboxFile(
-                outbox_path(path),
-                size=outbox_size,
-                flush=Durability(durability) is Durability.FULL,
-            )
-            checkpointer = None
-            if checkpoint_interval_s is not None:
-                checkpointer = Checkpointer(path, checkpoint_interval_s)
-                conn.execute("PRAGMA wal_autocheckpoint=0")
-                checkpointer.start()
-            journal = cls(conn, path, outbox, clock, checkpointer)
+            journal = cls(conn, path, outbox, clock)
             journal._recover()  # a crash may have left records in the outbox file
+            if checkpoint_interval_s is not None:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+                journal.checkpointer = Checkpointer(path, checkpoint_interval_s)
+                journal.checkpointer.start()
         except BaseException:
             conn.close()
+            outbox.close()
             raise
         return journal
 

@@ -22,6 +22,7 @@ behind a rewind). The journal takes those numbered above its settled mark.
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 import os
 import struct
@@ -33,12 +34,16 @@ _CHECKED = struct.Struct("<QI")  # what the CRC covers before the payload: seq, 
 DEFAULT_SIZE = 1 << 20
 
 
+class OutboxInUse(RuntimeError):
+    """Another journal (in this process or another) holds the outbox file."""
+
+
 class OutboxFull(Exception):
     """The record does not fit behind the records not yet settled."""
 
 
 class OutboxFile:
-    """One journal's outbox file, mapped for the life of the journal."""
+    """One journal's outbox file, mapped and locked (one writer) for the life of the journal."""
 
     def __init__(self, path: Path, *, size: int = DEFAULT_SIZE, flush: bool = False) -> None:
         if size < mmap.PAGESIZE or size % mmap.PAGESIZE:
@@ -47,13 +52,22 @@ class OutboxFile:
         self._flush = flush
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            try:
+                # Two writers would each rewind over the other's records: one journal at a time.
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OutboxInUse(
+                    f"{path}: expected no other open journal on this file, but one holds it"
+                ) from None
             have = os.fstat(fd).st_size
             if have < size:
                 os.ftruncate(fd, size)  # a new file reads as zeros: no record
             self.size = max(have, size)
             self._map = mmap.mmap(fd, self.size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        self._fd = fd  # open while the journal is: it holds the lock
         self._end = 0  # where the next record goes
 
     def records(self) -> list[tuple[int, bytes]]:
@@ -104,4 +118,6 @@ class OutboxFile:
         return self._end
 
     def close(self) -> None:
-        self._map.close()
+        if not self._map.closed:
+            self._map.close()
+            os.close(self._fd)
