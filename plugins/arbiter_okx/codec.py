@@ -31,7 +31,7 @@ from decimal import Decimal
 
 import msgspec
 
-from arbiter.market.book import OrderBook, Side
+from arbiter.market.book import OrderBook
 from arbiter.market.codec import CodecStats
 from arbiter.market.events import (
     BookDelta,
@@ -48,7 +48,7 @@ from arbiter.market.instrument import Instrument
 from arbiter.market.keeper import BookKeeper
 from arbiter.market.units import parse_decimal
 from arbiter_okx import messages
-from arbiter_okx.checksum import CHECKSUM_DEPTH, okx_checksum
+from arbiter_okx.checksum import CHECKSUM_DEPTH
 
 VENUE = "okx"
 INCREMENTAL_CHANNELS = frozenset({"books", "books50-l2-tbt", "books-l2-tbt"})
@@ -264,12 +264,10 @@ class OkxCodec:
         return []
 
     def checksum_of(self, inst: str) -> int:
-        """OKX checksum of the current book, from the level texts as received."""
+        """OKX checksum of the current book, from the level texts as received: `okx_checksum`
+        of the best 25 levels' texts, computed by the book's C core over its own levels."""
         state = self._states[inst]
-        book = state.book
-        bids = [state.bid_text[price] for price, _ in book.depth(Side.BID, CHECKSUM_DEPTH)]
-        asks = [state.ask_text[price] for price, _ in book.depth(Side.ASK, CHECKSUM_DEPTH)]
-        return okx_checksum(bids, asks)
+        return state.book._interleaved_crc32(state.bid_text, state.ask_text, CHECKSUM_DEPTH)
 
     def _state(self, inst: str, channel: str) -> _BookState:
         state = self._states.get(inst)

@@ -603,6 +603,74 @@ static PyObject *BookCore_depth_of(BookCore *self, PyObject *const *args, Py_ssi
     return list;
 }
 
+/* CRC-32 as zlib computes it (reflected polynomial 0xEDB88320), table built on first use. */
+static uint32_t CRC_TABLE[256];
+static int crc_table_ready = 0;
+
+static void crc_table_build(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        CRC_TABLE[n] = c;
+    }
+    crc_table_ready = 1;
+}
+
+static uint32_t crc_update(uint32_t crc, const char *data, Py_ssize_t len) {
+    for (Py_ssize_t i = 0; i < len; i++) {
+        crc = CRC_TABLE[(crc ^ (unsigned char)data[i]) & 0xFF] ^ (crc >> 8);
+    }
+    return crc;
+}
+
+/* Feed the text `texts[price]` of one level into the running CRC, ':' before all but the
+ * first. 0 on success, -1 with an exception set (KeyError for a level without its text). */
+static int crc_level_text(PyObject *texts, int64_t price, uint32_t *crc, int *first) {
+    PyObject *key = PyLong_FromLongLong(price);
+    if (key == NULL) return -1;
+    PyObject *text = PyDict_GetItemWithError(texts, key); /* borrowed */
+    if (text == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+        Py_DECREF(key);
+        return -1;
+    }
+    Py_DECREF(key);
+    if (!PyUnicode_Check(text)) {
+        PyErr_Format(PyExc_TypeError, "expected a str level text, was %.80s",
+                     Py_TYPE(text)->tp_name);
+        return -1;
+    }
+    Py_ssize_t len;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
+    if (utf8 == NULL) return -1;
+    if (!*first) *crc = crc_update(*crc, ":", 1);
+    *first = 0;
+    *crc = crc_update(*crc, utf8, len);
+    return 0;
+}
+
+static PyObject *BookCore_interleaved_crc32(BookCore *self, PyObject *const *args,
+                                            Py_ssize_t nargs) {
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "_interleaved_crc32(bid_texts: dict, ask_texts: dict, depth)");
+        return NULL;
+    }
+    Py_ssize_t depth = PyLong_AsSsize_t(args[2]);
+    if (depth == -1 && PyErr_Occurred()) return NULL;
+    if (!crc_table_ready) crc_table_build();
+    const SideLevels *bid = &self->bid, *ask = &self->ask;
+    uint32_t crc = 0xFFFFFFFFu;
+    int first = 1;
+    for (Py_ssize_t k = 0; k < depth && (k < bid->n || k < ask->n); k++) {
+        if (k < bid->n && crc_level_text(args[0], bid->keys[bid->n - 1 - k], &crc, &first) < 0)
+            return NULL;
+        if (k < ask->n && crc_level_text(args[1], -ask->keys[ask->n - 1 - k], &crc, &first) < 0)
+            return NULL;
+    }
+    crc ^= 0xFFFFFFFFu;
+    return PyLong_FromLongLong(crc >= 0x80000000u ? (long long)crc - 0x100000000LL : (long long)crc);
+}
+
 static PyObject *BookCore_size_of(BookCore *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "_size_of(is_bid, price)");
@@ -679,6 +747,10 @@ static PyMethodDef BookCore_methods[] = {
     {"is_crossed", (PyCFunction)BookCore_is_crossed, METH_NOARGS, "best bid >= best ask."},
     {"_depth_of", (PyCFunction)(void (*)(void))BookCore_depth_of, METH_FASTCALL,
      "_depth_of(is_bid, levels) -> best levels first."},
+    {"_interleaved_crc32", (PyCFunction)(void (*)(void))BookCore_interleaved_crc32,
+     METH_FASTCALL,
+     "_interleaved_crc32(bid_texts, ask_texts, depth) -> CRC-32 (signed) of the best `depth` "
+     "levels' texts (price -> str), bid and ask interleaved, joined by ':'."},
     {"_size_of", (PyCFunction)(void (*)(void))BookCore_size_of, METH_FASTCALL,
      "_size_of(is_bid, price) -> size units at that price (0 when none)."},
     {"buy_cost", (PyCFunction)BookCore_buy_cost, METH_O,
