@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import zlib
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -34,7 +33,7 @@ import msgspec
 from ccxt.async_support.base.ws.client import json_parser as ccxt_json
 
 from arbiter.market import Instrument, InstrumentKind
-from arbiter_okx import OkxCodec
+from arbiter_okx import OkxCodec, okx_checksum
 from fast_lane import floor_path, measure, report
 
 SYMBOLS = 20
@@ -55,16 +54,10 @@ class _Book:
         self.asks: dict[int, str] = {}
 
     def checksum(self) -> int:
+        """What OKX sends: the Python checksum (`okx_checksum`), not the codec's C one."""
         bids = [self.bids[p] for p in sorted(self.bids, reverse=True)[:25]]
         asks = [self.asks[p] for p in sorted(self.asks)[:25]]
-        parts = []
-        for i in range(25):  # OKX's documented order: bid1, ask1, bid2, ask2, ...
-            if i < len(bids):
-                parts.append(bids[i])
-            if i < len(asks):
-                parts.append(asks[i])
-        crc = zlib.crc32(":".join(parts).encode())
-        return crc - (1 << 32) if crc >= 1 << 31 else crc
+        return okx_checksum(bids, asks)
 
 
 def generate(updates: int, seed: int, checksums: bool) -> list[tuple[int, bytes]]:
