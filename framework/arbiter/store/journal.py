@@ -195,12 +195,12 @@ class Journal:
         moves the records parked in it first.
         """
         path = Path(path)
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly one
-        # applied event (or one batch), never whatever the module decided to group.
         # The outbox file first: its lock keeps a second writer away from the SQLite file too.
         outbox = OutboxFile(
             outbox_path(path), size=outbox_size, flush=Durability(durability) is Durability.FULL
         )
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly one
+        # applied event (or one batch), never whatever the module decided to group.
         conn = sqlite3.connect(path, isolation_level=None, cached_statements=64)
         try:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
