@@ -1,6 +1,9 @@
-"""The C book's interleaved CRC-32 of level texts against OKX's checksum written in Python."""
+"""The C book's interleaved CRC-32 of level texts against the same written in Python, and at
+OKX's depth against OKX's checksum."""
 
 from __future__ import annotations
+
+import zlib
 
 import pytest
 from hypothesis import given
@@ -8,6 +11,7 @@ from hypothesis import strategies as st
 
 from arbiter.market import OrderBook, Side
 from arbiter_okx import okx_checksum
+from arbiter_okx.checksum import CHECKSUM_DEPTH
 
 # (price units, size units) per side, disjoint and uncrossed: bids below 1000, asks above.
 bid_levels = st.dictionaries(st.integers(1, 999), st.integers(1, 10**6), max_size=40)
@@ -22,7 +26,7 @@ def _book(bids: dict[int, int], asks: dict[int, int]) -> OrderBook:
     return book
 
 
-@given(bid_levels, ask_levels, st.integers(0, 45), st.data())
+@given(bid_levels, ask_levels, st.sampled_from([CHECKSUM_DEPTH]) | st.integers(0, 45), st.data())
 def test_interleaved_crc32_when_any_book_and_depth_equals_the_python_checksum(
     bids: dict[int, int], asks: dict[int, int], depth: int, data: st.DataObject
 ) -> None:
@@ -31,9 +35,14 @@ def test_interleaved_crc32_when_any_book_and_depth_equals_the_python_checksum(
     ask_text = {p: data.draw(texts) for p in asks}
     best_bids = [bid_text[p] for p, _ in book.depth(Side.BID, depth)]
     best_asks = [ask_text[p] for p, _ in book.depth(Side.ASK, depth)]
-    expected = okx_checksum(best_bids, best_asks) if depth else 0
+    interleaved = [t for k in range(depth) for t in (best_bids[k : k + 1] + best_asks[k : k + 1])]
+    unsigned = zlib.crc32(":".join(interleaved).encode())
 
-    assert book._interleaved_crc32(bid_text, ask_text, depth) == expected
+    crc = book._interleaved_crc32(bid_text, ask_text, depth)
+
+    assert crc == (unsigned - 2**32 if unsigned >= 2**31 else unsigned)
+    if depth == CHECKSUM_DEPTH:  # what the OKX codec asks for: OKX's own checksum
+        assert crc == okx_checksum(best_bids, best_asks)
 
 
 def test_interleaved_crc32_when_a_level_has_no_text_raises_key_error() -> None:
