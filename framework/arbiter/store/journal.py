@@ -319,10 +319,7 @@ class Journal:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for _, parked in self._parked:
-                _write_rows(conn, parked)
-            if self._parked:
-                conn.execute(_SETTLE_OUTBOX, (self._parked[-1][0],))
+            _write_records(conn, self._parked)
             if rows is not None:
                 _write_rows(conn, rows)
         except BaseException:
@@ -339,23 +336,22 @@ class Journal:
         if self._outbox:
             raise RuntimeError(f"{self.path}: an outbox batch cannot read or write other rows")
         conn = self._conn
-        if len(self._parked) > self._moved:
-            for _, parked in self._parked[self._moved :]:
-                _write_rows(conn, parked)
-            conn.execute(_SETTLE_OUTBOX, (self._parked[-1][0],))
-            self._moved = len(self._parked)
+        _write_records(conn, self._parked[self._moved :])
+        self._moved = len(self._parked)
         _write_rows(conn, self._take_rows())
 
     def _recover(self) -> None:
         """Move the records the outbox file holds beyond the settled mark into their tables
         (a crash left them), in one transaction; then the file starts over."""
         settled = self._seq
-        records = [(seq, blob) for seq, blob in self.outbox.records() if seq > settled]
+        records: list[tuple[int, _Rows]] = [
+            (seq, _unpack(blob))  # type: ignore[misc]
+            for seq, blob in self.outbox.records()
+            if seq > settled
+        ]
         if records:
             with self.batch():
-                for _, blob in records:
-                    _write_rows(self._conn, _unpack(blob))  # type: ignore[arg-type]
-                self._conn.execute(_SETTLE_OUTBOX, (records[-1][0],))
+                _write_records(self._conn, records)
             self._seq = records[-1][0]
         self.outbox.rewind()
 
@@ -572,6 +568,15 @@ def outbox_path(journal: Path) -> Path:
 
 def _settled(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT seq FROM outbox_settled WHERE id = 1").fetchone()[0])
+
+
+def _write_records(conn: sqlite3.Connection, records: list[tuple[int, _Rows]]) -> None:
+    """Write outbox records' rows into their tables, oldest first, and mark the last settled
+    (the caller's transaction holds both)."""
+    for _, rows in records:
+        _write_rows(conn, rows)
+    if records:
+        conn.execute(_SETTLE_OUTBOX, (records[-1][0],))
 
 
 def _write_rows(conn: sqlite3.Connection, rows: _Rows) -> None:
