@@ -603,9 +603,9 @@ static PyObject *BookCore_depth_of(BookCore *self, PyObject *const *args, Py_ssi
     return list;
 }
 
-/* CRC-32 as zlib computes it (reflected polynomial 0xEDB88320), table built on first use. */
+/* CRC-32 as zlib computes it (reflected polynomial 0xEDB88320); the table is built when the
+ * module loads. */
 static uint32_t CRC_TABLE[256];
-static int crc_table_ready = 0;
 
 static void crc_table_build(void) {
     for (uint32_t n = 0; n < 256; n++) {
@@ -613,7 +613,6 @@ static void crc_table_build(void) {
         for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
         CRC_TABLE[n] = c;
     }
-    crc_table_ready = 1;
 }
 
 static uint32_t crc_update(uint32_t crc, const char *data, Py_ssize_t len) {
@@ -657,7 +656,6 @@ static PyObject *BookCore_interleaved_crc32(BookCore *self, PyObject *const *arg
     }
     Py_ssize_t depth = PyLong_AsSsize_t(args[2]);
     if (depth == -1 && PyErr_Occurred()) return NULL;
-    if (!crc_table_ready) crc_table_build();
     const SideLevels *bid = &self->bid, *ask = &self->ask;
     uint32_t crc = 0xFFFFFFFFu;
     int first = 1;
@@ -1250,6 +1248,7 @@ static struct PyModuleDef book_module = {
 };
 
 PyMODINIT_FUNC PyInit__book(void) {
+    crc_table_build();
     PyObject *module = PyModule_Create(&book_module);
     if (module == NULL) return NULL;
     if (PyModule_AddType(module, &BookCoreType) < 0 ||
