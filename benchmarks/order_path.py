@@ -37,8 +37,9 @@ ratio is our path over that floor.
 
 The orders are limit IOC buys 2% under the touch: the venue expires them at once, so every
 sample meets the same books and balances. After each sample, outside the clock, the private
-stream reports both orders expired and the gateway applies it, as in production. The venue's order rate limits are raised for the run (a limiter's wait is not
-latency of the path); everything else is set up as the runtime should run it: the journal
+stream reports both orders expired and the gateway applies it, as in production. The venue's
+order rate limits are raised for the run (a limiter's wait is not latency of the path);
+everything else is set up as the runtime should run it: the journal
 checkpoints from its own thread, and the heap built at start is frozen out of the garbage
 collector (`gc.freeze()`) before trading. The first `--warmup` decisions (default 20) are not
 counted. Besides the percentiles it prints where the time goes (p50 of each stage), our

@@ -11,8 +11,8 @@ from arbiter.store import Journal
 
 def restart_view(path: Path) -> sqlite3.Connection:
     """A connection to a copy of the journal (its WAL and outbox file included) opened as a
-    restart opens it: rows in the outbox are in their tables. The caller closes it before asking for
-    another view of the same journal (each replaces the last)."""
+    restart opens it: rows in the outbox are in their tables. The caller closes it before
+    asking for another view of the same journal (each replaces the last)."""
     # beside the journal (the test's own folder), replacing the previous view
     copy = path.parent / f"{path.stem}-restart-view{path.suffix}"
     for suffix in ("", "-wal", "-shm", "-outbox"):
