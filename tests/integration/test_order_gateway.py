@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from arbiter.execution.gateway import OrderGateway
+from arbiter.execution.gateway import OrderGateway, OrderRefused
 from arbiter.execution.intent import Intent
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.store import Journal
@@ -168,6 +168,25 @@ async def test_place_all_when_a_venue_is_unknown_journals_and_sends_nothing(rig:
 
     assert rig.journal.load_state().orders == {}
     assert rig.wire.seen == {}
+
+
+async def test_place_all_when_admission_refuses_one_leg_journals_and_sends_nothing(
+    rig: Rig,
+) -> None:
+    gateway = rig.gateway()
+    spot, perp = _intent("bybit"), _intent("okx")
+    gateway.admit = lambda intent: "kill switch holds" if intent.venue == "okx" else ""
+
+    with pytest.raises(OrderRefused, match=f"{perp.client_id} .* refused: kill switch holds"):
+        await gateway.place_all([spot, perp])
+
+    assert rig.journal.load_state().orders == {}
+    assert rig.wire.seen == {}
+    assert (_orders_on(rig, "bybit"), _orders_on(rig, "okx")) == (0, 0)
+    assert gateway.stats.refused == 1
+    gateway.admit = lambda intent: ""  # the kill cleared: the same intents go out
+    placed = await gateway.place_all([spot, perp])
+    assert [s.state for s in placed] == ["acknowledged", "acknowledged"]
 
 
 async def test_place_all_when_answered_has_spare_machines_for_the_next_decision(rig: Rig) -> None:

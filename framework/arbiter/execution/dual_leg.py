@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from arbiter.execution.fees import base_fee, is_dust
-from arbiter.execution.gateway import OrderGateway
+from arbiter.execution.gateway import OrderGateway, OrderRefused
 from arbiter.execution.intent import Intent
 from arbiter.execution.records import OrderSnapshot
 from arbiter.market.instrument import Instrument, InstrumentKind
@@ -88,7 +88,7 @@ class DualResult:
 
 @dataclass(frozen=True, slots=True)
 class RepairResult:
-    outcome: str  # repaired (chase completed), flattened (unwound), handed_to_hedger, repair_budget_exceeded
+    outcome: str  # repaired (chase completed), flattened (unwound), handed_to_hedger, repair_budget_exceeded, refused (a kill holds)
     residual_base: Decimal
     legs: tuple[LegResult, ...]  # the repair's own orders, each on the leg (role) it traded
     reason: str
@@ -118,6 +118,8 @@ class DualLegExecutor:
             raise ValueError(f"expected two legs, was {len(legs)}")
         try:  # both intents journaled in one commit, then both sent at once
             await self.gateway.place_all([leg.intent for leg in legs])
+        except OrderRefused as refused:  # a kill holds: nothing was journaled or sent
+            return DualResult("refused", (), str(refused))
         except Exception as exc:  # a bug, not a venue answer (those are order states): loud
             ids = ", ".join(f"{leg.role} {leg.intent.client_id}" for leg in legs)
             raise RuntimeError(f"placing {ids} failed") from exc
@@ -224,7 +226,10 @@ class DualLegExecutor:
                 policy=policy,
                 reduce_only=reduce_only,
             )
-            await self.gateway.place(intent)
+            try:
+                await self.gateway.place(intent)
+            except OrderRefused as refused:  # a kill holds: the residual stays, loudly
+                return RepairResult("refused", residual, tuple(orders), str(refused))
             budget_left_ms = max(1, (deadline - self._clock()) // 1_000_000)
             (snap,) = await self._settle(
                 [intent.client_id], min(leg_timeout_ms, budget_left_ms) / 1000

@@ -13,6 +13,11 @@ first. The answer:
   retry of the same intent would carry the same client id anyway, and the venue would refuse
   it as a duplicate.
 
+Admission (`admit`): one check every placement passes before anything is journaled or sent,
+whatever path it comes from (an entry, an exit, a repair, a hedge). The runtime wires it to
+the kill switch, so a kill holds every order path at this one point; a refused placement
+raises `OrderRefused` and leaves no trace in the journal or on the venue.
+
 Waiters (`wait_final`) are woken by every change to their order, so a dual-leg executor can
 wait for both legs without polling.
 
@@ -47,6 +52,13 @@ def _begin(venue: TradingVenue, intent: Intent) -> Awaitable[OrderAck]:
     return asyncio.get_running_loop().create_task(venue.place_order(intent.request))
 
 
+class OrderRefused(Exception):
+    """A placement refused by the gateway's admission check: nothing was journaled or sent."""
+
+
+Admission = Callable[[Intent], str]  # "" admits the order; anything else is why not
+
+
 @dataclass
 class GatewayStats:
     placed: int = 0
@@ -54,6 +66,7 @@ class GatewayStats:
     ambiguous: int = 0
     queries: int = 0
     unresolved: int = 0
+    refused: int = 0  # placements the admission check stopped
 
 
 class OrderGateway:
@@ -75,6 +88,7 @@ class OrderGateway:
         self.stats = GatewayStats()
         self.on_applied: list[Callable[[Applied], None]] = []
         self.spare_machines = spare_machines
+        self.admit: Admission = _admit_all
         tracker.prewarm(spare_machines)
 
     def _notify(self, applied: Applied) -> None:
@@ -102,10 +116,15 @@ class OrderGateway:
         once; each order as known after its venue's answer, in the order given.
 
         Nothing is journaled or sent if any intent names a venue we do not have, or one that is
-        already past `new` (sending twice is a bug, not a retry).
+        already past `new` (sending twice is a bug, not a retry), or if the admission check
+        refuses any of them (`OrderRefused`).
         """
         venues = []
         for intent in intents:
+            why = self.admit(intent)
+            if why:
+                self.stats.refused += 1
+                raise OrderRefused(f"{intent.client_id} ({intent.id}) refused: {why}")
             venue = self.venues.get(intent.venue)
             if venue is None:
                 raise KeyError(
@@ -196,3 +215,7 @@ class OrderGateway:
             if not waiters:  # nothing is kept per order once nobody waits for it
                 del self._waiters[client_id]
         return self.tracker.snapshot(client_id)
+
+
+def _admit_all(intent: Intent) -> str:
+    return ""

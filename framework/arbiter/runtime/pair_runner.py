@@ -68,6 +68,9 @@ class PairServices:
     # Both legs of an entry or exit are about to be sent (the runtime counts them in net delta
     # while in flight, so their fills arriving one after the other never read as exposure).
     sending: Callable[[PairPlan, list[LegOrder]], None] = field(default=lambda pair, legs: None)
+    # ... and were not sent after all (the gateway refused them: a kill holds): what
+    # `pretrade` and `sending` reserved for them is released.
+    unsent: Callable[[PairPlan, list[LegOrder]], None] = field(default=lambda pair, legs: None)
 
 
 @dataclass
@@ -240,6 +243,12 @@ class PairRunner:
         self.stats.entries += 1
         self.services.sending(self.pair, orders)
         result = await self.services.executor.execute(orders, self.plan.execution.leg_timeout_ms)
+        if result.outcome == "refused":  # nothing was sent: leave through the no-exposure edge
+            self.services.unsent(self.pair, orders)
+            self.stats.entries_refused += 1
+            self.last_refusal = result.reason
+            self._fire("both_failed")
+            return False
         self.stats.decision_to_sent_ns.append(time.perf_counter_ns() - started)
         self.services.on_fills(self.pair, result, "entry")
         if result.outcome == "both_filled":
@@ -268,6 +277,11 @@ class PairRunner:
             return False
         self.services.sending(self.pair, orders)
         result = await self.services.executor.execute(orders, self.plan.execution.leg_timeout_ms)
+        if result.outcome == "refused":  # nothing was sent: still hedged
+            self.services.unsent(self.pair, orders)
+            self.last_refusal = result.reason
+            self._fire("exit_failed")
+            return False
         self.services.on_fills(self.pair, result, "exit")
         if result.outcome == "both_filled":
             self.open_base -= sum(
@@ -306,7 +320,7 @@ class PairRunner:
         # fill repaired leaves a smaller hedged position, never nothing. Any residual beyond
         # it is the hedger's (handed over, or raised as an incident when the budget ran out).
         self.open_base = self._hedged_after(result, repaired, entering=entering)
-        if repaired.outcome == "repair_budget_exceeded":
+        if repaired.outcome in ("repair_budget_exceeded", "refused"):
             self._fire("repair_budget_exceeded")
             return
         if self.open_base <= 0:

@@ -384,6 +384,7 @@ class Runtime:
             trading_state=self.states.state,
             pretrade=self._pretrade,
             sending=self._sending,
+            unsent=self._unsent,
             hand_to_hedger=self._hand_to_hedger,
             cycle_numbers=self._last_cycle,
         )
@@ -408,7 +409,10 @@ class Runtime:
         self, strategy: str, pair: PairPlan, result: DualResult | RepairResult, step: str
     ) -> None:
         pair_log = logger.bind(strategy=strategy, pair=pair.id)
-        if isinstance(result, RepairResult) and result.outcome == "repair_budget_exceeded":
+        if isinstance(result, RepairResult) and result.outcome in (
+            "repair_budget_exceeded",
+            "refused",
+        ):
             self.incidents.raise_(
                 f"legging:{strategy}/{pair.id}",
                 "legging",
@@ -456,6 +460,13 @@ class Runtime:
                 leg.instrument.kind.value,
                 base if request.side is Side.BUY else -base,
             )
+
+    def _unsent(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> None:
+        """The legs `_pretrade` and `_sending` reserved for were refused before they left."""
+        host = self.strategies[strategy]
+        for leg in legs:
+            self.checker.reservations.release(leg.intent.client_id)
+            host.runner.inventory.release(leg.intent.client_id)
 
     # -- venue events ------------------------------------------------------------------------
 

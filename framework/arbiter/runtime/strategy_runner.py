@@ -68,6 +68,7 @@ class StrategyHooks:
     trading_state: Callable[[str], str] = lambda strategy: "active"
     pretrade: Callable[[str, PairPlan, list[LegOrder]], str] = lambda strategy, pair, legs: ""
     sending: Callable[[str, PairPlan, list[LegOrder]], None] = lambda strategy, pair, legs: None
+    unsent: Callable[[str, PairPlan, list[LegOrder]], None] = lambda strategy, pair, legs: None
     hand_to_hedger: Callable[[str, str, Decimal], Awaitable[None]] | None = None
     cycle_numbers: Callable[[str, str], int] = lambda strategy, pair: 0
 
@@ -117,6 +118,7 @@ class StrategyRunner:
             trading_state=lambda: hooks.trading_state(name),
             pretrade=lambda pair_plan, legs: hooks.pretrade(name, pair_plan, legs),
             sending=lambda pair_plan, legs: hooks.sending(name, pair_plan, legs),
+            unsent=lambda pair_plan, legs: hooks.unsent(name, pair_plan, legs),
         )
         return PairRunner(self.plan, pair, services, self.gate_stats)
 
