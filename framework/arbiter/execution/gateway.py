@@ -13,6 +13,12 @@ first. Each request's answer is applied by a task of its own (`Sent`):
   venue answers. It never sends again: a retry of the same intent would carry the same client
   id anyway, and the venue would refuse it as a duplicate.
 
+A venue that does not know an order proves it was never placed only once its request can no
+longer arrive: a request may be held anywhere on its way, and a venue takes it as long as it is
+within the venue's receive window (Bybit refuses a request older than its recv window, 5 s by
+default). So "not found" is conclusive only `request_window_s` after the send; before that, the
+order stays in doubt and is asked about again.
+
 No order is ever abandoned. `finish` ends one: it cancels it while it may be working, queries it
 while its state is in doubt (`unknown`, a cancel answered "not found" or not at all), and goes
 on, with a backoff that grows to `max_backoff_s`, until the venue reports a final state; every
@@ -37,6 +43,7 @@ written, never between a decision and its bytes.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -51,6 +58,11 @@ from arbiter.venues.errors import Ambiguous, Definitive, RateLimited, VenueError
 from arbiter.venues.orders import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent
 
 _T = TypeVar("_T")
+FILL_FETCHES = 10  # reads of an order's fills before its missing fills are reported
+# An order's fills are read from CLOCK_SLACK_MS before it was sent (the venue's clock may run
+# behind ours); for an order sent before this process started, from FILLS_LOOKBACK_MS ago.
+FILLS_LOOKBACK_MS = 24 * 3600 * 1000
+CLOCK_SLACK_MS = 60_000
 
 
 def _begin(venue: TradingVenue, intent: Intent) -> Awaitable[OrderAck]:
@@ -109,11 +121,15 @@ class OrderGateway:
         max_backoff_s: float = 5.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         spare_machines: int = 8,
+        request_window_s: float = 10.0,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         """`query_attempts` and `query_backoff_s`: how long `resolve` waits for the venue to
         answer a query (the backoffs of that many failed queries), before it returns the order
         as it stands; the query goes on. `max_backoff_s`: the longest pause between two tries
-        while an order is being finished or resolved."""
+        while an order is being finished or resolved. `request_window_s`: how long after its
+        send a request may still reach the venue (see the module doc)."""
         self.tracker = tracker
         self.venues = venues
         self._backoff, self._max_backoff = query_backoff_s, max(query_backoff_s, max_backoff_s)
@@ -123,15 +139,29 @@ class OrderGateway:
         self._sleep = sleep
         self._waiters: dict[str, list[asyncio.Event]] = {}  # client id -> waiters on it
         self._in_flight: set[str] = set()  # placed, request not answered yet
+        self._window_ns = int(request_window_s * 1e9)
+        self._clock = clock_ns
+        self._sent_ns: dict[str, int] = {}  # ambiguous sends: when their request left
+        self._wall_ms = wall_ms
+        self._sent_ms: dict[str, int] = {}  # wall time of each send, until its fills are in
+        self._fetching: dict[str, asyncio.Task[None]] = {}  # client id -> reading its fills
         self._resolving: dict[str, asyncio.Task[None]] = {}  # client id -> query until answered
         self._finishing: dict[str, asyncio.Task[OrderSnapshot]] = {}  # client id -> until final
         self.stats = GatewayStats()
         self.on_applied: list[Callable[[Applied], None]] = []
         self.spare_machines = spare_machines
         self.admit: Admission = _admit_all
+        self._closed = False
         tracker.prewarm(spare_machines)
 
     def _notify(self, applied: Applied) -> None:
+        change = applied.change
+        if change is not None and change.snapshot.is_final:
+            self._sent_ns.pop(applied.client_id, None)
+            if change.snapshot.missing_fill_qty <= 0:
+                self._sent_ms.pop(applied.client_id, None)
+            elif not self._closed:  # it ended, but some of its fills never reached us
+                self._start_fetching(applied.client_id)
         for callback in self.on_applied:
             callback(applied)
         for woken in self._waiters.get(applied.client_id, ()):
@@ -143,7 +173,7 @@ class OrderGateway:
             return
         applied = self.tracker.apply(event)
         self._notify(applied)
-        if applied.needs_query:
+        if applied.needs_query and not self._closed:
             self._start_resolving(applied.client_id)
 
     # -- placing ---------------------------------------------------------------------------
@@ -180,16 +210,21 @@ class OrderGateway:
                     f"{intent.client_id}: expected a venue of {sorted(self.venues)}, was {intent.venue!r}"
                 )
             venues.append(venue)
-        self.tracker.submit_all(intents)
+        submitted = self.tracker.submit_all(intents)
         loop = asyncio.get_running_loop()
+        now, wall = self._clock(), self._wall_ms()
         for intent in intents:
             self._in_flight.add(intent.client_id)
+            self._sent_ns[intent.client_id] = now
+            self._sent_ms[intent.client_id] = wall
         # Every request is written here, before the first wait, where its venue can
         # (`begin_order`); the answers are applied by their own tasks.
         answers = [_begin_safely(v, i) for v, i in zip(venues, intents, strict=True)]
         sends = [
             loop.create_task(self._settle(i, a)) for i, a in zip(intents, answers, strict=True)
         ]
+        for applied in submitted:  # observers (the books' pending orders) learn of them now
+            self._notify(applied)
         # Every request is written: the next decision's machines are built now, not in its path.
         loop.call_soon(self.tracker.prewarm, self.spare_machines)
         return sends
@@ -201,20 +236,24 @@ class OrderGateway:
             ack = await answer
         except Definitive as exc:
             self._in_flight.discard(cid)
+            self._sent_ns.pop(cid, None)
             self.stats.rejected += 1
             self._notify(self.tracker.send_failed(cid, exc))
             return Sent(self.tracker.snapshot(cid), exc)
         except asyncio.CancelledError:
             self._in_flight.discard(cid)
+            self._sent_ns.pop(cid, None)
             raise
         except Exception as exc:  # ambiguous, a duplicate id, or a plugin's bug: may exist
             self._in_flight.discard(cid)
             error = exc if isinstance(exc, VenueError) else _unexpected(intent.venue, exc)
             self.stats.ambiguous += 1
             self._notify(self.tracker.send_failed(cid, error))
-            await self.resolve(cid)
+            if not self._closed:  # else the next start's reconciliation queries it
+                await self.resolve(cid)
             return Sent(self.tracker.snapshot(cid), error)
         self._in_flight.discard(cid)
+        self._sent_ns.pop(cid, None)
         self.stats.placed += 1
         self._notify(self.tracker.on_ack(ack))
         return Sent(self.tracker.snapshot(cid))
@@ -250,6 +289,47 @@ class OrderGateway:
             await self._sleep(delay)
             delay = min(self._max_backoff, delay * 2)
 
+    def _start_fetching(self, client_id: str) -> None:
+        task = self._fetching.get(client_id)
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._fetch_fills(client_id))
+            self._fetching[client_id] = task
+            task.add_done_callback(lambda _: _forget(self._fetching, client_id, task))
+
+    async def _fetch_fills(self, client_id: str) -> None:
+        """An order the venue reported filled further than the fills we hold (their pushes
+        were lost): read its fills from the venue's list, as a reconnect would, until they
+        are all in; given up (loudly) after `FILL_FETCHES` reads that did not complete it."""
+        delay = self._backoff
+        for _ in range(FILL_FETCHES):
+            snap = self.tracker.snapshot(client_id)
+            if snap.missing_fill_qty <= 0:
+                break
+            venue = self.venues.get(snap.venue)
+            since = self._sent_ms.get(client_id, self._wall_ms() - FILLS_LOOKBACK_MS)
+            if venue is not None:
+                try:
+                    listed = await venue.fills(snap.symbol, since - CLOCK_SLACK_MS)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    _log_failure(client_id, "reading fills", exc)
+                else:
+                    for fill in listed:
+                        if fill.client_id == client_id:
+                            self.on_private(fill)
+                    if self.tracker.snapshot(client_id).missing_fill_qty <= 0:
+                        break
+            await self._sleep(delay)
+            delay = min(self._max_backoff, delay * 2)
+        else:
+            logger.bind(client_id=client_id).error(
+                "fills of {} still missing after {} reads",
+                self.tracker.snapshot(client_id).missing_fill_qty,
+                FILL_FETCHES,
+            )
+        self._sent_ms.pop(client_id, None)
+
     def finish(self, client_id: str) -> asyncio.Task[OrderSnapshot]:
         """End the order: cancel it while it may be working, query it while in doubt, until
         the venue reports a final state. One task per order, however often asked; the caller
@@ -282,8 +362,22 @@ class OrderGateway:
             await self.wait_change([client_id], delay)
             delay = min(self._max_backoff, delay * 2)
 
+    def _may_still_arrive(self, client_id: str) -> bool:
+        """The order's request is unanswered, or was sent so recently that the venue may yet
+        take it: a venue that does not know the order proves nothing then."""
+        if client_id in self._in_flight:
+            return True
+        sent = self._sent_ns.get(client_id)
+        if sent is None:
+            return False
+        if self._clock() - sent < self._window_ns:
+            return True
+        del self._sent_ns[client_id]
+        return False
+
     async def _query(self, client_id: str) -> bool:
-        """Query the order once and apply the answer; False when the query itself failed."""
+        """Query the order once and apply the answer; False when the query itself failed, or
+        when the venue does not know the order yet while its request may still arrive."""
         snap = self.tracker.snapshot(client_id)
         venue = self.venues.get(snap.venue)
         if venue is None:
@@ -298,9 +392,12 @@ class OrderGateway:
             self.stats.query_errors += 1
             _log_failure(client_id, "query", exc)
             return False
-        in_flight = client_id in self._in_flight
+        in_flight = self._may_still_arrive(client_id)
         self._notify(self.tracker.query_result(client_id, update, in_flight=in_flight))
-        return True
+        if update is not None or not in_flight:
+            self._sent_ns.pop(client_id, None)
+            return True
+        return False
 
     async def _cancel(self, client_id: str) -> None:
         """One cancel request; a refusal or a lost answer is applied (and, where the order's
@@ -322,8 +419,14 @@ class OrderGateway:
             error = exc if isinstance(exc, VenueError) else _unexpected(snap.venue, exc)
             applied = self.tracker.cancel_failed(client_id, error)
             self._notify(applied)
-            if applied.needs_query:
-                await self._query(client_id)
+            if not applied.needs_query:
+                return
+            # Lost, or "not found": did it end, or is it still working? The venue says.
+            answered = await self._query(client_id)
+            if answered and self.tracker.snapshot(client_id).state == "pending_cancel":
+                # Still working after all (the cancel did not take): cancel it again.
+                refused = Definitive(snap.venue, f"cancel did not take ({error.message})")
+                self._notify(self.tracker.cancel_failed(client_id, refused))
 
     async def cancel(self, client_id: str) -> OrderSnapshot:
         """Ask the venue once to cancel the order (if it may be working); the order as known
@@ -380,7 +483,8 @@ class OrderGateway:
     async def close(self) -> None:
         """Stop the background work (queries, cancels) before the journal closes; orders it
         was finishing are queried again by the next start's reconciliation."""
-        tasks = [*self._resolving.values(), *self._finishing.values()]
+        self._closed = True
+        tasks = [*self._resolving.values(), *self._finishing.values(), *self._fetching.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
