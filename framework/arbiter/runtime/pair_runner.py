@@ -320,7 +320,7 @@ class PairRunner:
         self._fire("unresolved")
 
     async def _exit(self) -> bool:
-        """Try to exit; False when nothing was sent (no book, a gate)."""
+        """Try to exit; False when nothing was sent (no book, a gate) or nothing traded."""
         assert self.direction is not None
         attempt = self.attempt
         legs = self._legs(
@@ -356,6 +356,7 @@ class PairRunner:
             self.stats.exits_failed += 1
             self.last_refusal = f"exit: {result.reason}"
             self._fire("exit_failed")
+            return False  # nothing traded: the next exit at the gate-retry pace, not at once
         elif result.outcome == "unresolved":
             self._unresolved(result, before=before)
         else:
