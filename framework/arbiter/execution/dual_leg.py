@@ -147,6 +147,7 @@ class _Step:
     leg_deadline_ns: int
     budget_ns: int | None  # the unhedged budget; None: wait for the legs (and a grace period)
     hard_deadline_ns: int | None = None  # never wait past this (a repair's share of the budget)
+    first_fill_ns: int | None = None  # when a fill of the step was first known
     retries_due: list[tuple[int, _Order]] = field(default_factory=list)  # (when, to resend)
 
     @property
@@ -196,7 +197,7 @@ class DualLegExecutor:
         await self._settle(step, retry, next_attempt)
         results = tuple(self._result(o.leg, self._snapshot(o)) for o in step.orders)
         unresolved = tuple(o.leg.intent.client_id for o in step.orders if not self._final(o))
-        return _classify(results, self._first_fill_ns(step.ids), unresolved)
+        return _classify(results, self._first_fill(step), unresolved)
 
     # -- settling a step -------------------------------------------------------------------
 
@@ -235,7 +236,7 @@ class DualLegExecutor:
         if step.budget_ns is None:
             end = step.leg_deadline_ns + self._grace_ns
         else:
-            first = self._first_fill_ns(step.ids)
+            first = self._first_fill(step)
             end = (step.started_ns if first is None else first) + step.budget_ns
         if step.hard_deadline_ns is not None:
             end = min(end, step.hard_deadline_ns)
@@ -275,6 +276,13 @@ class DualLegExecutor:
     def _result(self, leg: LegOrder, snap: OrderSnapshot) -> LegResult:
         fee = base_fee(self.gateway.tracker.fills(snap.client_id), leg.instrument)
         return LegResult(leg.role, leg.side, snap, leg.instrument, fee)
+
+    def _first_fill(self, step: _Step) -> int | None:
+        """The step's first fill time, fixed once known (a fill known only from a status
+        report is dated when it was first seen, not again at every look)."""
+        if step.first_fill_ns is None:
+            step.first_fill_ns = self._first_fill_ns(step.ids)
+        return step.first_fill_ns
 
     def _first_fill_ns(self, client_ids: list[str]) -> int | None:
         """When the first of these orders' fills reached us (its local receive time), so the
