@@ -217,17 +217,15 @@ def _commands(runtime: Runtime, stop: asyncio.Event) -> dict[str, CommandSpec]:
         return {"reload": "requested"}
 
     async def halt(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
-        change = runtime.states.set(_strategy(runtime, args), "halt", f"operator:{who.who}", "halt")
-        return {"state": change.dest}
+        return runtime.halts.halt(_strategy(runtime, args), _by(who))
 
     async def resume(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
-        strategy = _strategy(runtime, args)
-        change = runtime.states.set(strategy, "resume", f"operator:{who.who}", "resume")
-        return {"state": change.dest}
+        return await runtime.halts.resume(
+            _strategy(runtime, args), _by(who), admin=who.role >= Role.ADMIN
+        )
 
     async def kill(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
-        change = runtime.states.set(GLOBAL, "halt", f"operator:{who.who}", "kill")
-        return {"state": change.dest}
+        return runtime.halts.kill(_by(who))
 
     return {
         "reload": CommandSpec(reload, Role.OPERATOR),
@@ -238,10 +236,16 @@ def _commands(runtime: Runtime, stop: asyncio.Event) -> dict[str, CommandSpec]:
 
 
 def _strategy(runtime: Runtime, args: Mapping[str, Any]) -> str:
+    """The scope a command names: "*", a running strategy, or one a halt still holds (a
+    strategy since removed, whose halt a restart kept)."""
     name = str(args.get("strategy", ""))
-    if name != GLOBAL and name not in runtime.strategies:
+    if name != GLOBAL and name not in runtime.strategies and not runtime.states.holds(name):
         raise KeyError(f"no strategy {name!r}; running: {', '.join(runtime.strategies) or 'none'}")
     return name
+
+
+def _by(who: Principal) -> str:
+    return f"{who.role.name.lower()}:{who.who}"
 
 
 def print_outcome(outcome: RunOutcome, console: Console) -> None:
