@@ -235,10 +235,18 @@ async def test_kill_file_when_touched_halts_every_strategy(
         await until(
             runtime, lambda: runtime.states.state("alpha") == "halted", "halted by the kill file"
         )
-        pair = runtime.strategies["alpha"].runner.pairs["btc"]
+        runner = runtime.strategies["alpha"].runner
+        pair = runner.pairs["btc"]
         set_basis(sim, "80")
-        sim.step()
-        assert pair.stats.entries == 0
+
+        def crossed() -> bool:  # the engine hands a crossing to the pair in the same call
+            entry = runner.spreads("btc")["buy_spot_short_perp"][0]
+            return entry is not None and entry >= pair.pair.thresholds.entry_bps
+
+        await until(runtime, crossed, "the opened basis reached the spread engine")
+        # A pair free to trade leaves `idle` (armed, an entry in flight) on that crossing.
+        assert (pair.machine.state, pair.busy, pair.stats.entries) == ("idle", None, 0)
+        assert [o for v in ("bybit", "okx") for o in sim.engine(v).orders.values()] == []
         rows = runtime.journal.connection.execute(
             "SELECT dest, changed_by FROM trading_state_changes"
         ).fetchall()

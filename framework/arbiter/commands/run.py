@@ -132,7 +132,7 @@ async def run_runtime(
         RuntimeOptions(targets=targets, journal=journal, kill_file=kill_file), sim=simulation
     )
     stop = asyncio.Event()
-    control = ControlServer(runtime.status, _commands(runtime, stop), _tokens(state_dir))
+    control = ControlServer(runtime.status, control_commands(runtime, stop), _tokens(state_dir))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -211,7 +211,11 @@ def _tokens(state_dir: Path) -> dict[str, Principal]:
     return new_token_file(state_dir / "tokens.json")
 
 
-def _commands(runtime: Runtime, stop: asyncio.Event) -> dict[str, CommandSpec]:
+def control_commands(runtime: Runtime, stop: asyncio.Event) -> dict[str, CommandSpec]:
+    """The control API's commands on `runtime`: reload, halt and resume for an operator, kill
+    for an admin (an admin's resume also clears a kill); each answers with the scope's state and
+    what still holds it (`arbiter.runtime.halts`)."""
+
     async def reload(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
         runtime.reload_now()
         return {"reload": "requested"}
