@@ -10,6 +10,7 @@ Waits are on conditions, never on a fixed sleep.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,9 +19,17 @@ from typing import Any
 
 import aiohttp
 import pytest
+from typer.testing import CliRunner
 
+from arbiter.cli import app
 from arbiter.commands.run import control_commands
-from arbiter.control.api import ControlServer, Principal, Role
+from arbiter.control.api import (
+    ControlServer,
+    Principal,
+    Role,
+    new_token_file,
+    write_control_file,
+)
 from arbiter.execution.order_tracker import Applied
 from arbiter.runtime.pair_runner import PairRunner
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
@@ -285,12 +294,13 @@ async def test_chase_repair_when_a_kill_file_trips_mid_cycle_is_refused_before_t
         desk.basis("80")
         await desk.until(
             lambda: (
-                desk.pair.machine.state == "halted"
+                bool(desk.pair.stats.repairs)
                 and desk.pair.busy is not None
                 and desk.pair.busy.done()
             ),
-            "the refused repair halted the pair",
+            "the repair is over",
         )
+        assert desk.pair.machine.state == "halted"
         assert desk.pair.stats.repairs == {"refused": 1}
         assert desk.runtime.gateway.stats.refused == 1
         # The okx endpoint saw the one entry leg it rejected, and nothing after it.
@@ -465,3 +475,35 @@ async def test_kill_file_watcher_when_it_dies_counts_the_file_as_present_until_r
         assert not runtime.supervisor.tasks[task].gave_up
     finally:
         await close_desk(desk)
+
+
+async def test_cli_resume_when_a_kill_file_holds_prints_what_still_holds_and_status_shows_it(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    kill = tmp_path / "kill"
+    kill.touch()
+    desk = await open_desk(tmp_path, manifest("alpha"), sim, kill_file=kill)
+    control = tmp_path / "control.json"
+    new_token_file(tmp_path / "tokens.json", {"ta": TOKENS["ta"]})
+    write_control_file(control, desk.control.url, tmp_path / "tokens.json")
+    runner = CliRunner()
+    try:
+        resumed = await asyncio.to_thread(
+            runner.invoke, app, ["resume", "*", "--control", str(control)]
+        )
+        status = await asyncio.to_thread(runner.invoke, app, ["status", "--control", str(control)])
+    finally:
+        await close_desk(desk)
+    assert resumed.exit_code == 0, resumed.output
+    answer = json.loads(resumed.output)
+    assert (answer["state"], answer["released"]) == ("halted", [])
+    assert [(h["source"], h["clears"]) for h in answer["holding"]] == [
+        (f"kill-file:{kill}", f"removing the file {kill}")
+    ]
+    assert status.exit_code == 0, status.output
+    assert status.output.splitlines()[:3] == [
+        "* (every strategy)  state=halted",
+        f"  held by kill-file:{kill} (halted, kill-switch: kill file {kill} present); "
+        f"clears by removing the file {kill}",
+        f"alpha  state=halted  manifest={desk.host.loaded.sha256[:12]}",
+    ]
