@@ -402,6 +402,51 @@ async def test_restart_when_operator_halt_admin_kill_and_daily_loss_hold_restore
         await close_desk(desk)
 
 
+async def test_restart_when_a_kill_file_was_removed_while_down_clears_its_halt(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    kill = tmp_path / "kill"
+    kill.touch()
+    desk = await open_desk(tmp_path, manifest("alpha"), sim, kill_file=kill)
+    await close_desk(desk)
+    kill.unlink()
+
+    desk = await open_desk(tmp_path, manifest("alpha"), sim)  # no --kill-file this time
+    try:
+        assert desk.sources("*") == []
+        assert desk.runtime.states.state("alpha") == "active"
+        last = desk.runtime.journal.connection.execute(
+            "SELECT source, event, changed_by, reason FROM trading_hold_events "
+            "WHERE source LIKE 'kill-file:%' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        assert last == (f"kill-file:{kill}", "release", "kill-switch", f"kill file {kill} removed")
+    finally:
+        await close_desk(desk)
+
+
+# -- the risk monitor clears its own halts, no one else's ----------------------------------------
+
+
+async def test_risk_monitor_when_a_venue_comes_back_clears_only_its_own_halt(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    desk = await open_desk(tmp_path, manifest("alpha"), sim)
+    try:
+        runtime, host = desk.runtime, desk.host
+        down_long_enough = runtime.options.venue_grace_s + 1
+        # No await between these steps: the running tick cannot interleave its own checks.
+        runtime.risk.unhealthy_since["okx"] = 0.0
+        runtime.risk.check(host, now=down_long_enough)
+        assert desk.sources("alpha") == ["risk:venue:okx"]
+        runtime.halts.halt("alpha", "operator:otto")  # the strategy was halted already
+        del runtime.risk.unhealthy_since["okx"]  # the venue is live again
+        runtime.risk.check(host, now=down_long_enough)
+        assert desk.sources("alpha") == ["operator"]
+        assert runtime.states.state("alpha") == "halted"
+    finally:
+        await close_desk(desk)
+
+
 # -- safety loops fail closed -----------------------------------------------------------------
 
 
