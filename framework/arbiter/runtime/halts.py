@@ -22,8 +22,9 @@ of sources and who clears each):
 
   The manifest watcher is not one: a dead one stops reloads, not a check an order passes, and
   raises an incident only. A task with an owner halts its owner. An operator's resume of a
-  `supervisor:<task>` source runs one pass of the loop itself first: if it raises, the source
-  stays and the answer says why; if not, the loop starts again and the source clears.
+  `supervisor:<task>` source runs one pass of the dead loop itself first: if it raises, the
+  source stays and the answer says why; if not, the loop starts again and the source clears
+  (a loop a restart began afresh is running: its source clears without a pass).
 - **Restart** (`restore`): every source the journal holds is latched again before anything
   trades, `shutdown` clears (this is the start it waited for), and each kill file left latched
   is watched again: one removed while the runtime was down clears at once.
@@ -211,7 +212,7 @@ class Halts:
             why_not = await self._why_not(scope, source, admin=admin)
             if why_not:
                 still[source] = why_not
-            else:
+            elif source in self.states.holds(scope):  # (a pass of a loop may have cleared it)
                 self.states.release(scope, source, by, "resume")
                 released.append(source)
         return self.answer(scope, released, still)
