@@ -18,6 +18,7 @@ from rich.console import Console
 
 from arbiter.commands.run import status_table
 from arbiter.market.instrument import InstrumentKind
+from arbiter.risk.trading import OPERATOR, REDUCING
 from arbiter.runtime.pair_runner import PairRunner
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import Simulation, start
@@ -234,10 +235,18 @@ async def test_kill_file_when_touched_halts_every_strategy(
         await until(
             runtime, lambda: runtime.states.state("alpha") == "halted", "halted by the kill file"
         )
-        pair = runtime.strategies["alpha"].runner.pairs["btc"]
+        runner = runtime.strategies["alpha"].runner
+        pair = runner.pairs["btc"]
         set_basis(sim, "80")
-        sim.step()
-        assert pair.stats.entries == 0
+
+        def crossed() -> bool:  # the engine hands a crossing to the pair in the same call
+            entry = runner.spreads("btc")["buy_spot_short_perp"][0]
+            return entry is not None and entry >= pair.pair.thresholds.entry_bps
+
+        await until(runtime, crossed, "the opened basis reached the spread engine")
+        # A pair free to trade leaves `idle` (armed, an entry in flight) on that crossing.
+        assert (pair.machine.state, pair.busy, pair.stats.entries) == ("idle", None, 0)
+        assert [o for v in ("bybit", "okx") for o in sim.engine(v).orders.values()] == []
         rows = runtime.journal.connection.execute(
             "SELECT dest, changed_by FROM trading_state_changes"
         ).fetchall()
@@ -280,7 +289,7 @@ async def test_reducing_when_position_open_lets_the_exit_out_and_refuses_new_ent
 ) -> None:
     runtime = alpha
     pair = await entered(runtime, sim)
-    runtime.states.set("alpha", "reduce", "operator:test", "reduce only")
+    runtime.states.hold("alpha", OPERATOR, REDUCING, "operator:test", "reduce only")
     set_basis(sim, "-40")
     await until(runtime, lambda: pair.stats.cycles_completed == 1, "the exit went out")
     set_basis(sim, "80")  # a new window: an entry would add exposure
@@ -294,12 +303,13 @@ async def test_halted_when_position_open_holds_it_until_resumed(
 ) -> None:
     runtime = alpha
     pair = await entered(runtime, sim)
-    runtime.states.set("alpha", "halt", "operator:test", "hold everything")
+    runtime.halts.halt("alpha", "operator:test")
     set_basis(sim, "-40")
     ticks = runtime.stats.book_events
     await until(runtime, lambda: runtime.stats.book_events > ticks, "the exit signal arrived")
     assert pair.machine.state == "open"  # halted: no order of any kind
-    runtime.states.set("alpha", "resume", "operator:test", "go on")
+    answer = await runtime.halts.resume("alpha", "operator:test", admin=False)
+    assert (answer["state"], answer["released"], answer["holding"]) == ("active", ["operator"], [])
     sim.step()
     await until(runtime, lambda: pair.stats.cycles_completed == 1, "exited once resumed")
 

@@ -50,9 +50,10 @@ def test_migrate_when_v1_file_opened_applies_later_versions_once_and_keeps_rows(
         assert conn.execute("SELECT kind FROM intents").fetchall() == [(None,)]
         assert conn.execute("SELECT COUNT(*) FROM trading_state_changes").fetchone() == (0,)
         assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone() == (0,)
+        assert conn.execute("SELECT COUNT(*) FROM trading_holds").fetchone() == (0,)
     with Journal.open(path) as journal:  # a second open applies nothing again
         rows = journal.connection.execute("SELECT version FROM schema_version").fetchall()
-        assert rows == [(1,), (2,), (3,), (4,), (5,)]
+        assert rows == [(1,), (2,), (3,), (4,), (5,), (6,)]
 
 
 def test_open_when_file_schema_is_newer_is_refused(tmp_path: Path) -> None:
@@ -212,6 +213,65 @@ def test_cycle_when_recorded_keeps_current_state_and_full_history(tmp_path: Path
         state = journal.load_state()
     assert history == [("spread_entered",), ("enter",)]
     assert state.cycles[("basis", "btc")].state == "entering"
+
+
+def test_hold_when_latched_changed_and_released_keeps_what_holds_and_its_history(
+    tmp_path: Path,
+) -> None:
+    with Journal.open(tmp_path / "j.sqlite") as journal:
+        journal.record_hold(
+            "*",
+            "kill",
+            event="hold",
+            state="halted",
+            held_by="admin:ada",
+            by="admin:ada",
+            reason="kill",
+        )
+        journal.record_hold(
+            "s",
+            "operator",
+            event="hold",
+            state="halted",
+            held_by="operator:otto",
+            by="operator:otto",
+            reason="halt",
+        )
+        journal.record_hold(
+            "s",
+            "operator",
+            event="hold",
+            state="reducing",
+            held_by="operator:eve",
+            by="operator:eve",
+            reason="reduce only",
+        )
+        journal.record_hold(
+            "*",
+            "kill",
+            event="release",
+            state="halted",
+            held_by="admin:ada",
+            by="admin:bob",
+            reason="resume",
+        )
+        history = journal.connection.execute(
+            "SELECT scope, source, event, state, changed_by FROM trading_hold_events ORDER BY id"
+        ).fetchall()
+        state = journal.load_state()
+        with pytest.raises(ValueError, match="expected a hold event hold or release, was 'drop'"):
+            journal.record_hold(
+                "s", "operator", event="drop", state="halted", held_by="x", by="x", reason="x"
+            )
+    assert [(h.scope, h.source, h.state, h.held_by, h.reason) for h in state.holds] == [
+        ("s", "operator", "reducing", "operator:eve", "reduce only")
+    ]
+    assert history == [
+        ("*", "kill", "hold", "halted", "admin:ada"),
+        ("s", "operator", "hold", "halted", "operator:otto"),
+        ("s", "operator", "hold", "reducing", "operator:eve"),
+        ("*", "kill", "release", "halted", "admin:bob"),
+    ]
 
 
 _CRASH_CHILD = textwrap.dedent(

@@ -55,12 +55,23 @@ def _request(control: Path, method: str, path: str, body: dict[str, Any] | None 
         raise typer.Exit(1) from None
 
 
+def _hold_line(hold: dict[str, Any]) -> str:
+    return (
+        f"  held by {hold['source']} ({hold['state']}, {hold['by']}: {hold['reason']}); "
+        f"clears by {hold['clears']}"
+    )
+
+
 def render_status(status: dict[str, Any]) -> str:
     lines = []
+    if status.get("global_holds"):
+        lines.append(f"* (every strategy)  state={status.get('global_state', '')}")
+        lines.extend(_hold_line(h) for h in status["global_holds"])
     for s in status.get("strategies", []):
         lines.append(
             f"{s['name']}  state={s['state']}  manifest={str(s.get('manifest_sha256', ''))[:12]}"
         )
+        lines.extend(_hold_line(h) for h in s.get("holds", []) if h["scope"] == s["name"])
         for pair in s.get("pairs", []):
             extra = "  ".join(f"{k}={v}" for k, v in pair.items() if k not in ("id", "state"))
             flag = "  NEEDS OPERATOR" if pair.get("needs_operator") else ""
@@ -89,19 +100,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def halt(strategy: str, control: ControlFile = DEFAULT_STATE_DIR / "control.json") -> None:
-        """Halt one strategy: no new orders."""
+        """Halt one strategy (or '*'): no new orders until an operator resumes it."""
         typer.echo(json.dumps(_request(control, "POST", "/commands/halt", {"strategy": strategy})))
 
     @app.command()
     def resume(strategy: str, control: ControlFile = DEFAULT_STATE_DIR / "control.json") -> None:
-        """Resume a halted or reducing strategy."""
+        """Clear the halts you own on a strategy (or '*'); prints what still holds and why."""
         typer.echo(
             json.dumps(_request(control, "POST", "/commands/resume", {"strategy": strategy}))
         )
 
     @app.command()
     def kill(control: ControlFile = DEFAULT_STATE_DIR / "control.json") -> None:
-        """Halt every strategy in the runtime."""
+        """Halt every strategy and refuse every order (admin); only an admin's resume clears it."""
         typer.echo(json.dumps(_request(control, "POST", "/commands/kill", {})))
 
     pair_app = typer.Typer(help="Act on one pair of a running strategy (operator role).")

@@ -132,7 +132,7 @@ async def run_runtime(
         RuntimeOptions(targets=targets, journal=journal, kill_file=kill_file), sim=simulation
     )
     stop = asyncio.Event()
-    control = ControlServer(runtime.status, _commands(runtime, stop), _tokens(state_dir))
+    control = ControlServer(runtime.status, control_commands(runtime, stop), _tokens(state_dir))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -211,23 +211,25 @@ def _tokens(state_dir: Path) -> dict[str, Principal]:
     return new_token_file(state_dir / "tokens.json")
 
 
-def _commands(runtime: Runtime, stop: asyncio.Event) -> dict[str, CommandSpec]:
+def control_commands(runtime: Runtime, stop: asyncio.Event) -> dict[str, CommandSpec]:
+    """The control API's commands on `runtime`: reload, halt and resume for an operator, kill
+    for an admin (an admin's resume also clears a kill); each answers with the scope's state and
+    what still holds it (`arbiter.runtime.halts`)."""
+
     async def reload(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
         runtime.reload_now()
         return {"reload": "requested"}
 
     async def halt(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
-        change = runtime.states.set(_strategy(runtime, args), "halt", f"operator:{who.who}", "halt")
-        return {"state": change.dest}
+        return runtime.halts.halt(_strategy(runtime, args), _by(who))
 
     async def resume(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
-        strategy = _strategy(runtime, args)
-        change = runtime.states.set(strategy, "resume", f"operator:{who.who}", "resume")
-        return {"state": change.dest}
+        return await runtime.halts.resume(
+            _strategy(runtime, args), _by(who), admin=who.role >= Role.ADMIN
+        )
 
     async def kill(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
-        change = runtime.states.set(GLOBAL, "halt", f"operator:{who.who}", "kill")
-        return {"state": change.dest}
+        return runtime.halts.kill(_by(who))
 
     async def pair_reset(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
         strategy, pair = str(args.get("strategy", "")), str(args.get("pair", ""))
@@ -248,10 +250,16 @@ def _commands(runtime: Runtime, stop: asyncio.Event) -> dict[str, CommandSpec]:
 
 
 def _strategy(runtime: Runtime, args: Mapping[str, Any]) -> str:
+    """The scope a command names: "*", a running strategy, or one a halt still holds (a
+    strategy since removed, whose halt a restart kept)."""
     name = str(args.get("strategy", ""))
-    if name != GLOBAL and name not in runtime.strategies:
+    if name != GLOBAL and name not in runtime.strategies and not runtime.states.holds(name):
         raise KeyError(f"no strategy {name!r}; running: {', '.join(runtime.strategies) or 'none'}")
     return name
+
+
+def _by(who: Principal) -> str:
+    return f"{who.role.name.lower()}:{who.who}"
 
 
 def print_outcome(outcome: RunOutcome, console: Console) -> None:

@@ -1,5 +1,10 @@
 """Trading states, per strategy and global: active, reducing (only exposure-reducing orders),
-halted (no new orders; resting ones cancelled per policy). Every change carries who and why."""
+halted (no new orders; resting ones cancelled per policy).
+
+One machine per scope follows the strictest of the sources latched on it
+(`arbiter.risk.trading`): it fires only when that changes, so every transition here is a real
+change of what the scope lets through, journaled with who and why.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from arbiter.fsm.table import MachineDef, State, Transition
 
 TRADING_STATE = MachineDef(
     name="trading_state",
-    description="active -> reducing -> halted; an operator resumes.",
+    description="the strictest source latched: active -> reducing -> halted, back as each clears",
     states=(
         State("active", "all orders allowed"),
         State("reducing", "only orders that reduce exposure"),
@@ -15,11 +20,14 @@ TRADING_STATE = MachineDef(
     ),
     initial="active",
     transitions=(
-        Transition("reduce", ("active",), "reducing"),
-        Transition("reduce", ("reducing", "halted"), None, note="already at least as strict"),
-        Transition("halt", ("active", "reducing"), "halted"),
-        Transition("halt", ("halted",), None),
-        Transition("resume", ("reducing", "halted"), "active", note="operator only"),
-        Transition("resume", ("active",), None),
+        Transition("reduce", ("active",), "reducing", note="a reducing source latched"),
+        Transition("halt", ("active", "reducing"), "halted", note="a halting source latched"),
+        Transition(
+            "relax",
+            ("halted",),
+            "reducing",
+            note="the last halting source cleared; a reducing one still holds",
+        ),
+        Transition("resume", ("reducing", "halted"), "active", note="the last source cleared"),
     ),
 )

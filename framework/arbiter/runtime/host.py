@@ -24,9 +24,7 @@ class StrategyHost:
     accounts: dict[str, AccountSpec] = field(default_factory=dict)  # account name -> spec
     watched: set[tuple[str, str, str]] = field(default_factory=set)  # (account, kind, symbol)
     reload_ms: list[float] = field(default_factory=list)  # file seen -> change in effect
-    breaches: dict[str, str] = field(default_factory=dict)  # risk condition -> why, while it holds
     residual_on_start: bool = False  # a restart found a one-legged cycle to hedge
-    state_by_risk: bool = False  # the strategy's trading state was last set by a risk breach
     hedge_seq: int = 0  # last hedge intent number used (continues across restarts)
     max_abs_delta: dict[str, Decimal] = field(default_factory=dict)  # asset -> worst |quote|
     last_abs_delta: dict[str, Decimal] = field(default_factory=dict)  # asset -> |quote| now

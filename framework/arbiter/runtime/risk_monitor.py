@@ -1,4 +1,4 @@
-"""Risk limits checked on every runtime tick: each breach moves the strategy to `on_breach`.
+"""Risk limits checked on every runtime tick: each breach latches a `risk:<condition>` source.
 
 Conditions, per strategy:
 - `max_net_delta:<asset>`: |net delta| in quote beyond `max_net_delta_notional` for longer than
@@ -7,23 +7,24 @@ Conditions, per strategy:
 - `daily_loss`: realized loss since the UTC day began beyond `daily_loss_limit`;
 - `venue:<account>`: a venue the strategy uses not live for longer than the grace period.
 
-A new condition moves the strategy to its `on_breach` state (reducing or halted), naming it. A
-delta or venue condition clears itself when it no longer holds, and the strategy resumes, but
-only when the state it is in was set by a risk breach: an operator's halt is never undone here.
-The loss condition stays until an operator resumes.
+A condition that starts to hold latches its source on the strategy, imposing the manifest's
+`on_breach` (reducing or halted). The monitor clears only its own sources, never another's (an
+operator's halt, a kill): a delta or venue source clears itself once its condition no longer
+holds; the daily-loss source stays until an operator resumes, and a resume clears it only once
+the loss is within the limit (`daily_loss`).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from arbiter.risk.trading import TradingStates
+from arbiter.risk.trading import Owner, TradingStates, owner, risk
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.market import MarketState
 from arbiter.venues.orders import Side
 
 ZERO = Decimal(0)
-SOURCE = "risk"
+BY = "risk"
 
 
 class RiskMonitor:
@@ -40,27 +41,24 @@ class RiskMonitor:
                 self.unhealthy_since.setdefault(name, now)
 
     def check(self, host: StrategyHost, now: float) -> None:
-        conditions = self._conditions(host, now)
-        new = {k: v for k, v in conditions.items() if k not in host.breaches}
-        cleared = [k for k in host.breaches if k not in conditions and k != "daily_loss"]
-        for key in cleared:
-            del host.breaches[key]
-        host.breaches.update(new)
-        risk = host.loaded.manifest.risk
-        if new:
-            trigger = "halt" if risk.on_breach == "halted" else "reduce"
-            first = next(iter(new))
-            self.states.set(host.name, trigger, f"{SOURCE}:{first}", "; ".join(new.values()))
-        elif (
-            cleared
-            and not host.breaches
-            and host.state_by_risk
-            and self.states.state(host.name) != "active"
-        ):
-            self.states.set(host.name, "resume", SOURCE, f"cleared: {', '.join(cleared)}")
+        sources = {risk(c): why for c, why in self._conditions(host, now).items()}
+        held = self.states.holds(host.name)
+        for source, why in sources.items():
+            if source not in held:  # latched once: a breach that persists is one event
+                self.states.hold(host.name, source, host.loaded.manifest.risk.on_breach, BY, why)
+        for source in held:
+            ours = source.startswith(risk("")) and owner(source) is Owner.CONDITION
+            if ours and source not in sources:
+                self.states.release(host.name, source, BY, f"{source} no longer holds")
+
+    def daily_loss(self, host: StrategyHost) -> str:
+        """Why the day's loss is beyond the limit, or "" when it is within."""
+        limit = host.loaded.manifest.risk.daily_loss_limit
+        loss = -host.ledger.realized_today()
+        return f"loss today {loss:.2f} beyond {limit}" if loss > limit else ""
 
     def _conditions(self, host: StrategyHost, now: float) -> dict[str, str]:
-        risk = host.loaded.manifest.risk
+        risk_limits = host.loaded.manifest.risk
         conditions: dict[str, str] = {}
         for asset in host.runner.inventory.assets():
             delta = self._delta_notional(host, asset)
@@ -68,18 +66,18 @@ class RiskMonitor:
                 continue
             host.max_abs_delta[asset] = max(host.max_abs_delta.get(asset, ZERO), abs(delta))
             host.last_abs_delta[asset] = abs(delta)
-            if abs(delta) <= risk.max_net_delta_notional:
+            if abs(delta) <= risk_limits.max_net_delta_notional:
                 host.over_since.pop(asset, None)
                 continue
             since = host.over_since.setdefault(asset, now)
-            if now - since >= risk.max_unhedged_ms / 1000:
+            if now - since >= risk_limits.max_unhedged_ms / 1000:
                 conditions[f"max_net_delta:{asset}"] = (
-                    f"{asset} net delta {delta:.2f} beyond {risk.max_net_delta_notional} "
+                    f"{asset} net delta {delta:.2f} beyond {risk_limits.max_net_delta_notional} "
                     f"for {now - since:.1f}s"
                 )
-        loss = -host.ledger.realized_today()
-        if loss > risk.daily_loss_limit:
-            conditions["daily_loss"] = f"loss today {loss:.2f} beyond {risk.daily_loss_limit}"
+        loss = self.daily_loss(host)
+        if loss:
+            conditions["daily_loss"] = loss
         for acct in host.accounts:
             down = self.unhealthy_since.get(acct)
             if down is not None and now - down > self.venue_grace_s:

@@ -1,11 +1,15 @@
 """The shared runtime: many strategies on one event loop, changed while they run.
 
 Start-up, in this order (nothing trades before recovery has finished):
-1. open the journal and put every order it left open back into the tracker;
+1. open the journal, put every order it left open back into the tracker and latch again every
+   trading-state source it holds (`runtime.halts`); watch the kill file;
 2. load every manifest; open the venue accounts they name (one session per account, shared);
 3. reconcile the journal with every open venue by client order id (`execution.recovery`);
-4. start the strategies: books watched, spread engines built once their books are synced,
-   hedgers scheduled; the control API and the kill-switch watchers start.
+4. start the strategies: their kill-switch gates' files watched, books watched, spread engines
+   built once their books are synced, hedgers scheduled; the safety loops and the control API
+   start.
+
+The order gateway admits no placement while a kill holds (`TradingStates.admit`).
 
 While running: book events go from the venue readers straight into the strategies' spread
 engines (`_on_market`, synchronous, never awaits); private events go into the order gateway;
@@ -14,7 +18,7 @@ gates of armed pairs, checks risk limits, refreshes venue health and collects dr
 manifest watcher is polled every `DEFAULT_POLL_S`; a reload applies in place
 (`StrategyRunner.reload`) and is journaled with its hash and diff.
 
-`stop()` shuts down in order: entries stop (every strategy halted), resting orders are
+`stop()` shuts down in order: entries stop (`shutdown` halts "*"), resting orders are
 cancelled, the supervisor's tasks end, the venue sessions close, the journal closes.
 """
 
@@ -46,8 +50,18 @@ from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.manifest.loader import LoadedManifest
 from arbiter.market.events import BookDelta, BookSnapshot, Funding, MarketEvent, Ticker
 from arbiter.risk.kill_switch import KillSwitch
-from arbiter.risk.trading import GLOBAL, StateChange, TradingStates
+from arbiter.risk.trading import (
+    GLOBAL,
+    HALTED,
+    REDUCING,
+    SHUTDOWN,
+    HoldChange,
+    StateChange,
+    TradingStates,
+    legging,
+)
 from arbiter.runtime.accounts import AccountError, AccountSpec, VenueAccounts
+from arbiter.runtime.halts import Halts
 from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
@@ -88,6 +102,7 @@ class RuntimeOptions:
     # plugin -> rate limits replacing the venue's published ones (see VenueConfig.limits)
     venue_limits: Mapping[str, VenueLimits] = field(default_factory=dict)
     cancel_timeout_s: float = 5.0
+    restart_backoff_s: float = 0.1  # a dying task's first restart delay (doubling, to 5 s)
 
 
 @dataclass
@@ -131,8 +146,12 @@ class Runtime:
         self.stats = RuntimeStats()
         self.market = MarketState()
         self.incidents = IncidentLog()
-        self.states = TradingStates(self.incidents, on_change=self._on_state_change)
-        self.supervisor = Supervisor(on_give_up=self._gave_up)
+        self.states = TradingStates(
+            self.incidents, on_change=self._on_state_change, on_hold=self._on_hold
+        )
+        self.supervisor = Supervisor(
+            on_give_up=self._gave_up, base_backoff_s=options.restart_backoff_s
+        )
         self.watcher = ManifestWatcher(options.targets)
         plugins = plugins or installed()
         self.reloads = ReloadManager(plugins=plugins.names)
@@ -151,6 +170,7 @@ class Runtime:
         self.tracker = self.journal.tracker()
         self.gateway = OrderGateway(self.tracker, _TradingVenues(self.accounts))
         self.gateway.on_applied.append(self._on_applied)
+        self.gateway.admit = self.states.admit  # a kill refuses every placement, whatever path
         self.executor = DualLegExecutor(self.gateway)
         self.checker = PretradeChecker(Reservations())
         self.scheduler = AsyncIOScheduler()
@@ -162,10 +182,11 @@ class Runtime:
             self.scheduler,
             cancel_timeout_s=options.cancel_timeout_s,
         )
-        self.kill_switches: dict[Path, KillSwitch] = {}
         # ("{account}:{kind}", symbol) -> strategies watching that book
         self._by_book: dict[tuple[str, str], list[StrategyHost]] = {}
         self.risk = RiskMonitor(self.market, self.states, options.venue_grace_s)
+        self.halts = Halts(self.states, self.supervisor, self.incidents, self.risk, self.strategies)
+        self.kill_switches: dict[Path, KillSwitch] = self.halts.kill_switches
         self._reload_now = asyncio.Event()
         # strategy -> (file, new version) to start once its old version has drained
         self._after_drain: dict[str, tuple[Path, LoadedManifest]] = {}
@@ -178,6 +199,10 @@ class Runtime:
     async def start(self) -> None:
         state = self.journal.load_state()
         restore_orders(state, self.tracker)
+        # Every halt a previous run left latched holds again before anything can trade.
+        self.halts.restore(state.holds)
+        if self.options.kill_file is not None:
+            self._kill_switch(self.options.kill_file)
         self._journal_cycles = dict(state.cycles)  # (strategy, pair) -> last cycle record
         decisions = self.reloads.apply(self.watcher.scan())
         startable = [d for d in decisions if d.action == "start" and d.manifest is not None]
@@ -216,18 +241,17 @@ class Runtime:
         gc.collect()
         gc.freeze()
         self.scheduler.start()
-        self.supervisor.start("tick", self._tick_loop)
+        # Safety loops fail closed (see `arbiter.runtime.halts`); the manifest watcher is not one.
+        self.halts.start_loop("tick", self._tick_loop, self.tick, REDUCING)
         self.supervisor.start("manifest-watcher", self._watch_loop)
-        self.supervisor.start("balances", self._balance_loop)
-        if self.options.kill_file is not None:
-            self._kill_switch(self.options.kill_file)
+        self.halts.start_loop("balances", self._balance_loop, self._refresh_balances, REDUCING)
 
     async def stop(self) -> None:
         """Stop entries, cancel resting orders, end tasks, close venues, close the journal."""
         if self._stopped:
             return
         self._stopped = True
-        self.states.set(GLOBAL, "halt", "runtime", "shutting down")
+        self.states.hold(GLOBAL, SHUTDOWN, HALTED, "runtime", "shutting down")
         open_orders = [s.client_id for s in self.tracker.open_orders()]
         if open_orders:
             try:
@@ -294,15 +318,15 @@ class Runtime:
         host = StrategyHost(path, loaded, runner, Ledger(name, runner.inventory), accounts=specs)
         host.hedge_seq = self._last_cycle(name, HEDGE_PAIR)
         self.strategies[name] = host
+        for gate in loaded.manifest.gates:
+            if gate.type == "kill_switch":
+                self._kill_switch(Path(gate.file))
         self._restore(host)
         self.hedges.attach(host)
         self._rewatch(host)
         runner.build_engine()
         self.journal.record_manifest(name, loaded.text)
         host.reload_ms.append((time.perf_counter() - seen_at) * 1000)
-        for gate in loaded.manifest.gates:
-            if gate.type == "kill_switch":
-                self._kill_switch(Path(gate.file))
         logger.bind(strategy=name).info(
             "strategy {} started from {} ({} pairs)", name, path, len(runner.pairs)
         )
@@ -457,9 +481,7 @@ class Runtime:
                 f"residual {result.residual_base} {pair.asset} left after repair: {result.reason}",
             )
             on_breach = self.strategies[strategy].loaded.manifest.risk.on_breach
-            self.states.set(
-                strategy, "halt" if on_breach == "halted" else "reduce", "risk", result.reason
-            )
+            self.states.hold(strategy, legging(pair.id), on_breach, "execution", result.reason)
             host = self.strategies[strategy]
             if host.hedger is not None:
                 host.hedger.take_residual()
@@ -521,7 +543,14 @@ class Runtime:
     def resume_pair(self, strategy: str, pair: str, by: str) -> str:
         """An operator resumes a halted pair on what the journal's fills say it holds: both
         legs' common base (`open`), or nothing (`idle`); a residual beyond it is the hedger's,
-        who measures at once. The pair's open incidents are resolved (journaled)."""
+        who measures at once. The pair's open incidents are resolved, and the strategy's
+        `legging:<pair>` hold released (journaled)."""
+        dest = self._resume_pair(strategy, pair, by)
+        if legging(pair) in self.states.holds(strategy):
+            self.states.release(strategy, legging(pair), by, f"pair {pair} resumed")
+        return dest
+
+    def _resume_pair(self, strategy: str, pair: str, by: str) -> str:
         runner = self._pair_runner(strategy, pair)
         if runner.machine.state != "halted":
             raise ValueError(
@@ -669,10 +698,39 @@ class Runtime:
         logger.bind(strategy=change.scope).warning(
             "trading state {} -> {} by {}: {}", change.source, change.dest, change.by, change.reason
         )
-        host = self.strategies.get(change.scope)
-        if host is not None:  # who holds the strategy's state now: a risk breach, or not
-            host.state_by_risk = change.by.startswith("risk")
         self.hedges.follow_global_state(list(self.strategies.values()))
+
+    def _on_hold(self, change: HoldChange) -> None:
+        hold = change.hold
+        self._notify()
+        pair = hold.source.removeprefix(legging(""))
+        if change.event == "release" and hold.source == legging(pair):
+            # The operator cleared a failed repair's hold: the pair it halted resumes with it.
+            host = self.strategies.get(hold.scope)
+            runners = host.runner.runners() if host is not None else []
+            if any(r.pair.id == pair and r.machine.state == "halted" for r in runners):
+                try:
+                    self._resume_pair(hold.scope, pair, change.by)
+                except ValueError as exc:  # a step still in flight: `arbiter pair resume`
+                    logger.bind(strategy=hold.scope, pair=pair).warning("{}", exc)
+        self.journal.record_hold(
+            hold.scope,
+            hold.source,
+            event=change.event,
+            state=hold.state,
+            held_by=hold.by,
+            by=change.by,
+            reason=change.reason,
+        )
+        logger.bind(strategy=hold.scope).warning(
+            "{} {} on {} ({}) by {}: {}",
+            change.event,
+            hold.source,
+            hold.scope,
+            hold.state,
+            change.by,
+            change.reason,
+        )
 
     def _journal_incident(self, incident: Incident, event: str) -> None:
         self.journal.record_incident_event(
@@ -684,26 +742,10 @@ class Runtime:
         )
 
     def _kill_switch(self, path: Path) -> None:
-        if path in self.kill_switches:
-            return
-
-        def trip(why: str) -> None:
-            self.states.set(GLOBAL, "halt", "kill-switch", why)
-
-        def clear(why: str) -> None:
-            self.states.set(GLOBAL, "resume", "kill-switch", why)
-
-        switch = KillSwitch(path, trip, clear)
-        self.kill_switches[path] = switch
-        switch.check()  # a file already present halts before the first entry
-        self.supervisor.start(f"kill-switch:{path}", switch.run)
+        self.halts.watch_kill_file(path)
 
     def _gave_up(self, entry: Supervised, exc: BaseException) -> None:
-        self.incidents.raise_(
-            f"task:{entry.name}", "task_failed", "supervisor", f"{entry.name}: {entry.last_error}"
-        )
-        if entry.owner is not None:
-            self.states.set(entry.owner, "halt", "supervisor", f"task {entry.name} keeps failing")
+        self.halts.gave_up(entry)
 
     # -- the loops ---------------------------------------------------------------------------
 
@@ -811,8 +853,11 @@ class Runtime:
     async def _balance_loop(self) -> None:
         while True:
             await asyncio.sleep(self.options.balance_refresh_s)
-            for name in list(self.accounts.sessions()):
-                await self.accounts.refresh_balances(name)
+            await self._refresh_balances()
+
+    async def _refresh_balances(self) -> None:
+        for name in list(self.accounts.sessions()):
+            await self.accounts.refresh_balances(name)
 
     # -- status ------------------------------------------------------------------------------
 
@@ -831,7 +876,13 @@ class Runtime:
             }
             body["realized_pnl"] = str(host.ledger.realized)
             body["gates_failed"] = dict(host.runner.gate_stats.failed)
-            body["breaches"] = dict(host.breaches)
+            holding = self.states.holding(name)
+            body["holds"] = [hold.describe() for hold in holding]
+            body["breaches"] = {  # the risk monitor's conditions holding now
+                h.source.removeprefix("risk:"): h.reason
+                for h in holding
+                if h.scope == name and h.source.startswith("risk:")
+            }
             body["hedger"] = host.hedger.machine.state if host.hedger else None
             body["fast_lane_us"] = fast_lane_percentiles(host.runner.stats.decide_ns)
             strategies.append(body)
@@ -845,6 +896,7 @@ class Runtime:
             "venues": self.accounts.connection_states(),
             "global_state": self.states.state(GLOBAL),
             "orders_being_finished": self.gateway.finishing(),
+            "global_holds": [hold.describe() for hold in self.states.holding(GLOBAL)],
             "incidents": [
                 {"key": i.key, "kind": i.kind, "state": i.state, "reason": i.reason}
                 for i in self.incidents.open()

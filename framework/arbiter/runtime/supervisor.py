@@ -2,7 +2,8 @@
 
 A task that raises is logged with its traceback and restarted after an exponential backoff.
 When it fails more than `max_failures` times within `window_s`, the supervisor gives up on it
-and calls `on_give_up` (the runtime halts the strategy it belonged to and raises an incident).
+and calls `on_give_up` (the runtime raises an incident, and a safety loop's death stops
+trading until an operator resumes it: see `arbiter.runtime.halts`).
 A task that returns normally is finished, not restarted. `stop()` cancels everything and waits.
 """
 

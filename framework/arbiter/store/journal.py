@@ -462,6 +462,42 @@ class Journal:
                 (scope, source, dest, by, reason, self._clock()),
             )
 
+    def record_hold(
+        self,
+        scope: str,
+        source: str,
+        *,
+        event: str,
+        state: str,
+        held_by: str,
+        by: str,
+        reason: str,
+    ) -> None:
+        """A trading-state source latched (`hold`: `state`, set by `held_by`) or cleared
+        (`release`), by `by`, and why: what it holds now and its history, together."""
+        ts = self._clock()
+        with self.batch():
+            if event == "hold":
+                self._conn.execute(
+                    "INSERT INTO trading_holds (scope, source, state, held_by, reason, since_ns) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, source) DO UPDATE SET "
+                    "state = excluded.state, held_by = excluded.held_by, "
+                    "reason = excluded.reason, since_ns = excluded.since_ns",
+                    (scope, source, state, held_by, reason, ts),
+                )
+            elif event == "release":
+                self._conn.execute(
+                    "DELETE FROM trading_holds WHERE scope = ? AND source = ?", (scope, source)
+                )
+            else:
+                raise ValueError(f"expected a hold event hold or release, was {event!r}")
+            self._conn.execute(
+                "INSERT INTO trading_hold_events "
+                "(scope, source, event, state, changed_by, reason, ts_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (scope, source, event, state, by, reason, ts),
+            )
+
     def record_incident_event(
         self, key: str, *, kind: str, event: str, source: str, reason: str
     ) -> None:

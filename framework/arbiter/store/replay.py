@@ -1,8 +1,9 @@
 """Read the journal back: what a restart needs before it reconciles with the venues.
 
 `load_state` returns every order that is not final (with its intent, its journaled events and
-its fills), every position, every cycle state and the incidents. `restore_orders` rebuilds an
-`OrderTracker` from it by replaying each order's accepted triggers through the order machine.
+its fills), every position, every cycle state, the incidents and the trading-state sources
+latched (`HoldRecord`). `restore_orders` rebuilds an `OrderTracker` from it by replaying each
+order's accepted triggers through the order machine.
 
 What the states mean after a crash, given that the executor journals the intent, then
 `submitted`, then sends:
@@ -46,6 +47,18 @@ class CycleRecord:
     handed_over: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class HoldRecord:
+    """A trading-state source latched when the journal was last written (`trading_holds`)."""
+
+    scope: str
+    source: str
+    state: str
+    held_by: str
+    reason: str
+    since_ns: int
+
+
 @dataclass(slots=True)
 class JournalState:
     schema_version: int
@@ -53,6 +66,7 @@ class JournalState:
     positions: dict[tuple[str, str], PositionUpdate] = field(default_factory=dict)
     cycles: dict[tuple[str, str], CycleRecord] = field(default_factory=dict)
     incidents: list[Incident] = field(default_factory=list)
+    holds: list[HoldRecord] = field(default_factory=list)  # oldest first
 
     def needs_query(self) -> list[str]:
         """Client ids whose send may or may not have reached the venue."""
@@ -80,6 +94,13 @@ def load_state(conn: sqlite3.Connection) -> JournalState:
             Incident(IncidentKind(r[0]), *r[1:])
             for r in conn.execute(
                 "SELECT kind, venue, symbol, client_id, message, ts_ns FROM incidents ORDER BY id"
+            ).fetchall()
+        ]
+        state.holds = [
+            HoldRecord(*row)
+            for row in conn.execute(
+                "SELECT scope, source, state, held_by, reason, since_ns FROM trading_holds "
+                "ORDER BY since_ns, scope, source"
             ).fetchall()
         ]
     finally:

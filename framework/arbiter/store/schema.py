@@ -176,6 +176,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) STRICT""",
         "INSERT INTO outbox_settled (id, seq) VALUES (1, 0)",
     ),
+    # v6: the trading-state sources latched now, one row per (scope, source), and each source's
+    # history (latched, changed, cleared: who and why); a restart rebuilds every halt from them.
+    (
+        """CREATE TABLE trading_holds (
+            scope TEXT NOT NULL,
+            source TEXT NOT NULL,
+            state TEXT NOT NULL,
+            held_by TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            since_ns INTEGER NOT NULL,
+            PRIMARY KEY (scope, source)
+        ) STRICT""",
+        """CREATE TABLE trading_hold_events (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,
+            source TEXT NOT NULL,
+            event TEXT NOT NULL,
+            state TEXT NOT NULL,
+            changed_by TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            ts_ns INTEGER NOT NULL
+        ) STRICT""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
