@@ -318,9 +318,15 @@ class StrategyRunner:
             net_delta_notional=deltas,
             funding_rates=dict(self.market.funding),
             venue_healthy=dict(self.market.healthy),
+            # draining pairs too: a removed pair still holding a position has a cycle open
             open_cycles={
-                pid: int(r.machine.state not in ("idle", "armed", "cooling_down"))
-                for pid, r in self.pairs.items()
+                r.pair.id: int(r.machine.state not in ("idle", "armed", "cooling_down"))
+                for r in self.runners()
+            },
+            entry_spread_bps={
+                direction: entry
+                for direction, (entry, _) in self.spreads(pair.id).items()
+                if entry is not None
             },
         )
 
