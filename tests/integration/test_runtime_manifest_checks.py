@@ -213,14 +213,21 @@ async def test_reload_when_applying_fails_midway_puts_the_running_version_back(
         "RuntimeError('subscription refused')"
     )
     assert list(host.runner.pairs) == ["btc"]
-    assert host.watched == watched  # bybit's ETH book, watched before okx refused, let go
+    assert host.watched == watched
+    # bybit's ETH book, watched before okx refused, let go again; okx's never counted
+    assert BookRef("spot", "ETHUSDT") not in runtime.accounts.watching("bybit")
+    assert BookRef("perp", "ETH-USDT-SWAP") not in runtime.accounts.watching("okx")
     assert host.runner.engine is not None
     assert pair.machine.state == "open"
 
     monkeypatch.undo()  # the venue takes it now: the same version, saved again, applies
     path.write_text(manifest("alpha", pairs=BTC + ETH) + "# again\n")
     await until(runtime, lambda: list(host.runner.pairs) == ["btc", "eth"], "applied")
-    await until(runtime, lambda: host.runner.spreads("eth") != {}, "eth's books streamed")
+    await until(
+        runtime,
+        lambda: host.runner.spreads("eth").get("buy_spot_short_perp", (None,))[0] is not None,
+        "both of eth's books streamed",
+    )
 
     set_basis(sim, "-40")
     await until(runtime, lambda: pair.stats.cycles_completed == 1, "exited both legs")

@@ -221,6 +221,11 @@ class VenueAccounts:
             limits=self._limits.get(spec.plugin),
         )
 
+    def watching(self, name: str) -> Mapping[BookRef, int]:
+        """The books the account streams, each with how many strategies watch it."""
+        acct = self._accounts.get(name)
+        return dict(acct.watched) if acct is not None else {}
+
     def watch(self, name: str, refs: Iterable[BookRef]) -> None:
         acct = self._accounts[name]
         refs = list(refs)
