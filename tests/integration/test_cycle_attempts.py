@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from arbiter.commands.run import _commands
+from arbiter.commands.run import control_commands
 from arbiter.control.api import ControlServer, Principal, Role
 from arbiter.execution.dual_leg import LegOrder
 from arbiter.sim import FaultKind
@@ -164,7 +164,9 @@ async def test_pair_in_error_waits_for_an_operator_across_a_restart_then_trades_
     }
     import asyncio
 
-    server = ControlServer(desk.runtime.status, _commands(desk.runtime, asyncio.Event()), tokens)
+    server = ControlServer(
+        desk.runtime.status, control_commands(desk.runtime, asyncio.Event()), tokens
+    )
     await server.start()
     try:
         body = {"strategy": "alpha", "pair": "btc"}

@@ -42,6 +42,18 @@ def test_validate_when_one_file_invalid_exits_one_and_prints_file_line_col(tmp_p
     assert f"{good}: ok (t: 1 pairs, 0 gates)" in result.output
 
 
+def test_validate_when_a_pair_is_named_hedge_refuses_it_at_its_line_and_column(
+    tmp_path: Path,
+) -> None:
+    bad = _write(tmp_path, "bad.yaml", MINIMAL.replace("  - id: btc", "  - id: hedge"))
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert (
+        f"{bad}:8:9: pairs[0].id: pair id 'hedge' is reserved (the hedger's orders carry it as "
+        "their pair); choose another id"
+    ) in result.output
+
+
 def test_validate_when_json_format_prints_one_object_per_file(tmp_path: Path) -> None:
     good = _write(tmp_path, "good.yaml", MINIMAL)
     bad = _write(tmp_path, "bad.yaml", "strategy: [\n")

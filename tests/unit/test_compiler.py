@@ -26,11 +26,12 @@ def test_gates_when_compiled_bind_to_enter_exit_or_both_by_hook() -> None:
     )
     (pair,) = compile_manifest(load_manifest_bytes(text)).pairs
     machine = pair.cycle.to_dict()
-    assert _guards(machine, "enter") == ["gate:e", "gate:a"]
+    # the built-in min_profit check guards every entry, ahead of the manifest's gates
+    assert _guards(machine, "enter") == ["min_profit", "gate:e", "gate:a"]
     assert _guards(machine, "exit") == ["gate:x", "gate:a"]
     for trigger in ("repaired", "flattened", "handed_to_hedger", "halt"):
         guards = [g for t in machine["transitions"] if t["trigger"] == trigger for g in t["guards"]]
-        assert not [g for g in guards if g.startswith("gate:")]
+        assert not [g for g in guards if g.startswith("gate:") or g == "min_profit"]
     assert pair.gate("gate:x").rule.type == "max_book_age_ms"
 
 

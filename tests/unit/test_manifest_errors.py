@@ -116,7 +116,45 @@ BAD_CASES = [
         "unknown field 'a'",
         id="spot-spot-leg-on-spot-perp-pair",
     ),
+    pytest.param(
+        MINIMAL.replace("  - id: btc", "  - id: hedge # <-"),
+        "pairs[0].id",
+        "pair id 'hedge' is reserved (the hedger's orders carry it as their pair)",
+        id="pair-id-reserved-for-the-hedger",
+    ),
+    pytest.param(
+        with_gates("{ name: min_profit, type: venue_healthy, when: always } # <-"),
+        "gates[0].name",
+        "gate name 'min_profit' is reserved",
+        id="gate-name-of-a-built-in-guard",
+    ),
 ]
+
+
+def test_removed_setting_when_loaded_points_at_its_key_and_says_what_to_use() -> None:
+    text = MINIMAL.replace(
+        "sizing: { order_notional: 100, max_position_notional: 1000 }",
+        "sizing:\n  order_notional: 100\n  max_position_notional: 1000\n  max_open_cycles: 2 # <-",
+    )
+    (error,) = _errors(text).errors
+    assert (error.path, error.line, error.column) == (
+        "sizing.max_open_cycles",
+        marked_line(text),
+        3,
+    )
+    assert error.message.startswith("no longer a setting (a pair runs one cycle at a time)")
+    assert "type: max_open_cycles" in error.message
+
+
+def test_removed_setting_when_in_a_pair_override_is_reported_there_too() -> None:
+    text = MINIMAL.replace(
+        "    asset: BTC",
+        "    asset: BTC\n"
+        "    sizing: { order_qty: 1, max_position_notional: 9, max_open_cycles: 1 } # <-",
+    )
+    (error,) = _errors(text).errors
+    assert (error.path, error.line) == ("pairs[0].sizing.max_open_cycles", marked_line(text))
+    assert "no longer a setting" in error.message
 
 
 @pytest.mark.parametrize(("text", "path", "fragment"), BAD_CASES)
@@ -260,3 +298,10 @@ def test_unknown_plugin_when_installed_list_given_names_the_installed_ones() -> 
     assert (only.path, only.line) == ("venues.okx.plugin", marked_line(text))
     assert only.message == "unknown venue plugin 'okex'; installed: bybit, okx"
     load_manifest_bytes(MINIMAL, plugins=["bybit", "okx"])  # known plugins pass
+
+
+def test_reserved_pair_ids_when_compared_with_the_runtime_include_the_hedgers_pair() -> None:
+    from arbiter.manifest.models import RESERVED_PAIR_IDS
+    from arbiter.runtime.ledger import HEDGE_PAIR
+
+    assert HEDGE_PAIR in RESERVED_PAIR_IDS

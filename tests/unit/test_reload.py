@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from arbiter.manifest.yaml_source import SourceError
 from arbiter.runtime.reload import ManifestWatcher, ReloadManager
 from tests.manifest_samples import MINIMAL
 
@@ -89,3 +90,33 @@ def test_non_yaml_files_when_in_watched_directory_are_ignored(tmp_path: Path) ->
     _, watcher, _ = _start(tmp_path)
     (tmp_path / "notes.txt").write_text("hello")
     assert watcher.scan() == []
+
+
+def test_refuse_when_an_applied_edit_fails_puts_the_previous_version_back(tmp_path: Path) -> None:
+    path, watcher, manager = _start(tmp_path)
+    running_before = manager.running[path]
+    _save(path, MINIMAL.replace("entry_bps: 10", "entry_bps: 14"))
+    (decision,) = manager.apply(watcher.scan())
+    assert decision.previous is running_before
+    error = SourceError("okx lists no perp 'X'", "pairs[0].perp.symbol", 12, 29)
+    text = manager.refuse(path, [error], keep=decision.previous)
+    assert text == f"{path}:12:29: pairs[0].perp.symbol: okx lists no perp 'X'"
+    assert manager.running[path] is running_before
+    assert manager.last_error[path] == text
+    _save(path, MINIMAL.replace("entry_bps: 10", "entry_bps: 12"))  # diffed against the old one
+    (decision,) = manager.apply(watcher.scan())
+    assert decision.describe() == "pair btc: thresholds changed in place"
+    assert path not in manager.last_error
+
+
+def test_refuse_when_a_new_file_fails_to_start_leaves_nothing_running_from_it(
+    tmp_path: Path,
+) -> None:
+    _, watcher, manager = _start(tmp_path)
+    second = tmp_path / "b.yaml"
+    _save(second, MINIMAL.replace("name: t", "name: second"))
+    (decision,) = manager.apply(watcher.scan())
+    assert (decision.action, decision.previous) == ("start", None)
+    manager.refuse(second, [SourceError("cannot open: refused", "venues.okx", 6, 8)], keep=None)
+    assert second not in manager.running
+    assert manager.last_error[second] == f"{second}:6:8: venues.okx: cannot open: refused"

@@ -45,6 +45,8 @@ def _snapshot(**overrides: object) -> RiskSnapshot:
         "books": {SPOT: book, PERP: book},
         "balances": {("bybit", "USDT"): BalanceView(Decimal(5000), Decimal(5000))},
         "venue_healthy": {"bybit": True, "okx": True},
+        # at the entry threshold (10 bps): the built-in min_profit guard passes, 8 >= 3
+        "entry_spread_bps": {"buy_spot_short_perp": Decimal(10)},
     }
     fields.update(overrides)
     return RiskSnapshot(**fields)  # type: ignore[arg-type]
@@ -215,6 +217,54 @@ def test_max_open_cycles_when_at_limit_blocks_entry_only() -> None:
     assert _check(pair, _snapshot(open_cycles={"btc": 1}))[0]
 
 
+def test_max_open_cycles_when_other_pairs_hold_the_cycles_counts_them_too() -> None:
+    pair = _pair("{ name: c, type: max_open_cycles, when: before_entry, max_cycles: 2 }")
+    passed, reason = _check(pair, _snapshot(open_cycles={"btc": 0, "eth": 1, "sol": 1}))
+    assert not passed
+    assert reason == "2 cycles open across the strategy's pairs, limit 2"
+
+
+def test_max_open_cycles_when_scoped_counts_only_its_pairs() -> None:
+    text = XRP + (
+        "gates:\n"
+        "  - { name: c, type: max_open_cycles, when: before_entry, max_cycles: 1, pairs: [btc] }\n"
+    )
+    (pair,) = compile_manifest(load_manifest_bytes(text)).pairs
+    snapshot = _snapshot(open_cycles={"btc": 0, "eth": 1})
+    assert _check(pair, snapshot) == (True, "0 cycles open across pairs btc, limit 1")
+
+
+def _enter(entry_bps: str | None) -> tuple[bool, str]:
+    """Fire `enter` on the compiled XRP pair (entry 10, exit 2, min_profit 3) with the engine's
+    net entry spread at `entry_bps` (None: unknown): accepted, and the min_profit reason."""
+    (pair,) = compile_manifest(load_manifest_bytes(XRP)).pairs
+    runner = MachineRunner(pair.cycle, PairGates(pair).resolve)
+    runner.fire("spread_entered")
+    spreads = {} if entry_bps is None else {"buy_spot_short_perp": Decimal(entry_bps)}
+    decision = runner.fire(
+        "enter", decision=ENTER_BUY, snapshot=_snapshot(entry_spread_bps=spreads)
+    )
+    return decision.accepted, dict(decision.guards)["min_profit"].reason
+
+
+def test_min_profit_when_expected_round_trip_short_of_it_refuses_entry_with_numbers() -> None:
+    assert _enter("4.99") == (
+        False,
+        "net entry spread 4.99 bps - exit_bps 2 = 2.99 bps expected, min_profit_bps 3",
+    )
+
+
+def test_min_profit_when_expected_round_trip_reaches_it_lets_entry_through() -> None:
+    assert _enter("5") == (
+        True,
+        "net entry spread 5 bps - exit_bps 2 = 3 bps expected, min_profit_bps 3",
+    )
+
+
+def test_min_profit_when_entry_spread_unknown_fails_closed() -> None:
+    assert _enter(None) == (False, "pair btc buy_spot_short_perp: net entry spread unknown")
+
+
 @pytest.mark.parametrize(
     ("when", "inside"),
     [
@@ -268,9 +318,10 @@ def test_gated_trigger_when_fired_without_snapshot_fails_closed() -> None:
     runner.fire("spread_entered")
     decision = runner.fire("enter")
     assert not decision.accepted
-    assert (
-        decision.failures[0][1].reason == "gate:perp-absorbs: fired without a decision and snapshot"
-    )
+    assert [(name, r.reason) for name, r in decision.failures] == [
+        ("min_profit", "min_profit: fired without a decision and snapshot"),
+        ("gate:perp-absorbs", "gate:perp-absorbs: fired without a decision and snapshot"),
+    ]
 
 
 def test_gate_stats_when_shared_count_every_evaluation_per_gate() -> None:

@@ -8,7 +8,9 @@ Repair (`legging` -> ...), `halt`, `resume` and `fail` are never gated: a one-le
 must always be repairable, whatever a gate says.
 
 A gate guard is named `gate:<name>`; the resolver that evaluates it (in `arbiter.risk`) looks the
-gate up in `PairPlan.gates` by that name.
+gate up in `PairPlan.gates` by that name. Every pair's `enter` also carries the built-in guard
+`min_profit` (`thresholds.min_profit_bps`: the net entry spread at the decision, less the exit
+threshold the cycle will leave at, must be at least that much), first among its guards.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from arbiter.fsm.order import ORDER
 from arbiter.fsm.table import MachineDef
 from arbiter.fsm.trading_state import TRADING_STATE
 from arbiter.fsm.venue_connection import VENUE_CONNECTION
-from arbiter.manifest.gates import Gate, Hook
+from arbiter.manifest.gates import MIN_PROFIT_GUARD, Gate, Hook
 from arbiter.manifest.loader import LoadedManifest
 from arbiter.manifest.models import (
+    HEDGE_INSTRUMENT_KIND,
+    LEG_KINDS,
     Execution,
     Manifest,
     Risk,
@@ -46,6 +50,9 @@ HOOK_TRIGGERS: dict[Hook, tuple[str, ...]] = {
 }
 
 GATE_GUARD_PREFIX = "gate:"
+_MIN_PROFIT_NOTE = (
+    "net entry spread at the decision, less exit_bps, is at least thresholds.min_profit_bps"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,26 +140,25 @@ def compile_manifest(source: LoadedManifest | Manifest) -> Plan:
 
 
 def _compile_pair(m: Manifest, pair: SpotPerpPair | SpotSpotPair) -> PairPlan:
-    def leg(role: str, kind: str) -> LegPlan:
-        ref = getattr(pair, role)
-        return LegPlan(role, ref.venue, m.venues[ref.venue].plugin, ref.symbol, kind)
-
-    if isinstance(pair, SpotPerpPair):
-        legs = (leg("spot", "spot"), leg("perp", "perp"))
-    else:
-        legs = (leg("a", "spot"), leg("b", "spot"))
-
+    legs = tuple(
+        LegPlan(role, ref.venue, m.venues[ref.venue].plugin, ref.symbol, LEG_KINDS[role])
+        for role, ref in pair.legs()
+    )
     gates = tuple(
         GatePlan(g.name, g.type, _triggers(g.when), g)
         for g in m.gates
         if g.pairs is None or pair.id in g.pairs
     )
-    cycle = CYCLE
+    cycle = CYCLE.with_guards(ENTRY_TRIGGER, (MIN_PROFIT_GUARD,))
     for trigger in (ENTRY_TRIGGER, EXIT_TRIGGER):
         guards = tuple(GATE_GUARD_PREFIX + g.name for g in gates if trigger in g.triggers)
         if guards:
             cycle = cycle.with_guards(trigger, guards)
-    cycle = replace(cycle, name=f"cycle[{pair.id}]")
+    cycle = replace(
+        cycle,
+        name=f"cycle[{pair.id}]",
+        guard_descriptions={**cycle.guard_descriptions, MIN_PROFIT_GUARD: _MIN_PROFIT_NOTE},
+    )
 
     return PairPlan(
         id=pair.id,
@@ -176,18 +182,15 @@ def _hedge_leg(m: Manifest, pair: SpotPerpPair | SpotSpotPair) -> LegPlan | None
     if m.hedge is None:
         return None
     ref = m.hedge.instruments.get(pair.asset)
-    if ref is not None:
-        return LegPlan("hedge", ref.venue, m.venues[ref.venue].plugin, ref.symbol, "perp")
-    for other in m.pairs:  # the perp leg of the first spot_perp pair on this asset
-        if isinstance(other, SpotPerpPair) and other.asset == pair.asset:
-            return LegPlan(
-                "hedge",
-                other.perp.venue,
-                m.venues[other.perp.venue].plugin,
-                other.perp.symbol,
-                "perp",
-            )
-    return None  # unreachable for a validated manifest: references.py refuses it
+    if ref is None:  # the perp leg of the first spot_perp pair on this asset
+        ref = next(
+            (p.perp for p in m.pairs if isinstance(p, SpotPerpPair) and p.asset == pair.asset),
+            None,
+        )
+    if ref is None:
+        return None  # unreachable for a validated manifest: references.py refuses it
+    plugin = m.venues[ref.venue].plugin
+    return LegPlan("hedge", ref.venue, plugin, ref.symbol, HEDGE_INSTRUMENT_KIND)
 
 
 def _pair_dict(p: PairPlan) -> dict[str, Any]:

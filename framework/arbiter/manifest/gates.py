@@ -26,6 +26,13 @@ from arbiter.manifest.types import (
     Strict,
 )
 
+# Built-in guards on the cycle machine (bound by `arbiter.compiler.plan`), counted and reported
+# beside the gates under these names: a gate may not take one.
+MIN_PROFIT_GUARD = "min_profit"
+RESERVED_GATE_NAMES: dict[str, str] = {
+    MIN_PROFIT_GUARD: "the built-in check of thresholds.min_profit_bps is reported under it",
+}
+
 
 class Hook(StrEnum):
     BEFORE_ENTRY = "before_entry"
@@ -64,6 +71,14 @@ class _Gate(Strict):
     pairs: list[Name] | None = Field(
         default=None, description="pair ids it applies to; all when omitted"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        why = RESERVED_GATE_NAMES.get(value)
+        if why is not None:
+            raise ValueError(f"gate name {value!r} is reserved ({why}); choose another name")
+        return value
 
 
 class MinDepth(_Gate):

@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from arbiter.manifest import gates as gates_module
 from arbiter.manifest import models as models_module
-from arbiter.manifest.models import Manifest
+from arbiter.manifest.models import REMOVED_FIELDS, Manifest
 from arbiter.manifest.references import check_references
 from arbiter.manifest.yaml_source import (
     MAX_FILE_BYTES,
@@ -49,6 +49,11 @@ class LoadedManifest:
     sha256: str
     document: Document
     text: str = ""  # the file as read (UTF-8), journaled with each applied version
+
+    def error_at(self, path: Path, message: str) -> SourceError:
+        """`message` about the value at `path` (its nearest ancestor if it has none), placed
+        at its line and column in this file: for problems found after loading."""
+        return _at(self.document, path, message)
 
 
 def load_manifest(path: str | FsPath, plugins: Collection[str] | None = None) -> LoadedManifest:
@@ -97,10 +102,18 @@ def _at(document: Document, path: Path, message: str) -> SourceError:
 def _locate(document: Document, err: ErrorDetails) -> SourceError:
     path = _document_path(document.data, tuple(err["loc"]), err["type"])
     about_key = "[key]" in err["loc"] or err["type"] == "extra_forbidden"
+    message = _removed(path) if err["type"] == "extra_forbidden" else None
+    message = message or _message(err)
     key_pos = document.keys.get(path) if about_key else None
     if key_pos is not None:  # an unknown or malformed key: point at the key, not at its value
-        return SourceError(_message(err), dotted(path), key_pos.line, key_pos.column)
-    return _at(document, path, _message(err))
+        return SourceError(message, dotted(path), key_pos.line, key_pos.column)
+    return _at(document, path, message)
+
+
+def _removed(path: Path) -> str | None:
+    """What to write instead of a field this format no longer has (`REMOVED_FIELDS`)."""
+    names = [p for p in path if isinstance(p, str)]
+    return REMOVED_FIELDS.get((names[-2], names[-1])) if len(names) >= 2 else None
 
 
 _TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}

@@ -2,7 +2,17 @@
 
 Each section is a frozen pydantic model with `extra="forbid"`. Checks that need one section
 only live on that section; checks across sections (a pair naming a venue that is not declared)
-live in `arbiter.manifest.references`, so their errors can point at the exact field.
+live in `arbiter.manifest.references`, so their errors can point at the exact field; checks
+against what the venues list live in `arbiter.manifest.listings`.
+
+Rules kept here:
+- every setting is read by the runtime; one that was dropped stays in `REMOVED_FIELDS`, so a
+  manifest still carrying it is told what to use instead, at the field's line and column;
+- names the runtime gives its own things are refused as ids (`RESERVED_PAIR_IDS` here,
+  `RESERVED_GATE_NAMES` in `arbiter.manifest.gates`), so a pair's orders and counts are never mistaken for the hedger's
+  or a built-in guard's;
+- a leg's role fixes the product it trades (`LEG_KINDS`): spot, perp, a and b legs, and hedge
+  instruments (`HEDGE_INSTRUMENT_KIND`).
 """
 
 from __future__ import annotations
@@ -11,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from arbiter.manifest.gates import Gate
 from arbiter.manifest.types import (
@@ -21,13 +31,32 @@ from arbiter.manifest.types import (
     Millis,
     Name,
     PositiveDec,
-    PositiveInt,
     Ratio,
     Seconds,
     Strict,
 )
 
 FORMAT_VERSION = 1
+
+# The runtime names every hedge order (strategy, "hedge", n, "hedge.<asset>") in the pair field
+# of its intent id; a pair with that id would have its fills booked as hedge fills.
+HEDGE_PAIR_ID = "hedge"
+RESERVED_PAIR_IDS: dict[str, str] = {
+    HEDGE_PAIR_ID: "the hedger's orders carry it as their pair",
+}
+
+# (parent section, field) -> what to write instead; the loader reports it at the field.
+REMOVED_FIELDS: dict[tuple[str, str], str] = {
+    ("sizing", "max_open_cycles"): (
+        "no longer a setting (a pair runs one cycle at a time); to cap the cycles open "
+        "across the strategy's pairs, declare a gate "
+        "{ name: cycles-cap, type: max_open_cycles, when: before_entry, max_cycles: N }"
+    ),
+}
+
+# role -> the product a leg in that role trades
+LEG_KINDS: dict[str, str] = {"spot": "spot", "perp": "perp", "a": "spot", "b": "spot"}
+HEDGE_INSTRUMENT_KIND = "perp"
 
 _LITERAL_SECRET_KEYS = frozenset(
     {"api_key", "key", "secret", "api_secret", "passphrase", "password", "token"}
@@ -107,7 +136,10 @@ class Thresholds(Strict):
 
     entry_bps: Bps = Field(description="enter when the net entry spread reaches this")
     exit_bps: Annotated[Bps, Field(description="exit when the net spread converges to this")]
-    min_profit_bps: Bps = Field(description="minimum expected round-trip profit after all fees")
+    min_profit_bps: Bps = Field(
+        description="minimum expected round-trip profit after all fees, checked at each entry: "
+        "the net entry spread at the decision less exit_bps must reach it"
+    )
     hysteresis_bps: Bps = Field(
         default=Decimal(0), description="a crossing must retreat this far to re-arm"
     )
@@ -136,7 +168,6 @@ class Sizing(Strict):
     order_notional: PositiveDec | None = Field(default=None, description="quote currency per cycle")
     order_qty: PositiveDec | None = Field(default=None, description="base units per cycle")
     max_position_notional: PositiveDec = Field(description="per pair, in quote currency")
-    max_open_cycles: PositiveInt = 1
 
     @model_validator(mode="after")
     def _one_size(self) -> Sizing:
@@ -173,6 +204,14 @@ class _Pair(Strict):
     )
     sizing: Sizing | None = Field(default=None, description="overrides the strategy's sizing")
 
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        why = RESERVED_PAIR_IDS.get(value)
+        if why is not None:
+            raise ValueError(f"pair id {value!r} is reserved ({why}); choose another id")
+        return value
+
 
 class SpotPerpPair(_Pair):
     type: Literal["spot_perp"]
@@ -180,12 +219,20 @@ class SpotPerpPair(_Pair):
     perp: LegRef
     direction: SpotPerpDirection = SpotPerpDirection.BUY_SPOT_SHORT_PERP
 
+    def legs(self) -> tuple[tuple[str, LegRef], ...]:
+        """(role, leg) of both legs; `LEG_KINDS[role]` is the product each trades."""
+        return (("spot", self.spot), ("perp", self.perp))
+
 
 class SpotSpotPair(_Pair):
     type: Literal["spot_spot"]
     a: LegRef
     b: LegRef
     direction: SpotSpotDirection = SpotSpotDirection.BOTH
+
+    def legs(self) -> tuple[tuple[str, LegRef], ...]:
+        """(role, leg) of both legs; `LEG_KINDS[role]` is the product each trades."""
+        return (("a", self.a), ("b", self.b))
 
     @model_validator(mode="after")
     def _distinct(self) -> SpotSpotPair:

@@ -4,6 +4,9 @@ A gate returns pass or fail with a reason that names the numbers, e.g.
 "okx:BTC-USDT-SWAP bid depth within 10 bps is 1.8 BTC, needs 3.0 BTC (3 x order 1.0 BTC)".
 Evaluation happens only when the cycle machine fires a gated trigger (a threshold crossing),
 never per book update, so it costs the fast lane nothing between crossings.
+
+Besides the manifest's gates, every `enter` carries the built-in `min_profit` guard
+(`check_min_profit`), evaluated, counted and reported the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from arbiter.compiler.plan import GATE_GUARD_PREFIX, LegPlan, PairPlan
 from arbiter.fsm.runner import GuardResult
 from arbiter.manifest import gates as g
+from arbiter.manifest.gates import MIN_PROFIT_GUARD
 from arbiter.risk.snapshot import BPS, RiskSnapshot, Side
 
 PASS = GuardResult(True)
@@ -194,14 +198,17 @@ def _venue_healthy(
 def _max_open_cycles(
     rule: g.MaxOpenCycles, pair: PairPlan, d: Decision, snap: RiskSnapshot
 ) -> GuardResult:
-    open_now = snap.open_cycles.get(pair.id, 0)
+    """Cycles open across the strategy's pairs the gate applies to (a pair runs one cycle at a
+    time, so a count of the deciding pair alone could never reach a limit)."""
+    scope = "the strategy's pairs" if rule.pairs is None else f"pairs {', '.join(rule.pairs)}"
+    open_now = sum(
+        n for pid, n in snap.open_cycles.items() if rule.pairs is None or pid in rule.pairs
+    )
     if d.trigger != "enter":
-        return GuardResult(
-            True, f"pair {pair.id} has {open_now} open cycles (exits always allowed)"
-        )
+        return GuardResult(True, f"{open_now} cycles open across {scope} (exits always allowed)")
     return GuardResult(
         open_now < rule.max_cycles,
-        f"pair {pair.id} has {open_now} open cycles, limit {rule.max_cycles}",
+        f"{open_now} cycles open across {scope}, limit {rule.max_cycles}",
     )
 
 
@@ -237,6 +244,25 @@ def _kill_switch(
 ) -> GuardResult:
     present = snap.file_exists(rule.file)
     return GuardResult(not present, f"kill file {rule.file} {'exists' if present else 'absent'}")
+
+
+def check_min_profit(pair: PairPlan, d: Decision, snap: RiskSnapshot) -> GuardResult:
+    """`thresholds.min_profit_bps`: the expected round trip of a cycle entered now, the net
+    entry spread at the decision less the exit threshold it will leave at, must reach it.
+
+    Above `entry_bps` this always holds (the manifest keeps min_profit_bps <= entry_bps -
+    exit_bps); it bites while a pair stays armed with its spread back inside the hysteresis
+    band, or when the spread moved between the crossing and the decision."""
+    t = pair.thresholds
+    entry = snap.entry_spread_bps.get(d.direction)
+    if entry is None:
+        return GuardResult(False, f"pair {pair.id} {d.direction}: net entry spread unknown")
+    expected = entry - t.exit_bps
+    return GuardResult(
+        expected >= t.min_profit_bps,
+        f"net entry spread {_fmt(entry)} bps - exit_bps {_fmt(t.exit_bps)} = "
+        f"{_fmt(expected)} bps expected, min_profit_bps {_fmt(t.min_profit_bps)}",
+    )
 
 
 Evaluator = Callable[[Any, PairPlan, Decision, RiskSnapshot], GuardResult]
@@ -300,10 +326,14 @@ class PairGates:
         return result
 
     def resolve(self, guard: str, context: Mapping[str, Any]) -> GuardResult:
-        if guard.startswith(GATE_GUARD_PREFIX):
+        if guard.startswith(GATE_GUARD_PREFIX) or guard == MIN_PROFIT_GUARD:
             decision, snapshot = context.get("decision"), context.get("snapshot")
             if not isinstance(decision, Decision) or not isinstance(snapshot, RiskSnapshot):
                 return GuardResult(False, f"{guard}: fired without a decision and snapshot")
+            if guard == MIN_PROFIT_GUARD:
+                result = check_min_profit(self.pair, decision, snapshot)
+                self.stats.record(MIN_PROFIT_GUARD, result)
+                return result
             return self.evaluate(guard, decision, snapshot)
         if self._other is None:
             return GuardResult(False, f"{guard}: no resolver")

@@ -69,4 +69,7 @@ class RiskSnapshot:
     funding_rates: Mapping[LegKey, Decimal] = field(default_factory=dict)
     venue_healthy: Mapping[str, bool] = field(default_factory=dict)
     open_cycles: Mapping[str, int] = field(default_factory=dict)  # pair id -> cycles not idle
+    # direction -> the deciding pair's net entry spread in bps, as the spread engine last
+    # computed it (VWAP at the pair's size, after taker fees on both legs); absent when unknown
+    entry_spread_bps: Mapping[str, Decimal] = field(default_factory=dict)
     file_exists: Callable[[str], bool] = _file_exists

@@ -221,15 +221,19 @@ class VenueAccounts:
             limits=self._limits.get(spec.plugin),
         )
 
+    def watching(self, name: str) -> Mapping[BookRef, int]:
+        """The books the account streams, each with how many strategies watch it."""
+        acct = self._accounts.get(name)
+        return dict(acct.watched) if acct is not None else {}
+
     def watch(self, name: str, refs: Iterable[BookRef]) -> None:
         acct = self._accounts[name]
-        new = []
+        refs = list(refs)
+        new = [ref for ref in dict.fromkeys(refs) if ref not in acct.watched]
+        if new:  # first: a session refusing a book leaves the counts as they were
+            acct.session.watch_books(new)
         for ref in refs:
             acct.watched[ref] = acct.watched.get(ref, 0) + 1
-            if acct.watched[ref] == 1:
-                new.append(ref)
-        if new:
-            acct.session.watch_books(new)
 
     def unwatch(self, name: str, refs: Iterable[BookRef]) -> None:
         acct = self._accounts.get(name)

@@ -10,6 +10,11 @@ and going. `ReloadManager.apply()` turns what the scan found into decisions:
 - a new file starts a strategy, a deleted file drains it, a file whose strategy name collides
   with another running strategy is refused like an invalid file.
 
+A decision the manager takes is not yet in effect: the runtime then checks the version against
+the venues (`arbiter.manifest.listings`: every symbol listed, as the right product) and applies
+it. If that refuses or fails, `refuse` puts back the version that was running before, with the
+error (file:line:col where it has a field) kept for the file as for an invalid one.
+
 The runtime polls `scan()` every `DEFAULT_POLL_S` (and on SIGHUP or `arbiter reload`), which
 keeps the file-saved-to-change-in-effect latency under 200 ms without a notification library.
 """
@@ -17,7 +22,7 @@ keeps the file-saved-to-change-in-effect latency under 200 ms without a notifica
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +97,7 @@ class ReloadDecision:
     manifest: LoadedManifest | None = None
     diff: ManifestDiff | None = None
     errors: tuple[SourceError, ...] = ()
+    previous: LoadedManifest | None = None  # what ran from this file before the decision
 
     def describe(self) -> str:
         if self.errors:
@@ -114,7 +120,15 @@ class ReloadManager:
     def apply(self, changes: list[FileChange]) -> list[ReloadDecision]:
         decisions = []
         for change in changes:
-            decision = self._decide(change)
+            try:
+                decision = self._decide(change)
+            except Exception as exc:  # one file must never stop the others' decisions
+                decision = ReloadDecision(
+                    change.path,
+                    "rejected",
+                    self.strategy_of(change.path) or "",
+                    errors=(SourceError(f"could not read this version: {exc!r}"),),
+                )
             if decision.action == "rejected":
                 self.last_error[change.path] = decision.describe()
             else:
@@ -126,12 +140,27 @@ class ReloadManager:
             decisions.append(decision)
         return decisions
 
+    def refuse(self, path: Path, errors: Sequence[SourceError], keep: LoadedManifest | None) -> str:
+        """The runtime could not put a decided version of `path` in effect (a venue does not
+        list a symbol, an account would not open, applying raised): `keep` (what still runs
+        from the file, None if nothing) is its version again, and the error is kept for the
+        file. Returns the error as rendered."""
+        text = "\n".join(e.render(str(path)) for e in errors)
+        if keep is None:
+            self.running.pop(path, None)
+        else:
+            self.running[path] = keep
+        self.last_error[path] = text
+        return text
+
     def _decide(self, change: FileChange) -> ReloadDecision:
         old = self.running.get(change.path)
         if change.kind == "deleted":
             if old is None:
                 return ReloadDecision(change.path, "unchanged")
-            return ReloadDecision(change.path, "drain", old.manifest.strategy.name, old)
+            return ReloadDecision(
+                change.path, "drain", old.manifest.strategy.name, old, previous=old
+            )
         try:
             new = load_manifest_bytes(change.content, str(change.path), self.plugins)
         except ManifestError as exc:
@@ -155,6 +184,6 @@ class ReloadManager:
         if old is None:
             return ReloadDecision(change.path, "start", name, new)
         if old.sha256 == new.sha256:
-            return ReloadDecision(change.path, "unchanged", name, old)
+            return ReloadDecision(change.path, "unchanged", name, old, previous=old)
         diff = diff_manifests(old.manifest, new.manifest)
-        return ReloadDecision(change.path, "apply", name, new, diff)
+        return ReloadDecision(change.path, "apply", name, new, diff, previous=old)

@@ -18,6 +18,14 @@ gates of armed pairs, checks risk limits, refreshes venue health and collects dr
 manifest watcher is polled every `DEFAULT_POLL_S`; a reload applies in place
 (`StrategyRunner.reload`) and is journaled with its hash and diff.
 
+A version is checked against the venues before it is applied (every symbol listed as the
+product its leg needs, `arbiter.manifest.listings`), when a file starts a strategy (start-up
+too) and before a reload replaces the running version. If that check, opening an account, or
+applying the version fails, the running version stays as it was (pairs, engine, watched books,
+hedger) and the error, with file:line:col, shows in `status()` and as an incident
+(`manifest:<file>`, journaled), resolved once a later version of the file is in effect. The
+watch loop outlives any one file.
+
 `stop()` shuts down in order: entries stop (`shutdown` halts "*"), resting orders are
 cancelled, the supervisor's tasks end, the venue sessions close, the journal closes.
 """
@@ -47,7 +55,10 @@ from arbiter.execution.records import ChangeKind, OrderSnapshot
 from arbiter.execution.recovery import RecoveryReport, reconcile
 from arbiter.execution.reservations import Reservations
 from arbiter.fsm.runner import Decision as FsmDecision
+from arbiter.manifest.diff import ManifestDiff
+from arbiter.manifest.listings import check_listings
 from arbiter.manifest.loader import LoadedManifest
+from arbiter.manifest.yaml_source import SourceError
 from arbiter.market.events import BookDelta, BookSnapshot, Funding, MarketEvent, Ticker
 from arbiter.risk.kill_switch import KillSwitch
 from arbiter.risk.trading import (
@@ -60,7 +71,7 @@ from arbiter.risk.trading import (
     TradingStates,
     legging,
 )
-from arbiter.runtime.accounts import AccountError, AccountSpec, VenueAccounts
+from arbiter.runtime.accounts import AccountSpec, VenueAccounts
 from arbiter.runtime.halts import Halts
 from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
@@ -208,16 +219,13 @@ class Runtime:
         startable = [d for d in decisions if d.action == "start" and d.manifest is not None]
         for decision in decisions:
             if decision.action == "rejected":
-                self.stats.reloads_rejected += 1
-                logger.error("manifest refused:\n{}", decision.describe())
+                self._report_refusal(decision.path, decision.strategy, decision.describe())
         # Every account any manifest names is open before recovery, so recovery sees them all.
         for decision in startable:
             assert decision.manifest is not None
-            try:
-                await self._open_accounts(decision.manifest)
-            except AccountError as exc:
-                self.reloads.last_error[decision.path] = str(exc)
-                logger.error("{}: {}", decision.path, exc)
+            _, errors = await self._open_accounts(decision.manifest)
+            if errors:
+                self._refuse(decision.path, decision.strategy, errors, keep=None)
         self.stats.recovery = await reconcile(
             self.gateway, _TradingVenues(self.accounts), self.journal
         )
@@ -233,7 +241,7 @@ class Runtime:
             )
         for decision in startable:
             assert decision.manifest is not None
-            if decision.path not in self.reloads.last_error:
+            if self.reloads.running.get(decision.path) is decision.manifest:  # not refused
                 await self._start_strategy(decision.path, decision.manifest, time.perf_counter())
         # Everything built so far (modules, markets, restored orders) lives as long as the
         # runtime: keep it out of every future collection, so a full GC pass never lands on
@@ -295,41 +303,99 @@ class Runtime:
 
     # -- strategies ------------------------------------------------------------------------
 
-    async def _open_accounts(self, loaded: LoadedManifest) -> dict[str, AccountSpec]:
+    async def _open_accounts(
+        self, loaded: LoadedManifest
+    ) -> tuple[dict[str, AccountSpec], list[SourceError]]:
+        """Acquire every account the manifest names for its strategy; on any failure, the
+        errors (each at its `venues.<name>` entry) and none of the accounts kept."""
         name = loaded.manifest.strategy.name
         specs = {n: AccountSpec.of(n, v) for n, v in loaded.manifest.venues.items()}
-        problems = self.accounts.check(specs.values())
-        if problems:
-            raise AccountError("; ".join(problems))
+        errors = [
+            loaded.error_at(("venues", venue), problem)
+            for venue, spec in specs.items()
+            for problem in self.accounts.check([spec])
+        ]
+        if errors:
+            return specs, errors
         # Every account opens at once: each start is a few rate-limited REST reads.
-        await asyncio.gather(*(self.accounts.acquire(spec, name) for spec in specs.values()))
-        return specs
+        results = await asyncio.gather(
+            *(self.accounts.acquire(spec, name) for spec in specs.values()),
+            return_exceptions=True,
+        )
+        for venue, result in zip(specs, results, strict=True):
+            if isinstance(result, Exception):
+                errors.append(loaded.error_at(("venues", venue), f"cannot open: {result}"))
+            elif isinstance(result, BaseException):
+                raise result  # cancelled: the runtime is stopping
+        if errors:
+            await self._release(specs, name)
+        return specs, errors
 
-    async def _start_strategy(self, path: Path, loaded: LoadedManifest, seen_at: float) -> None:
+    async def _release(self, specs: Mapping[str, AccountSpec], owner: str) -> None:
+        for account in specs:
+            if self.accounts.spec(account) is not None:
+                await self.accounts.release(account, owner)
+
+    def _listing_errors(self, loaded: LoadedManifest) -> list[SourceError]:
+        """What the venues do not list of the manifest's legs, among the accounts open with
+        this manifest's definition of them (the others are checked once they are)."""
+        same = [
+            name
+            for name, venue in loaded.manifest.venues.items()
+            if name in self.accounts and not self.accounts.check([AccountSpec.of(name, venue)])
+        ]
+        return check_listings(loaded, self.market.instruments, same)
+
+    async def _start_strategy(
+        self,
+        path: Path,
+        loaded: LoadedManifest,
+        seen_at: float,
+        *,
+        keep: LoadedManifest | None = None,
+    ) -> bool:
+        """Start the strategy of `loaded`; False when refused (an account would not open, a
+        venue does not list a leg, starting raised), with nothing of it left running and
+        `keep` as the file's version again."""
         name = loaded.manifest.strategy.name
-        try:
-            specs = await self._open_accounts(loaded)
-        except AccountError as exc:
-            self.reloads.last_error[path] = str(exc)
-            self.reloads.running.pop(path, None)
-            logger.error("{}: {}", path, exc)
-            return
+        specs, errors = await self._open_accounts(loaded)
+        errors = errors or self._listing_errors(loaded)
+        if not errors:
+            try:
+                self._launch(path, loaded, specs)
+            except Exception as exc:
+                logger.bind(strategy=name).opt(exception=True).error("starting {} failed", name)
+                errors = [SourceError(f"could not start this version: {exc!r}")]
+        if errors:
+            await self._release(specs, name)
+            self._refuse(path, name, errors, keep=keep)
+            return False
+        host = self.strategies[name]
+        host.reload_ms.append((time.perf_counter() - seen_at) * 1000)
+        logger.bind(strategy=name).info(
+            "strategy {} started from {} ({} pairs)", name, path, len(host.runner.pairs)
+        )
+        return True
+
+    def _launch(self, path: Path, loaded: LoadedManifest, specs: dict[str, AccountSpec]) -> None:
+        """Build and register the strategy's host; if any step raises, none of it stays."""
+        name = loaded.manifest.strategy.name
         runner = StrategyRunner(loaded, self.market, self.executor, self._hooks())
         host = StrategyHost(path, loaded, runner, Ledger(name, runner.inventory), accounts=specs)
         host.hedge_seq = self._last_cycle(name, HEDGE_PAIR)
         self.strategies[name] = host
-        for gate in loaded.manifest.gates:
+        for gate in loaded.manifest.gates:  # watched before anything of it can trade
             if gate.type == "kill_switch":
                 self._kill_switch(Path(gate.file))
-        self._restore(host)
-        self.hedges.attach(host)
-        self._rewatch(host)
-        runner.build_engine()
+        try:
+            self._restore(host)
+            self.hedges.attach(host)
+            self._rewatch(host)
+            runner.build_engine()
+        except BaseException:
+            self._unregister(host)
+            raise
         self.journal.record_manifest(name, loaded.text)
-        host.reload_ms.append((time.perf_counter() - seen_at) * 1000)
-        logger.bind(strategy=name).info(
-            "strategy {} started from {} ({} pairs)", name, path, len(runner.pairs)
-        )
 
     def _restore(self, host: StrategyHost) -> None:
         """Rebuild the strategy's books and each pair's last cycle from the journal."""
@@ -387,12 +453,7 @@ class Runtime:
 
     async def _finish_drained(self, host: StrategyHost) -> None:
         name = host.name
-        self.hedges.detach(host)
-        for acct, kind, symbol in host.watched:
-            self.accounts.unwatch(acct, [BookRef(kind, symbol)])
-        host.watched.clear()
-        del self.strategies[name]
-        self._index()
+        self._unregister(host)
         for acct in host.accounts:
             await self.accounts.release(acct, name)
         logger.bind(strategy=name).info("strategy {} stopped (drained)", name)
@@ -400,10 +461,29 @@ class Runtime:
         if waiting is not None:
             await self._start_strategy(waiting[0], waiting[1], time.perf_counter())
 
+    def _unregister(self, host: StrategyHost) -> None:
+        """The strategy leaves the runtime: no hedger, no books watched, no book events."""
+        self.hedges.detach(host)
+        for acct, kind, symbol in host.watched:
+            self.accounts.unwatch(acct, [BookRef(kind, symbol)])
+        host.watched.clear()
+        if self.strategies.get(host.name) is host:
+            del self.strategies[host.name]
+        self._index()
+
     def _rewatch(self, host: StrategyHost) -> None:
+        """Watch what the strategy's pairs need now, and no longer what they do not; if a
+        venue refuses a book, the watches stand as they were and the error propagates."""
         want = host.runner.watched()
-        for acct, kind, symbol in want - host.watched:
-            self.accounts.watch(acct, [BookRef(kind, symbol)])
+        added: list[tuple[str, str, str]] = []
+        try:
+            for acct, kind, symbol in sorted(want - host.watched):
+                self.accounts.watch(acct, [BookRef(kind, symbol)])
+                added.append((acct, kind, symbol))
+        except BaseException:
+            for acct, kind, symbol in added:
+                self.accounts.unwatch(acct, [BookRef(kind, symbol)])
+            raise
         for acct, kind, symbol in host.watched - want:
             self.accounts.unwatch(acct, [BookRef(kind, symbol)])
         host.watched = want
@@ -761,8 +841,7 @@ class Runtime:
         self.risk.observe_venues(now)
         for host in list(self.strategies.values()):
             runner = host.runner
-            if runner.engine is None:
-                runner.build_engine()
+            runner.complete_engine()
             if host.residual_on_start and runner.engine is not None and host.hedger is not None:
                 # A restart found a one-legged cycle: hedge it now, not at the next interval.
                 host.residual_on_start = False
@@ -793,20 +872,57 @@ class Runtime:
 
     async def _apply_decision(self, decision: ReloadDecision, seen_at: float) -> None:
         if decision.action == "rejected":
-            self.stats.reloads_rejected += 1
-            logger.bind(strategy=decision.strategy).error(
-                "reload refused, the running version stays:\n{}", decision.describe()
+            self._report_refusal(decision.path, decision.strategy, decision.describe())
+            return
+        try:
+            if decision.action == "start" and decision.manifest is not None:
+                await self._start_strategy(decision.path, decision.manifest, seen_at)
+            elif decision.action == "drain":
+                await self._drain_strategy(decision.strategy)
+            elif decision.action == "apply" and decision.manifest is not None:
+                await self._apply_reload(decision, seen_at)
+        except Exception as exc:  # the watch loop outlives any one file
+            logger.bind(strategy=decision.strategy).opt(exception=True).error(
+                "{} of {} failed", decision.action, decision.path
+            )
+            running = any(h.path == decision.path for h in self.strategies.values())
+            error = SourceError(f"could not apply this version: {exc!r}")
+            self._refuse(
+                decision.path,
+                decision.strategy,
+                [error],
+                keep=decision.previous if running else None,
             )
             return
-        if decision.action == "unchanged":
-            return
-        self.stats.reloads += 1
-        if decision.action == "start" and decision.manifest is not None:
-            await self._start_strategy(decision.path, decision.manifest, seen_at)
-        elif decision.action == "drain":
-            await self._drain_strategy(decision.strategy)
-        elif decision.action == "apply" and decision.manifest is not None:
-            await self._apply_reload(decision, seen_at)
+        if decision.path in self.reloads.last_error:
+            return  # refused on the way
+        if decision.action != "unchanged":
+            self.stats.reloads += 1
+        incident = self.incidents.get(f"manifest:{decision.path}")
+        if incident is not None and incident.state != "resolved":
+            self.incidents.resolve(incident.key, f"{decision.action}: {decision.describe()}")
+
+    def _refuse(
+        self,
+        path: Path,
+        strategy: str,
+        errors: Sequence[SourceError],
+        *,
+        keep: LoadedManifest | None,
+    ) -> None:
+        """A decided version of `path` could not be put in effect: `keep` stays its version."""
+        self._report_refusal(path, strategy, self.reloads.refuse(path, errors, keep))
+
+    def _report_refusal(self, path: Path, strategy: str, text: str) -> None:
+        self.stats.reloads_rejected += 1
+        running = any(h.path == path for h in self.strategies.values())
+        self.incidents.raise_(f"manifest:{path}", "manifest_refused", "reload", text)
+        logger.bind(strategy=strategy).error(
+            "{} refused, {}:\n{}",
+            path,
+            "the running version stays" if running else "nothing runs from it",
+            text,
+        )
 
     async def _apply_reload(self, decision: ReloadDecision, seen_at: float) -> None:
         assert decision.manifest is not None
@@ -814,6 +930,12 @@ class Runtime:
         loaded, diff = decision.manifest, decision.diff
         old_name = self.reloads_old_name(decision)
         host = self.strategies.get(old_name)
+        # Legs on accounts open with the same definition are checked before the running
+        # version is touched; a changed venue section's are checked when it reopens.
+        errors = self._listing_errors(loaded)
+        if errors:
+            self._refuse(decision.path, old_name, errors, keep=decision.previous)
+            return
         if host is None or diff.strategy_renamed or diff.venues_changed:
             # A renamed strategy is a new one; a changed venue section restarts its accounts:
             # the old version drains, and the new one starts once the old one is gone (its
@@ -826,15 +948,13 @@ class Runtime:
             else:
                 await self._start_strategy(decision.path, loaded, seen_at)
             return
-        done = host.runner.reload(loaded, diff)
-        host.loaded = loaded
-        self._rewatch(host)
-        if (
-            "hedge" in diff.strategy_params
-            or "execution" in diff.strategy_params
-            or (diff.pairs_added or diff.pairs_restarted)
-        ):
-            self.hedges.attach(host)  # a new band, slippage bound or hedge instrument
+        try:
+            done = self._reload_in_place(host, loaded, diff)
+        except Exception as exc:
+            logger.bind(strategy=host.name).opt(exception=True).error("reload failed")
+            error = SourceError(f"could not apply this version, the running one stays: {exc!r}")
+            self._refuse(decision.path, host.name, [error], keep=decision.previous)
+            return
         self.journal.record_manifest(
             host.name, loaded.text, sha256=loaded.sha256, diff="\n".join(diff.lines())
         )
@@ -842,6 +962,33 @@ class Runtime:
         logger.bind(strategy=host.name).info(
             "reloaded in {:.1f} ms: {}", host.reload_ms[-1], "; ".join(done) or "no change"
         )
+
+    def _reload_in_place(
+        self, host: StrategyHost, loaded: LoadedManifest, diff: ManifestDiff
+    ) -> list[str]:
+        """Apply a new version to a running strategy, all or nothing: if any step raises, the
+        running version is back as it was (pairs, engine, watched books, hedger)."""
+        old = host.loaded
+        hedger_rebuilt = (
+            "hedge" in diff.strategy_params
+            or "execution" in diff.strategy_params
+            or bool(diff.pairs_added or diff.pairs_restarted)
+        )  # a new band, slippage bound or hedge instrument
+        attached = False
+        try:
+            with host.runner.reloading(loaded, diff) as done:
+                host.loaded = loaded
+                self._rewatch(host)
+                if hedger_rebuilt:
+                    attached = True
+                    self.hedges.attach(host)
+        except BaseException:
+            host.loaded = old
+            self._rewatch(host)  # the running version's books again
+            if attached:  # its hedger was replaced: one on the running version's settings
+                self.hedges.attach(host)
+            raise
+        return done
 
     def reloads_old_name(self, decision: ReloadDecision) -> str:
         """The running strategy a modified file belonged to."""

@@ -8,6 +8,11 @@ go to the same pair runner.
 The fast lane ends in `on_book`: called synchronously by the venue reader for every book event
 of a symbol this strategy watches, it marks the book dirty, recomputes only the pairs touching
 it, and hands threshold crossings to the pair runners, which never block the reader.
+
+The engine holds every pair that can be priced; a pair still waiting for a synced book
+(`waiting`) never holds the others back, and joins when `complete_engine` finds it ready. A
+reload either applies whole or not at all: anything it raises puts the running version back
+(its pairs, their parameters, the engine over them) before the error propagates.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+
+from loguru import logger
 
 from arbiter.compiler.plan import LegPlan, PairPlan, Plan, compile_manifest
 from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
@@ -98,6 +106,7 @@ class StrategyRunner:
         self.draining: dict[str, PairRunner] = {}  # removed or restarted, still holding a position
         self.stopping = False  # the whole strategy drains (its manifest was deleted)
         self.engine: SpreadEngine | None = None
+        self.waiting: tuple[str, ...] = ()  # pairs not in the engine yet (no instrument or book)
         self._spec_direction: dict[str, tuple[str, str]] = {}  # spec id -> (pair id, direction)
         self.last_reload_error = ""
 
@@ -142,14 +151,31 @@ class StrategyRunner:
 
     # -- reload ----------------------------------------------------------------------------
 
+    @contextmanager
+    def reloading(self, loaded: LoadedManifest, diff: ManifestDiff) -> Iterator[list[str]]:
+        """Apply a new version in place (`reload`) for the body of the `with`: if `reload` or
+        the body raises, the running version is put back and the error propagates."""
+        saved = _Saved.of(self)
+        try:
+            yield self.reload(loaded, diff)
+        except BaseException:
+            saved.restore(self)
+            raise
+
     def reload(self, loaded: LoadedManifest, diff: ManifestDiff) -> list[str]:
         """Apply a new version of this strategy's manifest in place; returns what was done.
 
         Parameters reach every pair at its next safe point; a removed pair drains (no new
         entries, exits as usual, dropped once flat); a pair whose venue or symbol changed
         drains and its new version starts once the old one is flat; an added pair starts.
+        Call it through `reloading` to have a failure put the running version back.
         """
         plan = compile_manifest(loaded)
+        added = {  # built before anything changes: a failure here leaves the runner as it was
+            p.id: self._runner(p)
+            for p in plan.pairs
+            if p.id not in self.pairs and p.id not in self.draining
+        }
         self.loaded, self.plan = loaded, plan
         new_pairs = {p.id: p for p in plan.pairs}
         done: list[str] = []
@@ -169,8 +195,8 @@ class StrategyRunner:
                 now = runner.retune(plan, pair)
                 if pid in diff.pairs_retuned or diff.strategy_params:
                     done.append(f"pair {pid}: {'retuned' if now else 'retune at next safe point'}")
-            elif pid not in self.draining:
-                self.pairs[pid] = self._runner(pair)
+            elif pid in added:
+                self.pairs[pid] = added[pid]
                 done.append(f"pair {pid}: started")
         if self.loaded.manifest.hedge is not None:
             self.inventory.ratio = self.loaded.manifest.hedge.ratio
@@ -204,47 +230,81 @@ class StrategyRunner:
         return done
 
     def build_engine(self) -> bool:
-        """Build the engine once every leg has an instrument and a synced book; False if not yet.
+        """(Re)build the engine over every pair that can be priced now; True once all are in.
 
-        A pair sized in quote (`order_notional`) is converted to base at the current mid.
+        A pair can be priced once both legs have an instrument and, sized in quote
+        (`order_notional`, converted to base at the current touch), a synced book. One that
+        cannot yet stays in `waiting` while the others trade. Thresholds are the plan's, so a
+        retune a pair defers to its next safe point reaches the engine at once (the entry in
+        flight was decided already).
         """
+        plan_pairs = {p.id: p for p in self.plan.pairs}
         specs: list[PairSpec] = []
         instruments: dict[tuple[str, str], Instrument] = {}
-        self._spec_direction.clear()
-        self.engine = None
-        for pair in (r.pair for r in self.runners()):
-            for direction, (buy_role, sell_role) in directions(pair).items():
-                buy, sell = pair.leg(buy_role), pair.leg(sell_role)
-                legs = [(buy, self.market.instrument(buy)), (sell, self.market.instrument(sell))]
-                if any(inst is None for _, inst in legs):
-                    return False
-                for leg, inst in legs:
-                    assert inst is not None
-                    instruments[(book_key(leg), leg.symbol)] = replace(inst, venue=book_key(leg))
-                size = self._size(pair, buy)
-                if size is None:
-                    return False
-                spec_id = f"{pair.id}/{direction}"
-                self._spec_direction[spec_id] = (pair.id, direction)
-                specs.append(
-                    PairSpec(
-                        pair_id=spec_id,
-                        spot=LegRef(book_key(buy), buy.symbol),
-                        perp=LegRef(book_key(sell), sell.symbol),
-                        size=size,
-                        entry_bps=pair.thresholds.entry_bps,
-                        exit_bps=pair.thresholds.exit_bps,
-                        hysteresis_bps=pair.thresholds.hysteresis_bps,
-                    )
-                )
-        self.engine = SpreadEngine(specs, instruments.values(), self.market.books)
+        spec_direction: dict[str, tuple[str, str]] = {}
+        waiting: list[str] = []
+        for runner in self.runners():
+            pair = runner.pair if runner.draining else plan_pairs.get(runner.pair.id, runner.pair)
+            priced = self._priced(pair)
+            if priced is None:
+                waiting.append(pair.id)
+                continue
+            for direction, spec, legs in priced:
+                spec_direction[spec.pair_id] = (pair.id, direction)
+                specs.append(spec)
+                instruments.update(legs)
+        engine = SpreadEngine(specs, instruments.values(), self.market.books) if specs else None
+        self.engine, self._spec_direction, self.waiting = engine, spec_direction, tuple(waiting)
         for runner in self.runners():
             runner.reset_signals()
+        if engine is None:
+            return False
         for spec in specs:  # the first computation, so a spread already past its threshold fires
-            self.engine.mark_dirty(spec.spot.venue, spec.spot.symbol)
-            self.engine.mark_dirty(spec.perp.venue, spec.perp.symbol)
+            engine.mark_dirty(spec.spot.venue, spec.spot.symbol)
+            engine.mark_dirty(spec.perp.venue, spec.perp.symbol)
         self._dispatch(time.perf_counter_ns())
-        return True
+        return not waiting
+
+    def complete_engine(self) -> bool:
+        """Rebuild the engine if a pair it lacks can be priced now (the tick calls this);
+        True when every pair is in. Rebuilding costs the pairs' hysteresis state, so it is
+        done only when it brings a pair in."""
+        if self.engine is not None and not self.waiting:
+            return True
+        if self.engine is not None and not any(
+            self._priced(r.pair) is not None for r in self.runners() if r.pair.id in self.waiting
+        ):
+            return False
+        return self.build_engine()
+
+    def _priced(
+        self, pair: PairPlan
+    ) -> list[tuple[str, PairSpec, dict[tuple[str, str], Instrument]]] | None:
+        """(direction, the engine's spec, its legs' instruments keyed by book) per direction of
+        `pair`, or None while a leg has no instrument or a quote-sized pair no touch."""
+        out = []
+        for direction, (buy_role, sell_role) in directions(pair).items():
+            buy, sell = pair.leg(buy_role), pair.leg(sell_role)
+            legs: dict[tuple[str, str], Instrument] = {}
+            for leg in (buy, sell):
+                inst = self.market.instrument(leg)
+                if inst is None:
+                    return None
+                legs[(book_key(leg), leg.symbol)] = replace(inst, venue=book_key(leg))
+            size = self._size(pair, buy)
+            if size is None:
+                return None
+            spec = PairSpec(
+                pair_id=f"{pair.id}/{direction}",
+                spot=LegRef(book_key(buy), buy.symbol),
+                perp=LegRef(book_key(sell), sell.symbol),
+                size=size,
+                entry_bps=pair.thresholds.entry_bps,
+                exit_bps=pair.thresholds.exit_bps,
+                hysteresis_bps=pair.thresholds.hysteresis_bps,
+            )
+            out.append((direction, spec, legs))
+        return out
 
     def _size(self, pair: PairPlan, buy: LegPlan) -> Decimal | None:
         if pair.sizing.order_qty is not None:
@@ -318,9 +378,15 @@ class StrategyRunner:
             net_delta_notional=deltas,
             funding_rates=dict(self.market.funding),
             venue_healthy=dict(self.market.healthy),
+            # draining pairs too: a removed pair still holding a position has a cycle open
             open_cycles={
-                pid: int(r.machine.state not in ("idle", "armed", "cooling_down"))
-                for pid, r in self.pairs.items()
+                r.pair.id: int(r.machine.state not in ("idle", "armed", "cooling_down"))
+                for r in self.runners()
+            },
+            entry_spread_bps={
+                direction: entry
+                for direction, (entry, _) in self.spreads(pair.id).items()
+                if entry is not None
             },
         )
 
@@ -351,3 +417,41 @@ class StrategyRunner:
             ],
             "last_reload_error": self.last_reload_error or None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Saved:
+    """What `StrategyRunner.reload` changes, kept to put back if applying a version fails."""
+
+    loaded: LoadedManifest
+    plan: Plan
+    pairs: dict[str, PairRunner]
+    draining: dict[str, PairRunner]
+    ratio: Decimal
+    runners: tuple[tuple[PairRunner, Plan, PairPlan, bool], ...]  # (runner, plan, pair, draining)
+
+    @classmethod
+    def of(cls, runner: StrategyRunner) -> _Saved:
+        return cls(
+            runner.loaded,
+            runner.plan,
+            dict(runner.pairs),
+            dict(runner.draining),
+            runner.inventory.ratio,
+            tuple((r, r.plan, r.pair, r.draining) for r in runner.runners()),
+        )
+
+    def restore(self, runner: StrategyRunner) -> None:
+        runner.loaded, runner.plan = self.loaded, self.plan
+        runner.pairs, runner.draining = dict(self.pairs), dict(self.draining)
+        runner.inventory.ratio = self.ratio
+        for pair_runner, plan, pair, draining in self.runners:
+            pair_runner.draining = draining
+            # every one, even if unchanged: a retune deferred to a safe point is replaced too
+            pair_runner.retune(plan, pair)
+        try:  # a fresh engine: the failed version's may have reset the pairs' signals
+            runner.build_engine()
+        except Exception:  # the tick retries; the error being unwound is the one to report
+            logger.bind(strategy=runner.name).opt(exception=True).error(
+                "rebuilding the engine of the running version failed"
+            )
