@@ -15,6 +15,7 @@ from arbiter.venues.credentials import ApiKeys
 from arbiter.venues.orders import (
     BalanceUpdate,
     Fill,
+    FundingSettlement,
     OrderStatus,
     OrderUpdate,
     PositionUpdate,
@@ -135,10 +136,19 @@ def test_execution_when_spot_buy_without_fee_currency_charges_base_coin() -> Non
     assert (fill.fee, fill.fee_asset) == (D("0.0005"), "BTC")
 
 
-def test_execution_when_funding_is_not_an_order_fill_and_is_skipped() -> None:
+def test_execution_when_funding_is_a_settlement_never_an_order_fill() -> None:
     codec = _live()
     item = json.loads(fixture_bytes("bybit", "ws_account_execution.json"))["data"][0]
-    assert codec.feed(_frame("execution", item | {"execType": "Funding"}), 0) == []
+    (event,) = codec.feed(_frame("execution", item | {"execType": "Funding"}), 0)
+    assert isinstance(event, FundingSettlement)
+    assert event.amount == -D("26.3725275")  # execFee: positive paid
+    assert codec.skipped_executions == 0
+
+
+def test_execution_when_settle_is_nothing_of_ours_and_is_skipped() -> None:
+    codec = _live()
+    item = json.loads(fixture_bytes("bybit", "ws_account_execution.json"))["data"][0]
+    assert codec.feed(_frame("execution", item | {"execType": "Settle"}), 0) == []
     assert codec.skipped_executions == 1
 
 

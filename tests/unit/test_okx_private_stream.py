@@ -36,7 +36,7 @@ def _live() -> OkxPrivateCodec:
     codec = _codec()
     codec.feed(json.dumps({"event": "login", "code": "0", "msg": ""}), 0)
     codec.pending_frames()
-    for channel in ("orders", "positions", "account"):
+    for channel in ("orders", "positions", "account", "balance_and_position"):
         codec.feed(json.dumps({"event": "subscribe", "arg": {"channel": channel}}), 0)
     codec.reconciled()
     assert codec.synced()
@@ -78,8 +78,10 @@ def test_session_phases_when_each_channel_acked_ready_only_after_the_last() -> N
         "orders",
         "positions",
         "account",
+        "balance_and_position",
     ]
     ack = {"event": "subscribe", "arg": {}}
+    assert codec.feed(json.dumps(ack), 0) == []
     assert codec.feed(json.dumps(ack), 0) == []
     assert codec.feed(json.dumps(ack), 0) == []
     assert codec.feed(json.dumps(ack), 0) == [StreamReady("okx")]

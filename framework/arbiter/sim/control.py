@@ -92,7 +92,8 @@ def state(sim: Simulation) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, venue in sim.venues.items():
         engine = venue.engine
-        executions = venue.runner.app[REST_RECORDS].fills.executions
+        records = venue.runner.app[REST_RECORDS].fills
+        executions = records.executions
         out[name] = {
             "orders": [
                 {
@@ -120,6 +121,17 @@ def state(sim: Simulation) -> dict[str, Any]:
                     "fee_coin": e.fee_coin,
                 }
                 for _, e in executions
+            ],
+            "funding": [
+                {
+                    "settlement_id": f.settlement_id,
+                    "api_key": key,
+                    "symbol": f.position.instrument.symbol,
+                    "amount": str(f.amount),
+                    "coin": f.coin,
+                    "ts_ms": f.ts_ms,
+                }
+                for key, f in records.fundings
             ],
             "accounts": [
                 {

@@ -19,6 +19,7 @@ from arbiter.sim.events import (
     BookChanged,
     Event,
     Filled,
+    FundingSettled,
     OrderChanged,
     PositionChanged,
     PublicTrade,
@@ -281,6 +282,20 @@ class VenueEngine:
                     payment = pos.base_qty * mark * state.rate
                     pos.funding_paid += payment
                     account.credit(inst.quote, -payment)
+                    self._emit(
+                        FundingSettled(
+                            account,
+                            pos,
+                            -payment,
+                            inst.quote,
+                            account.balance(inst.quote),
+                            state.rate,
+                            mark,
+                            str(next(self._ids)),
+                            next(self._exec_seq),
+                            state.next_ms,
+                        )
+                    )
                     self._emit(PositionChanged(account, pos))
                     self._emit(WalletChanged(account))
                 state.next_ms += FUNDING_INTERVAL_MS

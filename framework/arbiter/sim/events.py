@@ -50,4 +50,28 @@ class WalletChanged:
     account: Account
 
 
-Event = BookChanged | PublicTrade | OrderChanged | Filled | PositionChanged | WalletChanged
+@dataclass(frozen=True)
+class FundingSettled:
+    """Funding paid or received on one position at one funding time (the venue's record)."""
+
+    account: Account
+    position: Position
+    amount: Decimal  # from the account's side: negative = paid, positive = received
+    coin: str
+    balance: Decimal  # the account's balance of `coin` after the payment
+    rate: Decimal
+    mark: Decimal
+    settlement_id: str
+    seq: int  # in the same sequence as executions (Bybit lists both in one history)
+    ts_ms: int
+
+
+Event = (
+    BookChanged
+    | PublicTrade
+    | OrderChanged
+    | Filled
+    | PositionChanged
+    | WalletChanged
+    | FundingSettled
+)
