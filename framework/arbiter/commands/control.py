@@ -64,6 +64,8 @@ def render_status(status: dict[str, Any]) -> str:
         for pair in s.get("pairs", []):
             extra = "  ".join(f"{k}={v}" for k, v in pair.items() if k not in ("id", "state"))
             lines.append(f"  {pair['id']:<10} {pair['state']:<14} {extra}")
+        if s.get("pnl"):
+            lines.append("  pnl " + "  ".join(f"{k}={v}" for k, v in s["pnl"].items()))
         if s.get("last_reload_error"):
             lines.append(f"  last reload error: {s['last_reload_error']}")
     return "\n".join(lines) if lines else "no strategies running"

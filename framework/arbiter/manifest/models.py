@@ -7,11 +7,13 @@ live in `arbiter.manifest.references`, so their errors can point at the exact fi
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from arbiter.manifest.gates import Gate
 from arbiter.manifest.types import (
@@ -28,6 +30,7 @@ from arbiter.manifest.types import (
 )
 
 FORMAT_VERSION = 1
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 _LITERAL_SECRET_KEYS = frozenset(
     {"api_key", "key", "secret", "api_secret", "passphrase", "password", "token"}
@@ -269,6 +272,22 @@ class Risk(Strict):
     on_breach: Literal["reducing", "halted"] = Field(
         default="halted", description="trading state a breach puts the strategy in"
     )
+    trading_day_start_utc: str = Field(
+        default="00:00",
+        description="HH:MM, UTC: when a trading day (and its daily_loss_limit) starts",
+    )
+
+    @field_validator("trading_day_start_utc")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"expected a time HH:MM (00:00 to 23:59), was {value!r}")
+        return value
+
+    @property
+    def trading_day_start(self) -> time:
+        hours, minutes = self.trading_day_start_utc.split(":")
+        return time(int(hours), int(minutes))
 
 
 class Manifest(Strict):

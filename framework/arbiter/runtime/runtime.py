@@ -9,7 +9,12 @@ Start-up, in this order (nothing trades before recovery has finished):
 
 While running: book events go from the venue readers straight into the strategies' spread
 engines (`_on_market`, synchronous, never awaits); private events go into the order gateway;
-every fill the tracker accepts goes into its strategy's ledger once. A tick (`TICK_S`) retries
+every fill the tracker accepts goes into its strategy's ledger once. Funding settlements go to
+the funding desk (`runtime.funding`: journaled once by the venue's id, split among the
+strategies holding the perp); forced executions (auto-deleveraging, liquidations) are journaled
+and raise an incident. Settlements reported before the strategies are back (a reconnect's
+REST read during start-up) wait for them, and start-up reads each account's records since the
+newest one the journal holds, so a settlement made while the runtime was down is booked too. A tick (`TICK_S`) retries
 gates of armed pairs, checks risk limits, refreshes venue health and collects drained pairs. The
 manifest watcher is polled every `DEFAULT_POLL_S`; a reload applies in place
 (`StrategyRunner.reload`) and is journaled with its hash and diff.
@@ -47,6 +52,7 @@ from arbiter.market.events import BookDelta, BookSnapshot, Funding, MarketEvent,
 from arbiter.risk.kill_switch import KillSwitch
 from arbiter.risk.trading import GLOBAL, StateChange, TradingStates
 from arbiter.runtime.accounts import AccountError, AccountSpec, VenueAccounts
+from arbiter.runtime.funding import FundingDesk, payment_of
 from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
@@ -59,19 +65,28 @@ from arbiter.runtime.summary import fast_lane_percentiles
 from arbiter.runtime.supervisor import Supervised, Supervisor
 from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
-from arbiter.store.replay import load_strategy_fills, restore_orders
+from arbiter.store.replay import (
+    last_account_record_ms,
+    load_strategy_fills,
+    load_strategy_funding,
+    restore_orders,
+)
 from arbiter.venues.contract import TradingVenue, VenueLimits
 from arbiter.venues.orders import (
     Fill,
+    ForcedExecution,
+    FundingSettlement,
     PositionUpdate,
     PrivateEvent,
     Side,
 )
+from arbiter.venues.private_stream import wall_ms
 from arbiter.venues.registry import Installed, installed
 from arbiter.venues.session import BookRef
 
 TICK_S = 0.25
 ZERO = Decimal(0)
+RECORDS_SLACK_MS = 60_000  # read the accounts' records from this long before the newest kept
 
 
 @dataclass
@@ -123,8 +138,10 @@ class Runtime:
         sim: Simulation | None = None,
         plugins: Installed | None = None,
         environ: dict[str, str] | None = None,
+        clock_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self.options = options
+        self.clock_ms = clock_ms  # wall time: which trading day it is for the ledgers
         self.sim = sim
         self.stats = RuntimeStats()
         self.market = MarketState()
@@ -147,6 +164,9 @@ class Runtime:
         # WAL checkpoints run on their own thread, never inside an order's commit.
         self.journal = Journal.open(options.journal, checkpoint_interval_s=1.0)
         self.tracker = self.journal.tracker()
+        self.funding = FundingDesk(self.journal)
+        # settlements reported before start() has brought the strategies back
+        self._early_settlements: list[FundingSettlement] | None = []
         self.gateway = OrderGateway(self.tracker, _TradingVenues(self.accounts))
         self.gateway.on_applied.append(self._on_applied)
         self.executor = DualLegExecutor(self.gateway)
@@ -208,6 +228,7 @@ class Runtime:
             assert decision.manifest is not None
             if decision.path not in self.reloads.last_error:
                 await self._start_strategy(decision.path, decision.manifest, time.perf_counter())
+        await self._catch_up_settlements()
         # Everything built so far (modules, markets, restored orders) lives as long as the
         # runtime: keep it out of every future collection, so a full GC pass never lands on
         # an order's path (a scan of this heap costs tens of ms).
@@ -288,7 +309,13 @@ class Runtime:
             logger.error("{}: {}", path, exc)
             return
         runner = StrategyRunner(loaded, self.market, self.executor, self._hooks())
-        host = StrategyHost(path, loaded, runner, Ledger(name, runner.inventory), accounts=specs)
+        ledger = Ledger(
+            name,
+            runner.inventory,
+            clock_ms=self.clock_ms,
+            day_start=loaded.manifest.risk.trading_day_start,
+        )
+        host = StrategyHost(path, loaded, runner, ledger, accounts=specs)
         host.hedge_seq = self._last_cycle(name, HEDGE_PAIR)
         self.strategies[name] = host
         self._restore(host)
@@ -310,6 +337,8 @@ class Runtime:
         history = load_strategy_fills(self.journal.connection, host.name)
         for intent, fill in history:
             self._book_fill(intent, fill, host, replaying=True)
+        for settlement, share in load_strategy_funding(self.journal.connection, host.name):
+            host.ledger.on_funding(payment_of(settlement, share))
         for pid, runner in host.runner.pairs.items():
             record = self._journal_cycles.get((host.name, pid))
             if record is None:
@@ -500,7 +529,53 @@ class Runtime:
         if isinstance(event, PositionUpdate):
             self.journal.record_position(event)
             return
+        if isinstance(event, FundingSettlement):
+            if self._early_settlements is not None:
+                self._early_settlements.append(event)
+            else:
+                self.funding.on_settlement(event, self.strategies.values())
+                self._notify()
+            return
+        if isinstance(event, ForcedExecution):
+            self._on_forced(event)
+            return
         self.gateway.on_private(event)
+
+    async def _catch_up_settlements(self) -> None:
+        """Book what waited for the strategies, then each account's records since the newest
+        one the journal holds (a settlement made while the runtime was down)."""
+        early, self._early_settlements = self._early_settlements or [], None
+        for settlement in early:
+            self.funding.on_settlement(settlement, self.strategies.values())
+        for name, session in self.accounts.sessions().items():
+            newest = last_account_record_ms(self.journal.connection, name)
+            if newest is None:
+                continue  # nothing of ours was ever there
+            try:
+                records = await session.trading.account_events(newest - RECORDS_SLACK_MS)
+            except Exception as exc:  # the private stream reads them again on its next connect
+                logger.bind(venue=name).error("account records not read at start: {}", exc)
+                continue
+            for event in records:
+                self._on_private(name, event)
+
+    def _on_forced(self, event: ForcedExecution) -> None:
+        """The venue traded the account's position by itself: an operator must know."""
+        if not self.journal.record_forced(event):
+            return
+        holders = [
+            h.name
+            for h in self.strategies.values()
+            if h.ledger.holding_at(event.venue, event.symbol, event.ts_venue_ms)
+        ]
+        self.incidents.raise_(
+            f"forced:{event.venue}:{event.trade_id}",
+            "forced_execution",
+            "venue",
+            f"{event.venue}:{event.symbol} {event.kind.value}: {event.side.value} {event.qty} at "
+            f"{event.price} (trade {event.trade_id}); held by "
+            f"{', '.join(holders) or 'no strategy'}",
+        )
 
     def _on_applied(self, applied: Applied) -> None:
         self._notify()
@@ -662,6 +737,7 @@ class Runtime:
             return
         done = host.runner.reload(loaded, diff)
         host.loaded = loaded
+        host.ledger.set_day_start(loaded.manifest.risk.trading_day_start)
         self._rewatch(host)
         if (
             "hedge" in diff.strategy_params
@@ -703,6 +779,7 @@ class Runtime:
                 a: str(host.runner.inventory.delta(a).base) for a in host.runner.inventory.assets()
             }
             body["realized_pnl"] = str(host.ledger.realized)
+            body["pnl"] = host.ledger.lines().as_text()
             body["gates_failed"] = dict(host.runner.gate_stats.failed)
             body["breaches"] = dict(host.breaches)
             body["hedger"] = host.hedger.machine.state if host.hedger else None

@@ -31,7 +31,7 @@ from arbiter.execution.records import (
 from arbiter.store import codec
 from arbiter.store.codec import to_dec_or_none
 from arbiter.store.schema import current_version
-from arbiter.venues.orders import Fill, PositionUpdate
+from arbiter.venues.orders import Fill, FundingSettlement, PositionUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,3 +180,31 @@ def load_strategy_fills(conn: sqlite3.Connection, strategy: str) -> list[tuple[I
     ).fetchall()
     width = len(codec.INTENT_COLUMNS.split(","))
     return [(codec.intent_from_row(r[:width]), codec.fill_from_row(r[width:])) for r in rows]
+
+
+def load_strategy_funding(
+    conn: sqlite3.Connection, strategy: str
+) -> list[tuple[FundingSettlement, Decimal]]:
+    """Every funding settlement `strategy` had a share of, with that share, oldest first."""
+    rows = conn.execute(
+        "SELECT f.venue, f.symbol, f.amount, f.asset, f.settlement_id, f.ts_venue_ms, s.amount "
+        "FROM funding_shares s JOIN funding_settlements f "
+        "ON f.venue = s.venue AND f.settlement_id = s.settlement_id "
+        "WHERE s.strategy = ? ORDER BY f.ts_venue_ms, f.settlement_id",
+        (strategy,),
+    ).fetchall()
+    return [
+        (FundingSettlement(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5]), Decimal(r[6]))
+        for r in rows
+    ]
+
+
+def last_account_record_ms(conn: sqlite3.Connection, venue: str) -> int | None:
+    """The venue time of the newest fill or settlement kept for account `venue`: where a
+    restart reads the account's records from."""
+    row = conn.execute(
+        "SELECT MAX(ts) FROM (SELECT MAX(ts_venue_ms) AS ts FROM fills WHERE venue = ? "
+        "UNION ALL SELECT MAX(ts_venue_ms) FROM funding_settlements WHERE venue = ?)",
+        (venue, venue),
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
