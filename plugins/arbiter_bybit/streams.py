@@ -124,7 +124,8 @@ class BybitPrivateCodec(PrivateCodec):
     ) -> None:
         super().__init__(venue)
         self._keys = keys
-        self._instruments = instruments or {}
+        # The session fills this very mapping once it has loaded the venue's instruments.
+        self._instruments = instruments if instruments is not None else {}
         self._clock_ms = clock_ms
         self._requests = BybitCodec(venue=venue)
         self.skipped_executions = 0
