@@ -124,8 +124,9 @@ def allocate(amount: Decimal, holdings: Sequence[Decimal]) -> list[Decimal] | No
     """Split `amount` among holders in proportion to their signed holdings; None when they
     net to zero (nothing to split by).
 
-    Shares are rounded to the amount's own precision (what the venue paid in) and the largest
-    holder takes the rounding, so the shares always add up to `amount` exactly. Signed: a holder
+    Shares are rounded to the amount's own precision or 12 decimals, whichever is finer, and
+    the largest holder takes the rounding, so the shares always add up to `amount` exactly
+    (`amount` is kept to the digit, however few the venue printed). Signed: a holder
     on the other side of the net position gets a share of the opposite sign, which is what it
     would have paid or received on its own.
     """
@@ -133,7 +134,7 @@ def allocate(amount: Decimal, holdings: Sequence[Decimal]) -> list[Decimal] | No
     if total == 0:
         return None
     exponent = amount.as_tuple().exponent
-    quantum = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
+    quantum = Decimal(1).scaleb(min(exponent if isinstance(exponent, int) else 0, -12))
     largest = max(range(len(holdings)), key=lambda i: abs(holdings[i]))
     shares = [
         Decimal(0) if i == largest else (amount * h / total).quantize(quantum, ROUND_HALF_EVEN)
