@@ -88,7 +88,8 @@ def _decimal(command: dict[str, Any], key: str) -> Decimal:
 
 
 def state(sim: Simulation) -> dict[str, Any]:
-    """Per venue: every order, every execution, and each account's balances and positions."""
+    """Per venue: every order, every execution, every funding settlement, and each account's
+    balances and positions."""
     out: dict[str, Any] = {}
     for name, venue in sim.venues.items():
         engine = venue.engine
