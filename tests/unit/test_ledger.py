@@ -158,3 +158,34 @@ def test_allocate_when_split_adds_up_to_the_amount_exactly(
     assert got == (None if shares is None else [D(s) for s in shares])
     if got is not None:
         assert sum(got, D(0)) == D(amount)
+
+
+def test_forced_when_venue_closes_part_of_a_short_reduces_the_books_that_held_it() -> None:
+    ledger = _ledger()
+    _book(ledger, "btc", 1, Side.SELL, "300", "100", ts_ms=T0 - 1000)  # short 3 BTC
+    _book(ledger, HEDGE_PAIR, 1, Side.SELL, "100", "100", ts_ms=T0 - 500)  # hedger short 1
+    _book(ledger, "btc", 2, Side.BUY, "100", "100", ts_ms=T0 - 400)  # a long book: untouched
+    adl = Fill(
+        "okx",
+        PERP.symbol,
+        "",
+        "",
+        "adl-1",
+        Side.BUY,
+        D(110),
+        D(200),
+        D("0.4"),
+        "USDT",
+        ts_venue_ms=T0,
+    )
+
+    ledger.on_forced(adl, PERP, "BTC")
+
+    # 2 BTC bought back at 110 from the shorts, 3:1: 1.5 and 0.5 BTC, each losing 10 a coin.
+    assert ledger.cycles[("btc", 1)].trading == D(-15)
+    assert ledger.hedges["BTC"].trading == D(-5)
+    assert ledger.cycles[("btc", 2)].trading == 0
+    assert ledger.fees == D("0.4")
+    # The cycles' fills (-3 + 1; the hedger books its own) and the venue's +2, which no order
+    # of ours would have told the inventory of.
+    assert ledger.inventory.delta("BTC").perp == D(-3) + D(1) + D(2)

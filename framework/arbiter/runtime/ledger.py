@@ -17,6 +17,10 @@ perp and hands each its share).
 - Funding: a share goes to this strategy's books that held the perp at the settlement's venue
   time, split by their signed holdings there; a share no book held a position for (the journal
   kept it, the fills it followed are gone) stays on the strategy's own funding line.
+- Forced executions (the venue's auto-deleveraging or liquidation of the perp): this strategy's
+  share reduces its books that held the side the venue reduced, by their holdings (the hedger's
+  book when none did), and moves the inventory, since no order of ours will: the hedger then
+  sees the delta the venue left.
 - Lines: spread (trading gains of the cycle books), hedge (of the hedge books), funding, fees;
   `realized` = spread + hedge + funding - fees.
 - Trading days: each fill's and each settlement's realized PnL counts for the trading day of
@@ -145,6 +149,32 @@ class Ledger:
             totals.cost += cost
             totals.decision_notional += intent.decision_price * base
             totals.fills += 1
+
+    def on_forced(self, fill: Fill, instrument: Instrument, asset: str) -> None:
+        """Book this strategy's share (`fill`) of a trade the venue forced on the perp."""
+        inst = replace(instrument, venue=fill.venue)
+        self.inventory.apply_fill(asset, fill.venue, "perp", base_change(fill, inst))
+        reduced = [
+            (book, qty)
+            for book in self._books()
+            if (qty := book.open_qty_at(fill.venue, fill.symbol, fill.ts_venue_ms))
+            and (qty > 0) == (fill.side is Side.SELL)
+        ]
+        holdings = [qty for _, qty in reduced]
+        qtys, fees = allocate(fill.qty, holdings), allocate(fill.fee, holdings)
+        if qtys is None or fees is None:
+            parts = [(self._hedge_book(asset), fill)]
+        else:
+            parts = [
+                (book, replace(fill, qty=q, fee=f))
+                for (book, _), q, f in zip(reduced, qtys, fees, strict=True)
+            ]
+        for book, part in parts:
+            if inst.key not in book.instruments:
+                book.instruments = {**book.instruments, inst.key: inst}
+            before = book.realized
+            book.add_fill(part)
+            self._realized(part.ts_venue_ms, book.realized - before)
 
     def holding_at(self, venue: str, symbol: str, ts_ms: int) -> Decimal:
         """This strategy's signed base position in one instrument at venue time `ts_ms`."""

@@ -11,12 +11,13 @@ While running: book events go from the venue readers straight into the strategie
 engines (`_on_market`, synchronous, never awaits); private events go into the order gateway;
 every fill the tracker accepts goes into its strategy's ledger once. Funding settlements go to
 the funding desk (`runtime.funding`: journaled once by the venue's id, split among the
-strategies holding the perp); forced executions (auto-deleveraging, liquidations) are journaled
-and raise an incident. Settlements reported before the strategies are back (a reconnect's
-REST read during start-up) wait for them, and start-up reads each account's records since the
-newest one the journal holds, so a settlement made while the runtime was down is booked too. A tick (`TICK_S`) retries
-gates of armed pairs, checks risk limits, refreshes venue health and collects drained pairs. The
-manifest watcher is polled every `DEFAULT_POLL_S`; a reload applies in place
+strategies holding the perp); forced executions (auto-deleveraging, liquidations) go to the
+forced desk (`runtime.forced`: booked into the positions they reduced) and raise an incident.
+Settlements reported before the strategies are back (a reconnect's REST read during start-up)
+wait for them, and start-up reads each account's records since the newest one the journal
+holds, so a settlement made while the runtime was down is booked too. A tick (`TICK_S`)
+retries gates of armed pairs, checks risk limits, refreshes venue health and collects drained
+pairs. The manifest watcher is polled every `DEFAULT_POLL_S`; a reload applies in place
 (`StrategyRunner.reload`) and is journaled with its hash and diff.
 
 `stop()` shuts down in order: entries stop (every strategy halted), resting orders are
@@ -52,6 +53,7 @@ from arbiter.market.events import BookDelta, BookSnapshot, Funding, MarketEvent,
 from arbiter.risk.kill_switch import KillSwitch
 from arbiter.risk.trading import GLOBAL, StateChange, TradingStates
 from arbiter.runtime.accounts import AccountError, AccountSpec, VenueAccounts
+from arbiter.runtime.forced import ForcedDesk, forced_fill
 from arbiter.runtime.funding import FundingDesk, payment_of
 from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
@@ -68,11 +70,13 @@ from arbiter.store.journal import Journal
 from arbiter.store.replay import (
     last_account_record_ms,
     load_strategy_fills,
+    load_strategy_forced,
     load_strategy_funding,
     restore_orders,
 )
 from arbiter.venues.contract import TradingVenue, VenueLimits
 from arbiter.venues.orders import (
+    AccountEvent,
     Fill,
     ForcedExecution,
     FundingSettlement,
@@ -165,8 +169,9 @@ class Runtime:
         self.journal = Journal.open(options.journal, checkpoint_interval_s=1.0)
         self.tracker = self.journal.tracker()
         self.funding = FundingDesk(self.journal)
-        # settlements reported before start() has brought the strategies back
-        self._early_settlements: list[FundingSettlement] | None = []
+        self.forced = ForcedDesk(self.journal)
+        # the accounts' records reported before start() has brought the strategies back
+        self._early_records: list[AccountEvent] | None = []
         self.gateway = OrderGateway(self.tracker, _TradingVenues(self.accounts))
         self.gateway.on_applied.append(self._on_applied)
         self.executor = DualLegExecutor(self.gateway)
@@ -228,7 +233,7 @@ class Runtime:
             assert decision.manifest is not None
             if decision.path not in self.reloads.last_error:
                 await self._start_strategy(decision.path, decision.manifest, time.perf_counter())
-        await self._catch_up_settlements()
+        await self._catch_up_records()
         # Everything built so far (modules, markets, restored orders) lives as long as the
         # runtime: keep it out of every future collection, so a full GC pass never lands on
         # an order's path (a scan of this heap costs tens of ms).
@@ -339,6 +344,10 @@ class Runtime:
             self._book_fill(intent, fill, host, replaying=True)
         for settlement, share in load_strategy_funding(self.journal.connection, host.name):
             host.ledger.on_funding(payment_of(settlement, share))
+        for event, qty, fee in load_strategy_forced(self.journal.connection, host.name):
+            inst = self.market.instruments.get((event.venue, "perp", event.symbol))
+            if inst is not None:
+                host.ledger.on_forced(forced_fill(event, qty, fee), inst, inst.base)
         for pid, runner in host.runner.pairs.items():
             record = self._journal_cycles.get((host.name, pid))
             if record is None:
@@ -529,24 +538,27 @@ class Runtime:
         if isinstance(event, PositionUpdate):
             self.journal.record_position(event)
             return
-        if isinstance(event, FundingSettlement):
-            if self._early_settlements is not None:
-                self._early_settlements.append(event)
+        if isinstance(event, FundingSettlement | ForcedExecution):
+            if self._early_records is not None:
+                self._early_records.append(event)
             else:
-                self.funding.on_settlement(event, self.strategies.values())
-                self._notify()
-            return
-        if isinstance(event, ForcedExecution):
-            self._on_forced(event)
+                self._on_record(event)
             return
         self.gateway.on_private(event)
 
-    async def _catch_up_settlements(self) -> None:
+    def _on_record(self, event: AccountEvent) -> None:
+        if isinstance(event, FundingSettlement):
+            self.funding.on_settlement(event, self.strategies.values())
+            self._notify()
+        else:
+            self._on_forced(event)
+
+    async def _catch_up_records(self) -> None:
         """Book what waited for the strategies, then each account's records since the newest
         one the journal holds (a settlement made while the runtime was down)."""
-        early, self._early_settlements = self._early_settlements or [], None
-        for settlement in early:
-            self.funding.on_settlement(settlement, self.strategies.values())
+        early, self._early_records = self._early_records or [], None
+        for event in sorted(early, key=lambda e: e.ts_venue_ms):
+            self._on_record(event)
         for name, session in self.accounts.sessions().items():
             newest = last_account_record_ms(self.journal.connection, name)
             if newest is None:
@@ -560,22 +572,22 @@ class Runtime:
                 self._on_private(name, event)
 
     def _on_forced(self, event: ForcedExecution) -> None:
-        """The venue traded the account's position by itself: an operator must know."""
-        if not self.journal.record_forced(event):
+        """The venue traded the account's position by itself: book it into the positions it
+        reduced, and an operator must know."""
+        outcome = self.forced.on_forced(event, self.strategies.values(), self.market.instruments)
+        if not outcome.new:
             return
-        holders = [
-            h.name
-            for h in self.strategies.values()
-            if h.ledger.holding_at(event.venue, event.symbol, event.ts_venue_ms)
-        ]
+        booked = ", ".join(f"{name} {qty}" for name, (qty, _) in sorted(outcome.shares.items()))
+        if outcome.unbooked:
+            booked += " (not booked: instrument unknown)"
         self.incidents.raise_(
             f"forced:{event.venue}:{event.trade_id}",
             "forced_execution",
             "venue",
             f"{event.venue}:{event.symbol} {event.kind.value}: {event.side.value} {event.qty} at "
-            f"{event.price} (trade {event.trade_id}); held by "
-            f"{', '.join(holders) or 'no strategy'}",
+            f"{event.price} (trade {event.trade_id}); reduced {booked or 'no strategy'}",
         )
+        self._notify()
 
     def _on_applied(self, applied: Applied) -> None:
         self._notify()

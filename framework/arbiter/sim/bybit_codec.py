@@ -11,7 +11,7 @@ from typing import Any
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim.accounts import Account, Position
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.events import FundingSettled
+from arbiter.sim.events import ForcedTraded, FundingSettled
 from arbiter.sim.orders import (
     CancelReason,
     Execution,
@@ -222,6 +222,36 @@ def funding_execution(f: FundingSettled) -> dict[str, Any]:
         "markPrice": s(f.mark),
         "closedSize": "0",
         "side": side,
+        "seq": f.seq,
+    }
+
+
+def forced_execution(f: ForcedTraded) -> dict[str, Any]:
+    """A trade the venue forced on the position, as Bybit lists it among executions:
+    `execType` AdlTrade or BustTrade, no orderLinkId (no order of the account's)."""
+    inst = f.instrument
+    return {
+        "category": "linear",
+        "symbol": inst.symbol,
+        "execId": f.exec_id,
+        "execPrice": s(f.price),
+        "execQty": s(f.qty),
+        "execValue": s(inst.base_qty(f.qty) * f.price),
+        "execFee": s(f.fee),
+        "feeCurrency": "",
+        "feeRate": s(inst.taker_fee) if f.fee else "0",
+        "execType": "AdlTrade" if f.kind == "adl" else "BustTrade",
+        "execTime": str(f.ts_ms),
+        "isMaker": False,
+        "leavesQty": "0",
+        "orderId": f.order_id,
+        "orderLinkId": "",
+        "orderPrice": s(f.price),
+        "orderQty": s(f.qty),
+        "orderType": "Market",
+        "stopOrderType": "UNKNOWN",
+        "closedSize": s(f.qty),
+        "side": "Buy" if f.side.value == "buy" else "Sell",
         "seq": f.seq,
     }
 

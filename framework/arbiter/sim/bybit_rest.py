@@ -22,7 +22,7 @@ from arbiter.sim import bybit_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.events import FundingSettled
+from arbiter.sim.events import ForcedTraded, FundingSettled
 from arbiter.sim.faults import FaultPlan, FaultRule
 from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
 from arbiter.sim.gate import endpoint_of, guarded
@@ -410,9 +410,9 @@ class BybitRest:
         }
 
     async def _executions(self, account: Account | None, params: Params) -> Any:
-        """Executions newest first, trades and funding settlements (`execType` Funding) in one
-        history as Bybit lists them; `execType` keeps one kind; `cursor` is the `seq` of the
-        last row of the previous page."""
+        """Executions newest first, trades, funding settlements (`execType` Funding) and forced
+        trades (AdlTrade, BustTrade) in one history as Bybit lists them; `execType` keeps one
+        kind; `cursor` is the `seq` of the last row of the previous page."""
         assert account is not None
         kind = self._kind(params)
         try:
@@ -455,6 +455,17 @@ class BybitRest:
                 and when(f.seq, f.ts_ms)
             )
 
+        def keep_forced(f: ForcedTraded) -> bool:
+            wanted = "AdlTrade" if f.kind == "adl" else "BustTrade"
+            return (
+                exec_type in ("", wanted)
+                and f.instrument.kind is kind
+                and not params.get("orderLinkId")
+                and (not params.get("orderId") or f.order_id == params["orderId"])
+                and (not params.get("symbol") or f.instrument.symbol == params["symbol"])
+                and when(f.seq, f.ts_ms)
+            )
+
         log = self.records.fills
         rows: list[tuple[int, dict[str, Any]]] = [
             (e.seq, codec.execution(e)) for e in log.newest_first(account.api_key, keep)
@@ -462,6 +473,10 @@ class BybitRest:
         rows += [
             (f.seq, codec.funding_execution(f))
             for f in log.fundings_newest_first(account.api_key, keep_funding)
+        ]
+        rows += [
+            (f.seq, codec.forced_execution(f))
+            for f in log.forced_newest_first(account.api_key, keep_forced)
         ]
         rows.sort(key=lambda row: row[0], reverse=True)
         page = rows[:limit]

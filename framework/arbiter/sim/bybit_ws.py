@@ -3,7 +3,8 @@
 Public: `orderbook.{1,50,200}.SYMBOL` (snapshot then deltas; `u` rises by one per message of a
 topic, size "0" deletes a level), `tickers.SYMBOL`, `publicTrade.SYMBOL`, `{"op":"ping"}`.
 Private: `{"op":"auth","args":[key, expires, hex(hmac(secret, "GET/realtime"+expires))]}`, then
-`order`, `execution` (trades, and funding settlements as executions of type Funding),
+`order`, `execution` (trades; funding settlements as executions of type Funding, forced trades
+as AdlTrade or BustTrade),
 `position`, `wallet`.
 """
 
@@ -27,6 +28,7 @@ from arbiter.sim.events import (
     BookChanged,
     Event,
     Filled,
+    ForcedTraded,
     FundingSettled,
     OrderChanged,
     PositionChanged,
@@ -279,6 +281,8 @@ class BybitWs:
                 [codec.execution(event.execution)],
                 event.account.api_key,
             )
+        elif isinstance(event, ForcedTraded):
+            topic, data, key = "execution", [codec.forced_execution(event)], event.account.api_key
         elif isinstance(event, FundingSettled):
             # Bybit reports a settlement among the executions, as it lists it over REST.
             topic, data, key = "execution", [codec.funding_execution(event)], event.account.api_key

@@ -88,8 +88,8 @@ def _decimal(command: dict[str, Any], key: str) -> Decimal:
 
 
 def state(sim: Simulation) -> dict[str, Any]:
-    """Per venue: every order, every execution, every funding settlement, and each account's
-    balances and positions."""
+    """Per venue: every order, every execution, every funding settlement and forced trade, and
+    each account's balances and positions."""
     out: dict[str, Any] = {}
     for name, venue in sim.venues.items():
         engine = venue.engine
@@ -133,6 +133,20 @@ def state(sim: Simulation) -> dict[str, Any]:
                     "ts_ms": f.ts_ms,
                 }
                 for key, f in records.fundings
+            ],
+            "forced": [
+                {
+                    "trade_id": f.exec_id,
+                    "api_key": key,
+                    "kind": f.kind,
+                    "symbol": f.instrument.symbol,
+                    "side": f.side.value,
+                    "price": str(f.price),
+                    "qty": str(f.qty),
+                    "fee": str(f.fee),
+                    "ts_ms": f.ts_ms,
+                }
+                for key, f in records.forced
             ],
             "accounts": [
                 {

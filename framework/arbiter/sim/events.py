@@ -66,6 +66,23 @@ class FundingSettled:
     ts_ms: int
 
 
+@dataclass(frozen=True)
+class ForcedTraded:
+    """The venue closed part of a position by itself: auto-deleveraging or a liquidation."""
+
+    account: Account
+    instrument: Instrument
+    kind: str  # "adl" or "liquidation"
+    side: Side  # the trade's side: a buy closes a short
+    qty: Decimal  # venue units
+    price: Decimal
+    fee: Decimal  # positive = paid, in the quote coin
+    exec_id: str
+    order_id: str
+    seq: int  # in the same sequence as executions
+    ts_ms: int
+
+
 Event = (
     BookChanged
     | PublicTrade
@@ -74,4 +91,5 @@ Event = (
     | PositionChanged
     | WalletChanged
     | FundingSettled
+    | ForcedTraded
 )

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.events import Event, Filled, FundingSettled
+from arbiter.sim.events import Event, Filled, ForcedTraded, FundingSettled
 from arbiter.sim.orders import Execution
 
 
@@ -28,6 +28,7 @@ class FillLog:
 
     executions: list[tuple[str, Execution]] = field(default_factory=list)  # (api key, execution)
     fundings: list[tuple[str, FundingSettled]] = field(default_factory=list)  # (api key, payment)
+    forced: list[tuple[str, ForcedTraded]] = field(default_factory=list)  # (api key, trade)
 
     def attach(self, engine: VenueEngine) -> FillLog:
         engine.listeners.append(self._on_event)
@@ -38,6 +39,13 @@ class FillLog:
             self.executions.append((event.account.api_key, event.execution))
         elif isinstance(event, FundingSettled):
             self.fundings.append((event.account.api_key, event))
+        elif isinstance(event, ForcedTraded):
+            self.forced.append((event.account.api_key, event))
+
+    def forced_newest_first(
+        self, api_key: str, keep: Callable[[ForcedTraded], bool] = lambda _: True
+    ) -> list[ForcedTraded]:
+        return [f for key, f in reversed(self.forced) if key == api_key and keep(f)]
 
     def fundings_newest_first(
         self, api_key: str, keep: Callable[[FundingSettled], bool] = lambda _: True

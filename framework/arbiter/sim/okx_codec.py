@@ -15,7 +15,7 @@ from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim.accounts import Account, Position
 from arbiter.sim.book import MatchingBook, Side
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.events import FundingSettled
+from arbiter.sim.events import ForcedTraded, FundingSettled
 from arbiter.sim.orders import (
     CancelReason,
     Execution,
@@ -250,6 +250,45 @@ def funding_bill(f: FundingSettled) -> dict[str, Any]:
         "tradeId": "",
         "ts": str(f.ts_ms),
         "type": "8",
+    }
+
+
+def forced_order(f: ForcedTraded) -> dict[str, Any]:
+    """An `orders` push of the order the venue made to force a trade on the position: no
+    clOrdId, `category` adl or full_liquidation, filled at once, its fill inside."""
+    inst = f.instrument
+    ts = str(f.ts_ms)
+    return {
+        "instType": "SWAP",
+        "instId": inst.symbol,
+        "ccy": inst.quote,
+        "ordId": f.order_id,
+        "clOrdId": "",
+        "tag": "",
+        "px": "",
+        "sz": s(f.qty),
+        "ordType": "market",
+        "side": f.side.value,
+        "posSide": "net",
+        "tdMode": "cross",
+        "accFillSz": s(f.qty),
+        "fillPx": s(f.price),
+        "tradeId": f.exec_id,
+        "fillSz": s(f.qty),
+        "fillTime": ts,
+        "fillFee": s(-f.fee),
+        "fillFeeCcy": inst.quote,
+        "execType": "T",
+        "state": "filled",
+        "avgPx": s(f.price),
+        "fee": s(-f.fee),
+        "feeCcy": inst.quote,
+        "pnl": "0",
+        "reduceOnly": "false",
+        "cancelSource": "",
+        "category": "adl" if f.kind == "adl" else "full_liquidation",
+        "cTime": ts,
+        "uTime": ts,
     }
 
 

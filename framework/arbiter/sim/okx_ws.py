@@ -8,7 +8,9 @@ base64(hmac(secret, timestamp + "GET/users/self/verify")), then `orders`, `posit
 separate state push. A funding settlement is pushed on `balance_and_position` (`eventType`
 funding_fee, balances and positions after it, no amount: the amount is in the bills, over
 REST); that channel also sends a `snapshot` on subscribe (its pushes after fills and transfers
-are not simulated).
+are not simulated). A trade the venue forces on a position (auto-deleveraging, a liquidation) is
+an `orders` push with no clOrdId and `category` adl or full_liquidation (OKX's fills history
+would list it too; the simulator's does not).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from arbiter.sim.events import (
     BookChanged,
     Event,
     Filled,
+    ForcedTraded,
     FundingSettled,
     OrderChanged,
     PositionChanged,
@@ -258,6 +261,16 @@ class OkxWs:
             self._reported_with_fill.discard(event.order.order_id)
         elif isinstance(event, OrderChanged | Filled | PositionChanged | WalletChanged):
             self._on_private(event)
+        elif isinstance(event, ForcedTraded):
+            frame = json.dumps(
+                {
+                    "arg": {"channel": "orders", "instType": "ANY"},
+                    "data": [codec.forced_order(event)],
+                }
+            )
+            for conn in self.private:
+                if conn.authed_key == event.account.api_key and "orders" in conn.topics:
+                    conn.send_private("private:orders", frame)
         elif isinstance(event, FundingSettled):
             key = event.account.api_key
             frame = self._balance_and_position(key, "funding_fee", event.ts_ms)

@@ -133,6 +133,10 @@ _INSERT_FORCED = (
     "INSERT OR IGNORE INTO forced_executions (venue, symbol, trade_id, kind, side, price, qty, "
     "fee, fee_asset, ts_venue_ms, ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_FORCED_SHARE = (
+    "INSERT INTO forced_shares (venue, symbol, trade_id, strategy, qty, fee) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 _INSERT_CYCLE_TRANSITION = (
     "INSERT INTO cycle_transitions (strategy, pair, cycle, trigger, source, dest, ts_ns) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -467,8 +471,11 @@ class Journal:
             )
         return True
 
-    def record_forced(self, forced: ForcedExecution) -> bool:
-        """Keep a forced execution; False when the venue's trade id was kept before."""
+    def record_forced(
+        self, forced: ForcedExecution, shares: Mapping[str, tuple[Decimal, Decimal]]
+    ) -> bool:
+        """Keep a forced execution and each strategy's (qty, fee) share of it, together; False
+        (and nothing written) when the venue's trade id was kept before."""
         f = forced
         row = (
             f.venue,
@@ -485,7 +492,16 @@ class Journal:
         )
         with self.batch():
             self._flush()
-            return self._conn.execute(_INSERT_FORCED, row).rowcount == 1
+            if self._conn.execute(_INSERT_FORCED, row).rowcount != 1:
+                return False
+            self._conn.executemany(
+                _INSERT_FORCED_SHARE,
+                [
+                    (f.venue, f.symbol, f.trade_id, name, dec(qty), dec(fee))
+                    for name, (qty, fee) in sorted(shares.items())
+                ],
+            )
+        return True
 
     # -- positions, cycles, manifests ------------------------------------------------------
 

@@ -31,7 +31,14 @@ from arbiter.execution.records import (
 from arbiter.store import codec
 from arbiter.store.codec import to_dec_or_none
 from arbiter.store.schema import current_version
-from arbiter.venues.orders import Fill, FundingSettlement, PositionUpdate
+from arbiter.venues.orders import (
+    Fill,
+    ForcedExecution,
+    ForcedKind,
+    FundingSettlement,
+    PositionUpdate,
+    Side,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,12 +206,45 @@ def load_strategy_funding(
     ]
 
 
+def load_strategy_forced(
+    conn: sqlite3.Connection, strategy: str
+) -> list[tuple[ForcedExecution, Decimal, Decimal]]:
+    """Every forced execution `strategy` had a share of, with its (qty, fee), oldest first."""
+    rows = conn.execute(
+        "SELECT f.venue, f.symbol, f.kind, f.trade_id, f.side, f.price, f.qty, f.fee, "
+        "f.fee_asset, f.ts_venue_ms, s.qty, s.fee FROM forced_shares s JOIN forced_executions f "
+        "ON f.venue = s.venue AND f.symbol = s.symbol AND f.trade_id = s.trade_id "
+        "WHERE s.strategy = ? ORDER BY f.ts_venue_ms, f.trade_id",
+        (strategy,),
+    ).fetchall()
+    return [
+        (
+            ForcedExecution(
+                r[0],
+                r[1],
+                ForcedKind(r[2]),
+                r[3],
+                Side(r[4]),
+                Decimal(r[5]),
+                Decimal(r[6]),
+                Decimal(r[7]),
+                r[8],
+                r[9],
+            ),
+            Decimal(r[10]),
+            Decimal(r[11]),
+        )
+        for r in rows
+    ]
+
+
 def last_account_record_ms(conn: sqlite3.Connection, venue: str) -> int | None:
-    """The venue time of the newest fill or settlement kept for account `venue`: where a
-    restart reads the account's records from."""
+    """The venue time of the newest fill, settlement or forced execution kept for account
+    `venue`: where a restart reads the account's records from."""
     row = conn.execute(
         "SELECT MAX(ts) FROM (SELECT MAX(ts_venue_ms) AS ts FROM fills WHERE venue = ? "
-        "UNION ALL SELECT MAX(ts_venue_ms) FROM funding_settlements WHERE venue = ?)",
-        (venue, venue),
+        "UNION ALL SELECT MAX(ts_venue_ms) FROM funding_settlements WHERE venue = ? "
+        "UNION ALL SELECT MAX(ts_venue_ms) FROM forced_executions WHERE venue = ?)",
+        (venue, venue, venue),
     ).fetchone()
     return None if row is None or row[0] is None else int(row[0])

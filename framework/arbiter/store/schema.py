@@ -176,8 +176,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) STRICT""",
         "INSERT INTO outbox_settled (id, seq) VALUES (1, 0)",
     ),
-    # v6: the venues' own account records: funding settlements (keyed by the venue's id, with
-    # each strategy's share of it) and forced executions (auto-deleveraging, liquidations).
+    # v6: the venues' own account records, keyed by the venue's id, each with every strategy's
+    # share of it: funding settlements and forced executions (auto-deleveraging, liquidations).
     (
         """CREATE TABLE funding_settlements (
             venue TEXT NOT NULL,
@@ -213,6 +213,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ts_ns INTEGER NOT NULL,
             PRIMARY KEY (venue, symbol, trade_id)
         ) STRICT""",
+        """CREATE TABLE forced_shares (
+            venue TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            trade_id TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            qty TEXT NOT NULL,
+            fee TEXT NOT NULL,
+            PRIMARY KEY (venue, symbol, trade_id, strategy),
+            FOREIGN KEY (venue, symbol, trade_id)
+                REFERENCES forced_executions (venue, symbol, trade_id)
+        ) STRICT""",
+        "CREATE INDEX forced_shares_by_strategy ON forced_shares (strategy)",
     ),
 )
 

@@ -1,5 +1,5 @@
-"""Funding on a held perp, from the venue's settlement record to the strategy's PnL, with the
-real plugins against the simulator.
+"""The venues' own records of what they did to a held perp (funding settlements, forced
+trades), from the venue to the strategy's books, with the real plugins against the simulator.
 
 A runtime enters one spot/perp cycle (perp short) on a still market; the test then makes the
 perp's funding time due on the simulated venue and lets the engine settle it, exactly as the
@@ -7,7 +7,10 @@ venue would at its funding time (no waiting 8 hours). The simulator reports the 
 the venue's own words: Bybit an execution of type Funding (private stream and
 /v5/execution/list), OKX a balance_and_position funding_fee push and a bill
 (/api/v5/account/bills). What the strategy books is checked against what the venue's account
-was charged or paid: its own settlement record and its balance.
+was charged or paid: its own settlement record and its balance. A forced trade (the venue's
+auto-deleveraging or liquidation) is made by the engine as well, reported as each venue does
+(Bybit an execution of type AdlTrade or BustTrade, OKX an orders push of category adl or
+full_liquidation), and checked against the venue's position.
 """
 
 from __future__ import annotations
@@ -216,3 +219,62 @@ async def test_funding_when_two_strategies_hold_the_perp_is_split_by_their_holdi
     # Each in proportion to the perp it held at the settlement (rounded at the 12th decimal).
     assert abs(shares["alpha"] - amount * alpha / (alpha + beta)) < D("1e-12")
     assert abs(shares["beta"] - amount * beta / (alpha + beta)) < D("1e-12")
+
+
+@pytest.mark.parametrize(
+    ("venue", "kind", "path"),
+    [
+        ("bybit", "adl", "stream"),
+        ("bybit", "liquidation", "rest"),
+        ("okx", "adl", "stream"),
+        ("okx", "liquidation", "stream"),
+    ],
+)
+async def test_forced_trade_when_venue_closes_part_of_the_perp_books_it_and_raises_an_incident(
+    opened: Opener, venue: str, kind: str, path: str, tmp_path: Path
+) -> None:
+    desk = await opened(venue)
+    await desk.enter("alpha")
+    engine = desk.sim.engine(venue)
+    perp = engine.instrument(InstrumentKind.PERP, PERP[venue])
+    account = next(iter(engine.accounts.values()))
+    held = account.position(perp).qty
+    if path == "rest":  # the socket drops on the trade's own frame: the reconnect reads it
+        desk.sim.faults.add(FaultKind.WS_DISCONNECT, f"{venue} {SETTLEMENT_TOPIC[venue]}")
+    reconciled = desk.session().private.reconciliations
+    fees_before = desk.runtime.strategies["alpha"].ledger.fees
+
+    trade = engine.force_trade(account, perp, kind, -held / 2, engine.mark(perp) * D("1.01"))
+    runtime = desk.runtime
+    await desk.until(lambda: runtime.forced.booked == 1, "the forced trade booked")
+    if path == "rest":
+        assert desk.session().private.reconciliations > reconciled
+
+    host = runtime.strategies["alpha"]
+    # The strategy's books hold what the venue holds now.
+    assert host.runner.inventory.delta("BTC").perp == perp.base_qty(account.position(perp).qty)
+    assert host.ledger.lines().spread == account.position(perp).realized_pnl
+    assert host.ledger.fees - fees_before == trade.fee
+    (incident,) = [i for i in runtime.incidents.open() if i.kind == "forced_execution"]
+    assert trade.exec_id in incident.reason
+    assert "unknown_order" not in desk.incident_kinds()
+    conn = runtime.journal.connection
+    assert conn.execute("SELECT COUNT(*) FROM fills WHERE client_id = ''").fetchone() == (0,)
+
+    # A restart rebuilds the same books from the journal (the trade's share included).
+    spread, inventory = host.ledger.lines().spread, host.runner.inventory.delta("BTC").perp
+    await runtime.stop()
+    desk.runtime = Runtime(
+        RuntimeOptions(
+            targets=[tmp_path / "strategies"],
+            journal=tmp_path / "journal.sqlite",
+            tick_s=0.05,
+            venue_limits=LIFTED,
+        ),
+        sim=desk.sim,
+    )
+    await desk.runtime.start()
+    again = desk.runtime.strategies["alpha"]
+    assert again.ledger.lines().spread == spread
+    assert again.runner.inventory.delta("BTC").perp == inventory
+    assert desk.runtime.forced.booked == 0  # read again at start, booked before: not twice
