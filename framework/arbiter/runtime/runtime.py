@@ -340,14 +340,17 @@ class Runtime:
         """Rebuild the strategy's books and each pair's last cycle from the journal."""
         self.journal.settle()  # a submission's outbox row into its tables before reading them
         history = load_strategy_fills(self.journal.connection, host.name)
+        # A forced trade goes back among the fills where it happened (venue time): average cost
+        # depends on the order positions moved in.
+        forced = load_strategy_forced(self.journal.connection, host.name)
         for intent, fill in history:
+            while forced and forced[0][0].ts_venue_ms < fill.ts_venue_ms:
+                self._replay_forced(host, *forced.pop(0))
             self._book_fill(intent, fill, host, replaying=True)
+        for event, qty, fee in forced:
+            self._replay_forced(host, event, qty, fee)
         for settlement, share in load_strategy_funding(self.journal.connection, host.name):
             host.ledger.on_funding(payment_of(settlement, share))
-        for event, qty, fee in load_strategy_forced(self.journal.connection, host.name):
-            inst = self.market.instruments.get((event.venue, "perp", event.symbol))
-            if inst is not None:
-                host.ledger.on_forced(forced_fill(event, qty, fee), inst, inst.base)
         for pid, runner in host.runner.pairs.items():
             record = self._journal_cycles.get((host.name, pid))
             if record is None:
@@ -370,6 +373,13 @@ class Runtime:
                     f"legging:{host.name}/{pid}", "legging", "restart", restored.reason
                 )
                 host.residual_on_start = True  # the hedger takes it once the books are live
+
+    def _replay_forced(
+        self, host: StrategyHost, event: ForcedExecution, qty: Decimal, fee: Decimal
+    ) -> None:
+        inst = self.market.instruments.get((event.venue, "perp", event.symbol))
+        if inst is not None:
+            host.ledger.on_forced(forced_fill(event, qty, fee), inst, inst.base)
 
     async def _drain_strategy(self, name: str) -> None:
         """The manifest is gone: no new entries; pairs exit as usual and the strategy ends
