@@ -18,6 +18,9 @@ def manifest(
     gates: str = "",
     repair: str = "chase",
     cooldown_s: str = "0",
+    leg_timeout_ms: str = "3000",
+    max_unhedged_ms: str = "5000",
+    retry: str = "{ max_attempts: 3, backoff_ms: 200 }",
 ) -> str:
     pairs = pairs or textwrap.dedent(
         """\
@@ -41,9 +44,10 @@ def manifest(
         hedge: {{ band_notional: 100, interval_s: 3600, max_order_notional: 2000 }}
         execution:
           max_slippage_bps: 20
-          leg_timeout_ms: 3000
+          leg_timeout_ms: {leg_timeout_ms}
           repair: {{ policy: {repair}, max_chase_steps: 3, chase_step_bps: 5 }}
-        risk: {{ max_net_delta_notional: 100000, daily_loss_limit: 100000 }}
+          retry: {retry}
+        risk: {{ max_net_delta_notional: 100000, daily_loss_limit: 100000, max_unhedged_ms: {max_unhedged_ms} }}
         """
     ).replace("PAIRS\n", textwrap.indent(pairs, ""))
     return text + (f"gates:\n{gates}" if gates else "")

@@ -12,7 +12,13 @@ from arbiter.execution import IncidentKind, Intent, OrderTracker
 from arbiter.fsm import IllegalTransition
 from arbiter.store import Journal
 from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, IntentId
-from arbiter.venues.errors import Ambiguous, DuplicateClientId, OrderNotFound, OrderRejected
+from arbiter.venues.errors import (
+    Ambiguous,
+    DuplicateClientId,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+)
 from arbiter.venues.orders import (
     Fill,
     OrderAck,
@@ -254,8 +260,26 @@ def test_cancel_when_refused_returns_to_working_state_by_fills(
     if fills:
         tracker.apply(make_fill(intent, "t1", "0.1"))
     tracker.cancel_requested(intent.client_id)
-    tracker.cancel_failed(intent.client_id, OrderNotFound("bybit", "too late"))
+    tracker.cancel_failed(intent.client_id, RateLimited("bybit", "too many requests"))
     assert tracker.snapshot(intent.client_id).state == expected
+
+
+@pytest.mark.parametrize("fills", [0, 1])
+def test_cancel_when_answered_not_found_stays_pending_and_asks_for_query(
+    tracker: OrderTracker, fills: int
+) -> None:
+    """ "Not found" does not say the order is working: it ended (filled, cancelled, expired)
+    or never arrived. Only a query can tell, so nothing moves until one answers."""
+    intent = sent(tracker)
+    tracker.apply(make_ack(intent))
+    if fills:
+        tracker.apply(make_fill(intent, "t1", "0.1"))
+    tracker.cancel_requested(intent.client_id)
+    applied = tracker.cancel_failed(intent.client_id, OrderNotFound("bybit", "order not exists"))
+    assert applied.needs_query
+    assert tracker.snapshot(intent.client_id).state == "pending_cancel"
+    tracker.query_result(intent.client_id, make_update(intent, OrderStatus.FILLED, "1"))
+    assert tracker.snapshot(intent.client_id).state == "filled"
 
 
 def test_cancel_when_ambiguous_stays_pending_and_asks_for_query(tracker: OrderTracker) -> None:
@@ -279,14 +303,32 @@ def test_venue_event_when_table_refuses_it_is_incident_and_state_unchanged(
     tracker: OrderTracker, journal: Journal
 ) -> None:
     intent = sent(tracker)
-    tracker.apply(make_ack(intent))
-    applied = tracker.apply(make_update(intent, OrderStatus.REJECTED))
+    tracker.apply(make_fill(intent, "t1", "1"))
+    applied = tracker.apply(make_update(intent, OrderStatus.REJECTED))  # after it filled
     assert applied.incident is not None
     assert applied.incident.kind is IncidentKind.REFUSED_EVENT
     assert applied.change is not None
     assert not applied.change.accepted
-    assert tracker.snapshot(intent.client_id).state == "acknowledged"
-    assert event_count(journal, intent.client_id) == 3  # submit, ack, refused reject
+    assert tracker.snapshot(intent.client_id).state == "filled"
+    assert event_count(journal, intent.client_id) == 3  # submit, fill, refused reject
+
+
+@pytest.mark.parametrize(
+    ("fill", "expected"), [(None, "rejected"), ("0.4", "cancelled")], ids=["no-fill", "partial"]
+)
+def test_reject_when_order_was_working_ends_it_keeping_its_fills(
+    tracker: OrderTracker, fill: str | None, expected: str
+) -> None:
+    """A venue may reject an order it acknowledged, even after part of it traded (Bybit sends
+    Rejected after a partial fill): the order ends, like a cancel, with its fills."""
+    intent = sent(tracker)
+    tracker.apply(make_ack(intent))
+    if fill is not None:
+        tracker.apply(make_fill(intent, "t1", fill))
+    applied = tracker.apply(make_update(intent, OrderStatus.REJECTED, fill or "0"))
+    assert applied.incident is None
+    snap = tracker.snapshot(intent.client_id)
+    assert (snap.state, snap.filled_qty) == (expected, D(fill or "0"))
 
 
 def test_fill_when_order_unknown_is_kept_and_flagged(

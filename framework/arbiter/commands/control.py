@@ -63,7 +63,8 @@ def render_status(status: dict[str, Any]) -> str:
         )
         for pair in s.get("pairs", []):
             extra = "  ".join(f"{k}={v}" for k, v in pair.items() if k not in ("id", "state"))
-            lines.append(f"  {pair['id']:<10} {pair['state']:<14} {extra}")
+            flag = "  NEEDS OPERATOR" if pair.get("needs_operator") else ""
+            lines.append(f"  {pair['id']:<10} {pair['state']:<14}{flag} {extra}")
         if s.get("pnl"):
             lines.append("  pnl " + "  ".join(f"{k}={v}" for k, v in s["pnl"].items()))
         if s.get("last_reload_error"):
@@ -104,3 +105,22 @@ def register(app: typer.Typer) -> None:
     def kill(control: ControlFile = DEFAULT_STATE_DIR / "control.json") -> None:
         """Halt every strategy in the runtime."""
         typer.echo(json.dumps(_request(control, "POST", "/commands/kill", {})))
+
+    pair_app = typer.Typer(help="Act on one pair of a running strategy (operator role).")
+    app.add_typer(pair_app, name="pair")
+
+    @pair_app.command("reset")
+    def pair_reset(
+        strategy: str, pair: str, control: ControlFile = DEFAULT_STATE_DIR / "control.json"
+    ) -> None:
+        """Move a pair out of `error` (to `halted`) once you have looked at it."""
+        body = {"strategy": strategy, "pair": pair}
+        typer.echo(json.dumps(_request(control, "POST", "/commands/pair_reset", body)))
+
+    @pair_app.command("resume")
+    def pair_resume(
+        strategy: str, pair: str, control: ControlFile = DEFAULT_STATE_DIR / "control.json"
+    ) -> None:
+        """Resume a halted pair on what its fills say it holds (a residual is the hedger's)."""
+        body = {"strategy": strategy, "pair": pair}
+        typer.echo(json.dumps(_request(control, "POST", "/commands/pair_resume", body)))

@@ -229,7 +229,17 @@ def _commands(runtime: Runtime, stop: asyncio.Event) -> dict[str, CommandSpec]:
         change = runtime.states.set(GLOBAL, "halt", f"operator:{who.who}", "kill")
         return {"state": change.dest}
 
+    async def pair_reset(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
+        strategy, pair = str(args.get("strategy", "")), str(args.get("pair", ""))
+        return {"state": runtime.reset_pair(strategy, pair, f"operator:{who.who}")}
+
+    async def pair_resume(args: Mapping[str, Any], who: Principal) -> dict[str, Any]:
+        strategy, pair = str(args.get("strategy", "")), str(args.get("pair", ""))
+        return {"state": runtime.resume_pair(strategy, pair, f"operator:{who.who}")}
+
     return {
+        "pair_reset": CommandSpec(pair_reset, Role.OPERATOR),
+        "pair_resume": CommandSpec(pair_resume, Role.OPERATOR),
         "reload": CommandSpec(reload, Role.OPERATOR),
         "halt": CommandSpec(halt, Role.OPERATOR),
         "resume": CommandSpec(resume, Role.OPERATOR),

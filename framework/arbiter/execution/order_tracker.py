@@ -40,8 +40,9 @@ from arbiter.execution.records import (
     OrderSnapshot,
 )
 from arbiter.fsm import ORDER, IllegalTransition
+from arbiter.fsm.order import LIVE
 from arbiter.fsm.table_runner import TableRunner
-from arbiter.venues.errors import Ambiguous, DuplicateClientId, VenueError
+from arbiter.venues.errors import Ambiguous, DuplicateClientId, OrderNotFound, VenueError
 from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderUpdate
 
 _STATUS_TRIGGER: dict[OrderStatus, str] = {
@@ -52,6 +53,9 @@ _STATUS_TRIGGER: dict[OrderStatus, str] = {
     OrderStatus.REJECTED: "reject",
     OrderStatus.EXPIRED: "expire",
 }
+
+
+_CANCELLABLE = frozenset(LIVE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,15 @@ def _with_state(s: OrderSnapshot, state: str) -> OrderSnapshot:
 class _Order:
     """One tracked order: its intent, its running machine and its quantities."""
 
-    __slots__ = ("fills", "intent", "overfill_seen", "runner", "seq", "snapshot")
+    __slots__ = (
+        "fills",
+        "intent",
+        "missing_reported",
+        "overfill_seen",
+        "runner",
+        "seq",
+        "snapshot",
+    )
 
     def __init__(self, intent: Intent, snapshot: OrderSnapshot, runner: TableRunner) -> None:
         self.intent = intent
@@ -97,6 +109,7 @@ class _Order:
         self.fills: dict[str, Fill] = {}
         self.seq = 0
         self.overfill_seen = Decimal(0)
+        self.missing_reported = False  # the venue was found not to know this live order
 
 
 class OrderTracker:
@@ -236,18 +249,33 @@ class OrderTracker:
 
     def cancel_failed(self, client_id: str, error: VenueError) -> Applied:
         """The cancel call raised. Ambiguous: it may have worked; stay `pending_cancel` and
-        query. Definitive: the order is still working (or already final)."""
+        query. Not found: the venue holds no working order of that id, so it ended (filled,
+        cancelled, expired) or never arrived, and only a query says which: stay and query.
+        Any other refusal (rate limited, too late): the order is still working, or already
+        final."""
         order = self._get(client_id)
-        if isinstance(error, Ambiguous):
+        if isinstance(error, Ambiguous | OrderNotFound):
             return Applied(client_id, needs_query=True)
         return self._fire(order, ChangeKind.CANCEL_ERROR, "cancel_rejected", str(error))
 
-    def query_result(self, client_id: str, update: OrderUpdate | None) -> Applied:
-        """The answer to a query by client id: the order as the venue has it, or None."""
+    def can_cancel(self, client_id: str) -> bool:
+        """Whether a cancel request makes sense now: the order may be working on the venue.
+        Not while `unknown` (a query must first say whether it exists) or once final."""
+        return self._get(client_id).runner.state in _CANCELLABLE
+
+    def query_result(
+        self, client_id: str, update: OrderUpdate | None, *, in_flight: bool = False
+    ) -> Applied:
+        """The answer to a query by client id: the order as the venue has it, or None.
+
+        `in_flight`: the order's own request is still on its way (sent, not answered), so a
+        venue that does not know the order yet proves nothing: None changes nothing then."""
         order = self._get(client_id)
         if update is not None:
             return self._apply_update(order, update, ChangeKind.QUERY)
         state = order.runner.state
+        if in_flight and state in ("submitted", "unknown"):
+            return Applied(client_id)
         if state == "submitted":
             # Journaled as sent but never answered (a restart in between): the send's outcome
             # was unknown all along, and the venue now says it never arrived.
@@ -255,8 +283,11 @@ class OrderTracker:
             state = order.runner.state
         if state == "unknown":
             return self._fire(order, ChangeKind.QUERY, "not_found", "venue has no such order")
-        if state in ("new", "rejected"):
-            return Applied(client_id)  # never sent, or already known to be refused
+        if state in ("new", "rejected") or order.missing_reported:
+            # never sent, already known to be refused, or already reported missing (the
+            # order is queried again until it ends: one incident is enough)
+            return Applied(client_id)
+        order.missing_reported = True
         incident = self._incident(
             order,
             IncidentKind.ORDER_MISSING,

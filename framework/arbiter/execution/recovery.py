@@ -25,17 +25,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from arbiter.execution.gateway import OrderGateway
+from arbiter.execution.gateway import CLOCK_SLACK_MS, FILLS_LOOKBACK_MS, OrderGateway
 from arbiter.execution.records import ChangeKind, OrderJournal, OrderSnapshot
 from arbiter.venues.contract import TradingVenue
 from arbiter.venues.errors import OrderRejected, VenueError
 from arbiter.venues.orders import OrderUpdate
 
 OUR_CLIENT_ID = re.compile(r"a[0-9a-f]{25}")  # see arbiter.venues.client_ids.IntentId.client_id
-# Fills are read from this long before the order was sent (the venue's clock may run behind
-# ours); without a journal to say when, from this long before now.
-CLOCK_SLACK_MS = 60_000
-FILLS_LOOKBACK_MS = 24 * 3600 * 1000
+# Fills are read from CLOCK_SLACK_MS before the order was sent (the venue's clock may run
+# behind ours); without a journal to say when, from FILLS_LOOKBACK_MS before now.
 
 
 @dataclass

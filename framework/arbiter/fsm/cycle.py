@@ -8,7 +8,9 @@ Rules kept by this table:
 - nothing gates the way out of `legging`: a naked leg is always repaired, never blocked;
 - `halted` is left only by `resume` (an operator, or a cleared condition), and lands in `open`
   when a position is still held, in `idle` when flat;
-- `error` is for broken invariants; only an operator `reset` moves it on, to `halted`.
+- `error` is for broken invariants; only an operator `reset` moves it on, to `halted`;
+- the budget of a one-legged position is never outwaited: a repair that cannot close it in
+  time (`repair_budget_exceeded`) or an order still in doubt (`unresolved`) halts the pair.
 """
 
 from __future__ import annotations
@@ -86,6 +88,12 @@ CYCLE = MachineDef(
             ("legging",),
             "halted",
             note="max unhedged time spent: incident",
+        ),
+        Transition(
+            "unresolved",
+            ("entering", "exiting", "legging"),
+            "halted",
+            note="an order still in doubt past the unhedged budget: incident; it is finished in the background",
         ),
         Transition("cooldown_elapsed", ("cooling_down",), "idle"),
         Transition("halt", every_state_but(_STATES, "halted", "error"), "halted"),

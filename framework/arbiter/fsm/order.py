@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from arbiter.fsm.table import MachineDef, State, Transition
 
-_LIVE = ("submitted", "acknowledged", "partially_filled", "pending_cancel")
+# The venue may hold the order working: a cancel request makes sense in these states (not in
+# `unknown`: a query must first say whether the order exists).
+LIVE = ("submitted", "acknowledged", "partially_filled", "pending_cancel")
 
 ORDER = MachineDef(
     name="order",
@@ -62,7 +64,7 @@ ORDER = MachineDef(
             note="fill after cancel request, or a late fill report: quantity is tracked, state stays",
         ),
         Transition(
-            "fill", (*_LIVE, "unknown"), "filled", note="from pending_cancel: the fill won the race"
+            "fill", (*LIVE, "unknown"), "filled", note="from pending_cancel: the fill won the race"
         ),
         Transition(
             "fill",
@@ -77,7 +79,7 @@ ORDER = MachineDef(
         Transition(
             "cancel_request", ("pending_cancel",), None, note="a retried cancel of the same order"
         ),
-        Transition("cancelled", (*_LIVE, "unknown"), "cancelled"),
+        Transition("cancelled", (*LIVE, "unknown"), "cancelled"),
         Transition(
             "cancelled",
             ("cancelled", "filled"),
@@ -95,6 +97,20 @@ ORDER = MachineDef(
             note="too late to cancel: already final",
         ),
         Transition("reject", ("new", "submitted", "unknown"), "rejected"),
+        Transition(
+            "reject",
+            ("acknowledged", "partially_filled", "pending_cancel"),
+            "cancelled",
+            guards=("has_fills",),
+            note="rejected after it traded (Bybit: Rejected after a partial fill): ends like a cancel, fills kept",
+        ),
+        Transition(
+            "reject",
+            ("acknowledged", "pending_cancel"),
+            "rejected",
+            guards=("no_fills",),
+            note="refused after it was acknowledged, nothing filled",
+        ),
         Transition("reject", ("rejected",), None, note="duplicate rejection"),
         Transition(
             "not_found",
@@ -102,7 +118,7 @@ ORDER = MachineDef(
             "rejected",
             note="the venue never got it; retry keeps the client id",
         ),
-        Transition("expire", (*_LIVE, "unknown"), "expired"),
+        Transition("expire", (*LIVE, "unknown"), "expired"),
         Transition("expire", ("expired",), None, note="duplicate expiry"),
     ),
     guard_descriptions={"has_fills": "some quantity has filled", "no_fills": "nothing has filled"},

@@ -69,6 +69,8 @@ class Hedger:
         self.decisions: list[HedgeDecision] = []
         self.max_abs_delta_notional: dict[str, Decimal] = {}
         self._lock = asyncio.Lock()
+        self._again = False  # a residual arrived while a measurement ran: measure once more
+        self._tasks: set[asyncio.Task[list[HedgeDecision]]] = set()
         self._log = logger.bind(strategy=strategy, component="hedger")
 
     def attach(self, scheduler: Any) -> None:
@@ -94,12 +96,31 @@ class Hedger:
 
     async def on_residual(self) -> list[HedgeDecision]:
         """Execution handed over a residual: measure now rather than at the next interval."""
-        if self.machine.state == "halted":
-            return []
-        decision = self.machine.fire("residual")
-        if decision.dest != "measuring" or decision.source in ("measuring", "hedging"):
+        if not self._residual():
             return []
         return await self._measure_and_hedge()
+
+    def take_residual(self) -> asyncio.Task[list[HedgeDecision]] | None:
+        """`on_residual` on a task of its own, the machine moved at once (`measuring`), so the
+        caller need not wait for hedge orders and an observer sees the hedger at work."""
+        if not self._residual():
+            return None
+        task = asyncio.get_running_loop().create_task(self._measure_and_hedge())
+        self._tasks.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _residual(self) -> bool:
+        """Fire `residual`; True when a measurement must start now. While one runs already,
+        the residual is remembered and measured again once it settles: it may have arrived
+        after that measurement read the books."""
+        if self.machine.state == "halted":
+            return False
+        decision = self.machine.fire("residual")
+        if decision.dest != "measuring" or decision.source in ("measuring", "hedging"):
+            self._again = True
+            return False
+        return True
 
     def halt(self) -> None:
         self.machine.fire("halt")
@@ -109,6 +130,14 @@ class Hedger:
             self.machine.fire("resume")
 
     async def _measure_and_hedge(self) -> list[HedgeDecision]:
+        plans = await self._measure_once()
+        while self._again and self.machine.state == "idle":
+            self._again = False
+            self.machine.fire("residual")
+            plans = await self._measure_once()
+        return plans
+
+    async def _measure_once(self) -> list[HedgeDecision]:
         async with self._lock:
             plans: list[HedgeDecision] = []
             for asset in self.inventory.assets():

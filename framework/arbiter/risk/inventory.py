@@ -9,6 +9,13 @@ contract value before they reach this book.
     net delta (base) = hedge_ratio x (spot + pending spot) + (perp + pending perp)
 
 With ratio 1 a fully hedged cash-and-carry (long 1 BTC spot, short 1 BTC perp) has delta 0.
+
+An order in flight may fill anything from nothing to all of what is left of it, and until the
+venue says which, the book cannot know. `base` counts every pending order as if it fills (both
+legs of a step hedge each other while they fly, and the hedger acts on it); `worst_base` is the
+net delta the venue may really hold: each pending order counted filled or not, whichever takes
+the total furthest from zero. Risk limits and what status reports read the worst case, so an
+order stuck in doubt never hides the exposure of the leg that did fill.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ class AssetDelta:
     pending_spot: Decimal
     pending_perp: Decimal
     ratio: Decimal
+    # the pending orders that would raise (`up`) or lower (`down`) net delta, ratio applied
+    pending_up: Decimal = ZERO
+    pending_down: Decimal = ZERO
 
     @property
     def base(self) -> Decimal:
@@ -35,6 +45,16 @@ class AssetDelta:
 
     def notional(self, price: Decimal) -> Decimal:
         return self.base * price
+
+    @property
+    def worst_base(self) -> Decimal:
+        """Net delta as far from zero as the pending orders may leave it (see the module)."""
+        held = self.ratio * self.spot + self.perp
+        high, low = held + self.pending_up, held + self.pending_down
+        return high if abs(high) >= abs(low) else low
+
+    def worst_notional(self, price: Decimal) -> Decimal:
+        return self.worst_base * price
 
 
 class Inventory:
@@ -86,12 +106,19 @@ class Inventory:
         return {venue: qty for (a, venue), qty in book.items() if a == asset and qty != 0}
 
     def delta(self, asset: str) -> AssetDelta:
-        pending_spot = sum(
-            (q for a, k, q in self._pending.values() if a == asset and k == "spot"), ZERO
-        )
-        pending_perp = sum(
-            (q for a, k, q in self._pending.values() if a == asset and k == "perp"), ZERO
-        )
+        pending_spot = pending_perp = up = down = ZERO
+        for a, kind, qty in self._pending.values():
+            if a != asset:
+                continue
+            weighted = self.ratio * qty if kind == "spot" else qty
+            if kind == "spot":
+                pending_spot += qty
+            else:
+                pending_perp += qty
+            if weighted > 0:
+                up += weighted
+            else:
+                down += weighted
         return AssetDelta(
             asset=asset,
             spot=sum(self.held(asset, "spot").values(), ZERO),
@@ -99,4 +126,6 @@ class Inventory:
             pending_spot=pending_spot,
             pending_perp=pending_perp,
             ratio=self.ratio,
+            pending_up=up,
+            pending_down=down,
         )

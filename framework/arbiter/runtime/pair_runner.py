@@ -30,7 +30,9 @@ from arbiter.execution.dual_leg import (
     LegOrder,
     LegResult,
     RepairResult,
+    RetryPolicy,
 )
+from arbiter.execution.fees import is_dust
 from arbiter.execution.intent import Intent
 from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.fsm.runner import GuardResult, MachineRunner
@@ -59,17 +61,17 @@ class PairServices:
     on_fills: Callable[[PairPlan, DualResult | RepairResult, str], None]
     hand_to_hedger: Callable[[str, Decimal], Any] | None = None
     cycle_numbers: Callable[[str], int] = field(default=lambda pair: 0)
+    # The highest attempt number the journal holds for (pair, cycle), -1 for none: a restart
+    # continues from there, so no two orders of a cycle ever share a client id.
+    last_attempt: Callable[[str, int], int] = field(default=lambda pair, cycle: -1)
     # The strategy's trading state (active, reducing, halted): reducing lets exits through,
     # halted nothing; a leg being repaired is never stopped.
     trading_state: Callable[[], str] = field(default=lambda: "active")
     # Pre-trade checks of both legs (instrument rules, funds net of reservations, position
     # limit); returns why they failed, or "" after reserving funds for both legs.
     pretrade: Callable[[PairPlan, list[LegOrder]], str] = field(default=lambda pair, legs: "")
-    # Both legs of an entry or exit are about to be sent (the runtime counts them in net delta
-    # while in flight, so their fills arriving one after the other never read as exposure).
-    sending: Callable[[PairPlan, list[LegOrder]], None] = field(default=lambda pair, legs: None)
-    # ... and were not sent after all (the gateway refused them: a kill holds): what
-    # `pretrade` and `sending` reserved for them is released.
+    # Both legs of an entry or exit were not sent after all (the gateway refused them: a kill
+    # holds): what `pretrade` reserved for them is released.
     unsent: Callable[[PairPlan, list[LegOrder]], None] = field(default=lambda pair, legs: None)
 
 
@@ -79,6 +81,8 @@ class PairStats:
     entries: int = 0
     entries_refused: int = 0
     one_legged: int = 0
+    exits_failed: int = 0  # exits that went out and traded nothing (the pair stays open)
+    unresolved: int = 0  # steps that ended with an order still in doubt (the pair halts)
     repairs: dict[str, int] = field(default_factory=dict)
     decision_to_sent_ns: list[int] = field(default_factory=list)
 
@@ -91,6 +95,7 @@ class PairRunner:
         self.gates = PairGates(pair, stats, other=self._position_guard)
         self.machine = MachineRunner(pair.cycle, self.gates.resolve)
         self.cycle = services.cycle_numbers(pair.id)
+        self.attempt = services.last_attempt(pair.id, self.cycle)  # the cycle's last used
         self.direction: str | None = None
         self.open_base = ZERO  # base quantity held by the current cycle (long spot / buy leg)
         self.stats = PairStats()
@@ -162,6 +167,30 @@ class PairRunner:
         self.machine.restore(state)
         self.direction, self.open_base = direction, held_base
 
+    # -- the operator ----------------------------------------------------------------------
+
+    def reset(self) -> FsmDecision:
+        """An operator looked at a pair in `error`: it moves to `halted` (resume is separate)."""
+        if self.machine.state != "error":
+            raise ValueError(
+                f"{self.pair.id}: reset moves a pair out of error; it is {self.machine.state}"
+            )
+        return self._fire("reset")
+
+    def resume(self, direction: str | None, held_base: Decimal) -> FsmDecision:
+        """An operator resumes a halted pair, holding what the journal's fills say both legs
+        hold alike (any residual beyond it is the hedger's): `open` on it, or `idle` if flat."""
+        if self.machine.state != "halted":
+            raise ValueError(
+                f"{self.pair.id}: resume moves a halted pair; it is {self.machine.state}"
+            )
+        if self._busy is not None and not self._busy.done():
+            raise ValueError(f"{self.pair.id}: a step is still in flight; try again once it ends")
+        self.direction, self.open_base = direction, held_base
+        decision = self._fire("resume")
+        self.step()
+        return decision
+
     @property
     def busy(self) -> asyncio.Task[bool] | None:
         """The entry, exit or repair in flight, if any."""
@@ -214,10 +243,15 @@ class PairRunner:
             self._fire("cooldown_elapsed")
             self.step()
 
+    def _next_attempt(self) -> int:
+        """The next attempt number of the current cycle: one per order, never reused."""
+        self.attempt += 1
+        return self.attempt
+
     async def _enter(self, direction: str) -> bool:
         """Try to enter; False when nothing was sent (no book, a gate, pre-trade)."""
         next_cycle = self.cycle + 1
-        legs = self._legs(direction, "entry", cycle=next_cycle)
+        legs = self._legs(direction, "entry", cycle=next_cycle, attempt=0)
         if legs is None:
             return False
         base, orders = legs
@@ -226,10 +260,12 @@ class PairRunner:
         # `enter` and every transition after it are journaled under the cycle being entered:
         # a restart classifies the journal's last cycle by that cycle's fills, so a crash
         # mid-entry must leave the new number there, not the previous cycle's.
-        self.cycle = next_cycle
+        self.cycle, attempt = next_cycle, self.attempt
+        self.attempt = 0  # the entry's legs are the new cycle's attempt 0
         verdict = self._fire("enter", decision=decision, snapshot=self.services.snapshot(self.pair))
         if not verdict.accepted:
-            self.cycle = next_cycle - 1  # refused by a gate: nothing journaled, nothing used
+            # refused by a gate: nothing journaled, nothing used
+            self.cycle, self.attempt = next_cycle - 1, attempt
             self.stats.entries_refused += 1
             self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
             return False
@@ -241,8 +277,7 @@ class PairRunner:
             return False
         self.direction = direction
         self.stats.entries += 1
-        self.services.sending(self.pair, orders)
-        result = await self.services.executor.execute(orders, self.plan.execution.leg_timeout_ms)
+        result = await self._execute(orders)
         if result.outcome == "refused":  # nothing was sent: leave through the no-exposure edge
             self.services.unsent(self.pair, orders)
             self.stats.entries_refused += 1
@@ -257,16 +292,40 @@ class PairRunner:
             self._fire("both_filled")
         elif result.outcome == "both_failed":
             self._fire("both_failed")
+        elif result.outcome == "unresolved":
+            self._unresolved(result, before=ZERO)
         else:
             self.stats.one_legged += 1
             self._fire("one_leg_filled")
             await self._repair(result, orders, entering=True)
         return True
 
-    async def _exit(self) -> bool:
-        """Try to exit; False when nothing was sent (no book, a gate)."""
+    async def _execute(self, orders: list[LegOrder]) -> DualResult:
+        execution = self.plan.execution
+        return await self.services.executor.execute(
+            orders,
+            execution.leg_timeout_ms,
+            max_unhedged_ms=self.plan.risk.max_unhedged_ms,
+            retry=RetryPolicy(execution.retry.max_attempts, execution.retry.backoff_ms),
+            next_attempt=self._next_attempt,
+        )
+
+    def _unresolved(self, result: DualResult | RepairResult, *, before: Decimal) -> None:
+        """An order of the step still in doubt past the unhedged budget: the pair holds what
+        both legs are known to hold alike and halts; the order is finished in the background
+        and its fills reach the books (and the hedger) when they come."""
         assert self.direction is not None
-        legs = self._legs(self.direction, "exit", cycle=self.cycle, qty=self.open_base)
+        self.stats.unresolved += 1
+        self.open_base = held_after(_buy_role(self.direction), before, result.legs)
+        self._fire("unresolved")
+
+    async def _exit(self) -> bool:
+        """Try to exit; False when nothing was sent (no book, a gate) or nothing traded."""
+        assert self.direction is not None
+        attempt = self.attempt
+        legs = self._legs(
+            self.direction, "exit", cycle=self.cycle, qty=self.open_base, attempt=attempt + 1
+        )
         if legs is None:
             return False
         base, orders = legs
@@ -275,25 +334,31 @@ class PairRunner:
         if not verdict.accepted:
             self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
             return False
-        self.services.sending(self.pair, orders)
-        result = await self.services.executor.execute(orders, self.plan.execution.leg_timeout_ms)
+        self.attempt = attempt + 1  # both exit legs carry it
+        result = await self._execute(orders)
         if result.outcome == "refused":  # nothing was sent: still hedged
             self.services.unsent(self.pair, orders)
             self.last_refusal = result.reason
             self._fire("exit_failed")
             return False
         self.services.on_fills(self.pair, result, "exit")
+        before = self.open_base
         if result.outcome == "both_filled":
-            self.open_base -= sum(
-                (leg.filled_base for leg in result.legs if leg.side is Side.SELL), ZERO
-            )
+            # what both legs still hold alike; below one lot of every leg, nothing
+            held = held_after(_buy_role(self.direction), before, result.legs)
+            self.open_base = ZERO if is_dust(held, [o.instrument for o in orders]) else held
             if self.open_base > 0:
                 self._fire("exit_failed")  # partly exited but still hedged: exit the rest later
             else:
                 self._finish_cycle()
                 self._fire("exit_filled")
         elif result.outcome == "both_failed":
+            self.stats.exits_failed += 1
+            self.last_refusal = f"exit: {result.reason}"
             self._fire("exit_failed")
+            return False  # nothing traded: the next exit at the gate-retry pace, not at once
+        elif result.outcome == "unresolved":
+            self._unresolved(result, before=before)
         else:
             self.stats.one_legged += 1
             self._fire("one_leg_filled")
@@ -312,6 +377,7 @@ class PairRunner:
             max_slippage_bps=self.plan.execution.max_slippage_bps,
             max_unhedged_ms=self.plan.risk.max_unhedged_ms,
             leg_timeout_ms=self.plan.execution.leg_timeout_ms,
+            next_attempt=self._next_attempt,
             hand_to_hedger=self._hand_over if self.services.hand_to_hedger else None,
         )
         self.services.on_fills(self.pair, repaired, "repair")
@@ -320,6 +386,10 @@ class PairRunner:
         # fill repaired leaves a smaller hedged position, never nothing. Any residual beyond
         # it is the hedger's (handed over, or raised as an incident when the budget ran out).
         self.open_base = self._hedged_after(result, repaired, entering=entering)
+        if repaired.outcome == "unresolved":
+            self.stats.unresolved += 1
+            self._fire("unresolved")
+            return
         if repaired.outcome in ("repair_budget_exceeded", "refused"):
             self._fire("repair_budget_exceeded")
             return
@@ -348,7 +418,7 @@ class PairRunner:
     # -- building the legs -----------------------------------------------------------------
 
     def _legs(
-        self, direction: str, step: str, *, cycle: int, qty: Decimal | None = None
+        self, direction: str, step: str, *, cycle: int, attempt: int, qty: Decimal | None = None
     ) -> tuple[Decimal, list[LegOrder]] | None:
         """Both legs of an entry or exit in `direction`, sized on both lot grids, or None."""
         buyer = _buy_role(direction)
@@ -381,7 +451,7 @@ class PairRunner:
             )
             market = self.plan.execution.order_type.value == "market"
             intent = Intent.build(
-                IntentId(self.services.strategy, self.pair.id, cycle, f"{step}.{role}"),
+                IntentId(self.services.strategy, self.pair.id, cycle, f"{step}.{role}", attempt),
                 self.pair.leg(role).venue,
                 self.services.rules(self.pair.leg(role)),
                 symbol=inst.symbol,

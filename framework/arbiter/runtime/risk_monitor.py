@@ -90,4 +90,4 @@ class RiskMonitor:
         """Net delta of `asset` in quote, at the bid of the first leg trading it."""
         leg = next((r.pair.legs[0] for r in host.runner.runners() if r.pair.asset == asset), None)
         price = self.market.touch(leg, Side.SELL) if leg is not None else None
-        return None if price is None else host.runner.inventory.delta(asset).notional(price)
+        return None if price is None else host.runner.inventory.delta(asset).worst_notional(price)

@@ -45,6 +45,7 @@ from arbiter.execution.gateway import OrderGateway
 from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import Applied
 from arbiter.execution.pretrade import PlannedLeg, PositionLimit, PretradeChecker
+from arbiter.execution.records import ChangeKind, OrderSnapshot
 from arbiter.execution.recovery import RecoveryReport, reconcile
 from arbiter.execution.reservations import Reservations
 from arbiter.fsm.runner import Decision as FsmDecision
@@ -59,6 +60,7 @@ from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
 from arbiter.runtime.market import MarketState
+from arbiter.runtime.pair_runner import PairRunner
 from arbiter.runtime.reload import DEFAULT_POLL_S, ManifestWatcher, ReloadDecision, ReloadManager
 from arbiter.runtime.restore import restore_cycle
 from arbiter.runtime.risk_monitor import RiskMonitor
@@ -252,7 +254,7 @@ class Runtime:
             return
         self._stopped = True
         self.states.set(GLOBAL, "halt", "runtime", "shutting down")
-        open_orders = [s.client_id for s in self.tracker.open_orders() if s.state != "unknown"]
+        open_orders = [s.client_id for s in self.tracker.open_orders()]
         if open_orders:
             try:
                 async with asyncio.timeout(self.options.cancel_timeout_s):
@@ -266,6 +268,7 @@ class Runtime:
             await asyncio.wait(busy, timeout=self.options.cancel_timeout_s)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        await self.gateway.close()  # its queries and cancels end before the journal does
         await self.supervisor.stop()
         await self.accounts.close_all()
         self.journal.close()
@@ -351,6 +354,10 @@ class Runtime:
             self._replay_forced(host, event, qty, fee)
         for settlement, share in load_strategy_funding(self.journal.connection, host.name):
             host.ledger.on_funding(payment_of(settlement, share))
+        for snap in self.tracker.open_orders():  # still working, or in doubt: may yet fill
+            intent = self.tracker.intent(snap.client_id)
+            if intent.id.strategy == host.name:
+                self._pending(host, intent, snap)
         for pid, runner in host.runner.pairs.items():
             record = self._journal_cycles.get((host.name, pid))
             if record is None:
@@ -363,6 +370,18 @@ class Runtime:
                 self.market.instrument,
                 handed_over=record.handed_over,
             )
+            if record.state == "error":
+                # A broken invariant waits for an operator (`arbiter pair reset`), restart or
+                # not: the pair keeps what its fills say it holds, and trades nothing.
+                runner.resume_from("error", restored.direction, restored.held_base)
+                self.incidents.raise_(
+                    f"error:{host.name}/{pid}",
+                    "pair_error",
+                    "restart",
+                    f"pair was in error before the restart ({restored.reason}); "
+                    "`arbiter pair reset` once looked at",
+                )
+                continue
             runner.resume_from(restored.state, restored.direction, restored.held_base)
             if restored.last_state != "idle":
                 logger.bind(strategy=host.name, pair=pid).warning(
@@ -431,32 +450,50 @@ class Runtime:
             on_fills=self._on_fills,
             trading_state=self.states.state,
             pretrade=self._pretrade,
-            sending=self._sending,
             unsent=self._unsent,
             hand_to_hedger=self._hand_to_hedger,
             cycle_numbers=self._last_cycle,
+            last_attempt=self.journal.last_attempt,
         )
 
     def _last_cycle(self, strategy: str, pair: str) -> int:
-        """The highest cycle number the journal knows for a pair, from its intents and its
-        cycle machine: a restart never reuses a cycle number, so never a client order id."""
-        self.journal.settle()  # the latest submission may still be in the outbox
-        row = self.journal.connection.execute(
-            "SELECT MAX(cycle) FROM intents WHERE strategy = ? AND pair = ?", (strategy, pair)
-        ).fetchone()
-        record = self._journal_cycles.get((strategy, pair))
-        return max(int(row[0] or 0), record.cycle if record else 0)
+        """A restart never reuses a cycle number, so never a client order id."""
+        return self.journal.last_cycle(strategy, pair)
 
     def _journal_cycle(self, strategy: str, pair: str, cycle: int, d: FsmDecision) -> None:
         self.journal.record_cycle(
             strategy, pair, cycle, trigger=d.trigger, source=d.source, dest=d.dest
         )
+        if d.dest == "error":
+            self.incidents.raise_(
+                f"error:{strategy}/{pair}",
+                "pair_error",
+                "runtime",
+                f"cycle {cycle} {d.source} -> error on {d.trigger}: the pair trades nothing "
+                "until an operator resets it (`arbiter pair reset`)",
+            )
         self._notify()
 
     def _on_fills(
         self, strategy: str, pair: PairPlan, result: DualResult | RepairResult, step: str
     ) -> None:
         pair_log = logger.bind(strategy=strategy, pair=pair.id)
+        where = f"{strategy}/{pair.id}"
+        if step == "exit" and result.outcome == "both_failed":
+            # The position stays, hedged, and the pair tries again at the next signal; an
+            # operator should know an exit went out and traded nothing.
+            self.incidents.raise_(
+                f"exit:{where}", "exit_failed", "execution", f"exit traded nothing: {result.reason}"
+            )
+        elif step == "exit" and result.outcome == "both_filled":
+            self._resolve_incident(f"exit:{where}", "a later exit traded")
+        if result.outcome == "unresolved":
+            self.incidents.raise_(
+                f"unresolved:{where}",
+                "order_unresolved",
+                "execution",
+                f"{step}: {result.reason}; the pair is halted, the order is being finished",
+            )
         if isinstance(result, RepairResult) and result.outcome in (
             "repair_budget_exceeded",
             "refused",
@@ -473,15 +510,17 @@ class Runtime:
             )
             host = self.strategies[strategy]
             if host.hedger is not None:
-                asyncio.get_running_loop().create_task(host.hedger.on_residual())
+                host.hedger.take_residual()
         pair_log.info("{}: {} ({})", step, result.outcome, result.reason)
 
     async def _hand_to_hedger(self, strategy: str, asset: str, residual: Decimal) -> None:
+        """The hedger takes the residual now, on its own task: the pair does not wait for the
+        hedge orders (their answers may be slow; the pair's budget is not theirs)."""
         host = self.strategies[strategy]
         if host.hedger is None:
             raise RuntimeError(f"{strategy}: repair policy hedge but no hedge section")
         logger.bind(strategy=strategy).info("residual {} {} handed to the hedger", residual, asset)
-        await host.hedger.on_residual()
+        host.hedger.take_residual()
 
     def _pretrade(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> str:
         host = self.strategies[strategy]
@@ -495,26 +534,74 @@ class Runtime:
         verdict = self.checker.check_and_reserve(planned, self.market.free_balances(), limit)
         return "" if verdict.passed else verdict.reason
 
-    def _sending(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> None:
-        """Both legs count in net delta from now until they fill or end, so their fills
-        arriving one after the other never show as exposure (they hedge each other)."""
-        host = self.strategies[strategy]
-        for leg in legs:
-            request = leg.intent.request
-            base = leg.instrument.base_qty(request.qty)
-            host.runner.inventory.reserve(
-                request.client_id,
-                pair.asset,
-                leg.instrument.kind.value,
-                base if request.side is Side.BUY else -base,
-            )
-
     def _unsent(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> None:
-        """The legs `_pretrade` and `_sending` reserved for were refused before they left."""
-        host = self.strategies[strategy]
+        """The legs `_pretrade` reserved funds for were refused before they left."""
         for leg in legs:
             self.checker.reservations.release(leg.intent.client_id)
-            host.runner.inventory.release(leg.intent.client_id)
+
+    def _resolve_incident(self, key: str, detail: str) -> None:
+        incident = self.incidents.get(key)
+        if incident is not None and incident.state != "resolved":
+            self.incidents.resolve(key, detail)
+
+    # -- the operator's pair commands ----------------------------------------------------------
+
+    def _pair_runner(self, strategy: str, pair: str) -> PairRunner:
+        host = self.strategies.get(strategy)
+        if host is None:
+            raise KeyError(
+                f"no strategy {strategy!r}; running: {', '.join(self.strategies) or 'none'}"
+            )
+        runner = host.runner.pairs.get(pair) or host.runner.draining.get(pair)
+        if runner is None:
+            known = ", ".join(r.pair.id for r in host.runner.runners())
+            raise KeyError(f"{strategy}: no pair {pair!r}; pairs: {known}")
+        return runner
+
+    def reset_pair(self, strategy: str, pair: str, by: str) -> str:
+        """An operator has looked at a pair in `error`: it moves to `halted` (journaled)."""
+        runner = self._pair_runner(strategy, pair)
+        decision = runner.reset()
+        self._journal_operator(strategy, pair, "reset", by, f"{decision.source} -> {decision.dest}")
+        self._resolve_incident(f"error:{strategy}/{pair}", f"pair reset by {by}")
+        return decision.dest
+
+    def resume_pair(self, strategy: str, pair: str, by: str) -> str:
+        """An operator resumes a halted pair on what the journal's fills say it holds: both
+        legs' common base (`open`), or nothing (`idle`); a residual beyond it is the hedger's,
+        who measures at once. The pair's open incidents are resolved (journaled)."""
+        runner = self._pair_runner(strategy, pair)
+        if runner.machine.state != "halted":
+            raise ValueError(
+                f"{strategy}/{pair}: resume moves a halted pair; it is {runner.machine.state}"
+            )
+        self.journal.settle()
+        fills = load_strategy_fills(self.journal.connection, strategy)
+        held = restore_cycle(
+            runner.pair,
+            runner.cycle,
+            "halted",
+            fills,
+            self.market.instrument,
+            handed_over=True,  # the operator hands any residual to the hedger
+        )
+        decision = runner.resume(held.direction, held.held_base)
+        detail = f"{decision.source} -> {decision.dest}; holds {held.held_base} {runner.pair.asset}"
+        self._journal_operator(strategy, pair, "resume", by, detail)
+        for prefix in ("legging", "unresolved", "exit"):
+            self._resolve_incident(f"{prefix}:{strategy}/{pair}", f"pair resumed by {by}")
+        host = self.strategies[strategy]
+        if host.hedger is not None:
+            host.hedger.take_residual()
+        return decision.dest
+
+    def _journal_operator(
+        self, strategy: str, pair: str, action: str, by: str, detail: str
+    ) -> None:
+        self.journal.record_incident_event(
+            f"pair:{strategy}/{pair}", kind="operator", event=action, source=by, reason=detail
+        )
+        logger.bind(strategy=strategy, pair=pair).warning("pair {} by {}: {}", action, by, detail)
 
     # -- venue events ------------------------------------------------------------------------
 
@@ -606,12 +693,15 @@ class Runtime:
             self.checker.reservations.update(change.snapshot)
             intent = self.tracker.intent(applied.client_id)
             host = self.strategies.get(intent.id.strategy)  # None: a strategy since stopped
+            if host is not None and change.kind is ChangeKind.SUBMIT:
+                self._pending(host, intent, change.snapshot)
             if change.fill is not None and host is not None:
                 self._book_fill(intent, change.fill, host)
             if change.snapshot.is_final:
                 self.checker.reservations.release(applied.client_id)
                 if host is not None:
-                    host.runner.inventory.release(applied.client_id)
+                    self._pending(host, intent, change.snapshot)
+                    self._after_late_end(host, intent)
         if applied.incident is not None:
             i = applied.incident
             self.incidents.raise_(
@@ -620,6 +710,40 @@ class Runtime:
                 "execution",
                 f"{i.venue}:{i.symbol} {i.message}",
             )
+
+    def _pending(self, host: StrategyHost, intent: Intent, snap: OrderSnapshot) -> None:
+        """What of the order may still fill counts in the strategy's net delta: every order of
+        its pairs from its submit (entries, exits, repairs, retries: their fills arriving one
+        after the other never read as exposure, and one in doubt never hides the other leg's),
+        until it ends; past its end, what the venue reported filled that our fills do not show
+        yet (they are being read). Hedge orders are the hedger's to book."""
+        if intent.id.pair == HEDGE_PAIR:
+            return
+        inventory = host.runner.inventory
+        if snap.is_final and snap.missing_fill_qty <= 0:
+            inventory.release(snap.client_id)
+            return
+        asset = host.asset_of(intent)
+        kind = intent.request.kind or "spot"
+        inst = self.market.instruments.get((intent.venue, kind, intent.request.symbol))
+        if asset is None or inst is None:
+            return
+        left = snap.missing_fill_qty if snap.is_final else snap.qty - snap.filled_qty
+        base = inst.base_qty(left)
+        inventory.reserve(
+            snap.client_id,
+            asset,
+            "spot" if kind == "spot" else "perp",
+            base if intent.request.side is Side.BUY else -base,
+        )
+
+    def _after_late_end(self, host: StrategyHost, intent: Intent) -> None:
+        """An order of a pair that halted without it (it was in doubt past the budget) ended:
+        what it traded is in the books now, so the hedger measures at once."""
+        runners = host.runner.runners()
+        pair = next((r for r in runners if r.pair.id == intent.id.pair), None)
+        if pair is not None and pair.machine.state == "halted" and host.hedger is not None:
+            host.hedger.take_residual()
 
     def _book_fill(
         self, intent: Intent, fill: Fill, host: StrategyHost, *, replaying: bool = False
@@ -697,7 +821,7 @@ class Runtime:
             if host.residual_on_start and runner.engine is not None and host.hedger is not None:
                 # A restart found a one-legged cycle: hedge it now, not at the next interval.
                 host.residual_on_start = False
-                asyncio.get_running_loop().create_task(host.hedger.on_residual())
+                host.hedger.take_residual()
             for pair in runner.runners():
                 pair.retry_gates()
             if runner.collect_drained():
@@ -797,8 +921,11 @@ class Runtime:
             body = host.runner.status(self.states.state(name))
             body["last_reload_error"] = by_path_error.get(host.path)
             body["file"] = str(host.path)
-            body["net_delta"] = {
-                a: str(host.runner.inventory.delta(a).base) for a in host.runner.inventory.assets()
+            inventory = host.runner.inventory
+            # what the venues may hold, orders in doubt counted at their worst (see Inventory)
+            body["net_delta"] = {a: str(inventory.delta(a).worst_base) for a in inventory.assets()}
+            body["net_delta_expected"] = {
+                a: str(inventory.delta(a).base) for a in inventory.assets()
             }
             body["realized_pnl"] = str(host.ledger.realized)
             body["pnl"] = host.ledger.lines().as_text()
@@ -816,6 +943,7 @@ class Runtime:
             },
             "venues": self.accounts.connection_states(),
             "global_state": self.states.state(GLOBAL),
+            "orders_being_finished": self.gateway.finishing(),
             "incidents": [
                 {"key": i.key, "kind": i.kind, "state": i.state, "reason": i.reason}
                 for i in self.incidents.open()

@@ -67,10 +67,10 @@ class StrategyHooks:
     on_fills: Callable[[str, PairPlan, DualResult | RepairResult, str], None]
     trading_state: Callable[[str], str] = lambda strategy: "active"
     pretrade: Callable[[str, PairPlan, list[LegOrder]], str] = lambda strategy, pair, legs: ""
-    sending: Callable[[str, PairPlan, list[LegOrder]], None] = lambda strategy, pair, legs: None
     unsent: Callable[[str, PairPlan, list[LegOrder]], None] = lambda strategy, pair, legs: None
     hand_to_hedger: Callable[[str, str, Decimal], Awaitable[None]] | None = None
     cycle_numbers: Callable[[str, str], int] = lambda strategy, pair: 0
+    last_attempt: Callable[[str, str, int], int] = lambda strategy, pair, cycle: -1
 
 
 class StrategyRunner:
@@ -115,9 +115,9 @@ class StrategyRunner:
             on_fills=lambda pair_plan, result, step: hooks.on_fills(name, pair_plan, result, step),
             hand_to_hedger=(lambda asset, residual: hand(name, asset, residual)) if hand else None,
             cycle_numbers=lambda pair_id: hooks.cycle_numbers(name, pair_id),
+            last_attempt=lambda pair_id, cycle: hooks.last_attempt(name, pair_id, cycle),
             trading_state=lambda: hooks.trading_state(name),
             pretrade=lambda pair_plan, legs: hooks.pretrade(name, pair_plan, legs),
-            sending=lambda pair_plan, legs: hooks.sending(name, pair_plan, legs),
             unsent=lambda pair_plan, legs: hooks.unsent(name, pair_plan, legs),
         )
         return PairRunner(self.plan, pair, services, self.gate_stats)
@@ -309,7 +309,7 @@ class StrategyRunner:
                 None,
             )
             if price is not None:
-                deltas[asset] = self.inventory.delta(asset).notional(price)
+                deltas[asset] = self.inventory.delta(asset).worst_notional(price)
         return RiskSnapshot(
             now_ns=time.time_ns(),
             books=books,
@@ -333,17 +333,21 @@ class StrategyRunner:
             "state": trading_state,
             "pairs": [
                 {
-                    "id": pid,
+                    "id": runner.pair.id,
                     "state": runner.machine.state,
+                    # halted or in error: trades nothing until an operator resumes (or resets)
+                    "needs_operator": runner.machine.state in ("halted", "error"),
+                    "draining": runner.draining,
                     "cycle": runner.cycle,
+                    "attempt": runner.attempt,
                     "position_base": str(runner.open_base),
                     "spreads_bps": {
                         d: [None if v is None else str(v.quantize(Decimal("0.01"))) for v in values]
-                        for d, values in self.spreads(pid).items()
+                        for d, values in self.spreads(runner.pair.id).items()
                     },
                     "last_refusal": runner.last_refusal,
                 }
-                for pid, runner in self.pairs.items()
+                for runner in self.runners()
             ],
             "last_reload_error": self.last_reload_error or None,
         }

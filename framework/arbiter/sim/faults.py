@@ -34,6 +34,7 @@ class FaultKind(StrEnum):
     WS_DROP_DELTA = "ws_drop_delta"  # skip one book delta: the client sees a sequence gap
     WS_RESET = "ws_reset"  # Bybit: a u=1 snapshot (service restart); OKX: a new seqId run
     PRIVATE_REORDER = "private_reorder"  # deliver this private event after the next one
+    PRIVATE_DROP = "private_drop"  # never send this private event (the connection stays up)
     FILL_AFTER_CANCEL = "fill_after_cancel"  # the cancel is acked, a fill wins: two Filled
     REST_HOLD = (
         "rest_hold"  # hold the request before the engine sees it (delay_ms, 0 = until released)

@@ -76,6 +76,8 @@ class Connection:
             self._put(frame)
 
     def send_private(self, topic: str, frame: Frame) -> None:
+        if self._take(FaultKind.PRIVATE_DROP, topic):
+            return  # lost on the venue's side: only a query (or a reconnect) learns of it
         if self._held is not None:
             # The event after the held one overtakes it.
             held, self._held = self._held, None

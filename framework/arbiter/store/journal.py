@@ -588,6 +588,30 @@ class Journal:
         ).fetchone()
         return None if row is None else ManifestVersion(*row)
 
+    # -- what the runtime reads ------------------------------------------------------------
+
+    def last_cycle(self, strategy: str, pair: str) -> int:
+        """The highest cycle number the journal knows for a pair, from its intents and its
+        cycle machine (0 for none): a restart never reuses a cycle number."""
+        self.settle()  # the latest submission may still be in the outbox
+        row = self._conn.execute(
+            "SELECT MAX(n) FROM (SELECT MAX(cycle) AS n FROM intents WHERE strategy = ? AND "
+            "pair = ? UNION ALL SELECT MAX(cycle) FROM cycle_states WHERE strategy = ? AND "
+            "pair = ?)",
+            (strategy, pair, strategy, pair),
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def last_attempt(self, strategy: str, pair: str, cycle: int) -> int:
+        """The highest attempt number of the cycle's intents, -1 for none: the next order of
+        the cycle takes the one after, so no client id is ever used twice."""
+        self.settle()
+        row = self._conn.execute(
+            "SELECT MAX(attempt) FROM intents WHERE strategy = ? AND pair = ? AND cycle = ?",
+            (strategy, pair, cycle),
+        ).fetchone()
+        return -1 if row[0] is None else int(row[0])
+
     # -- replay ----------------------------------------------------------------------------
 
     def load_state(self) -> JournalState:
