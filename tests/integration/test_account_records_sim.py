@@ -110,6 +110,7 @@ async def open_desk(tmp_path: Path, venue: str, strategies: dict[str, str]) -> D
     folder.mkdir()
     for name, notional in strategies.items():
         text = manifest(name, pairs=pair_on(venue), cooldown_s="3600")
+        assert text.count("order_notional: 600") == 1
         text = text.replace("order_notional: 600", f"order_notional: {notional}")
         (folder / f"{name}.yaml").write_text(text)
     sim = await start(symbols=["BTC/USDT"], seed=3, market=STILL_MARKET)

@@ -137,9 +137,11 @@ def time_of_day(ms: int) -> str:
 
 
 def write_manifest(tmp_path: Path, day_start: str) -> None:
-    text = manifest("alpha").replace(
-        "daily_loss_limit: 100000 }",
-        f'daily_loss_limit: 100000, trading_day_start_utc: "{day_start}" }}',
+    text = manifest("alpha")
+    assert text.count("daily_loss_limit: 100000") == 1
+    text = text.replace(
+        "daily_loss_limit: 100000",
+        f'daily_loss_limit: 100000, trading_day_start_utc: "{day_start}"',
     )
     (tmp_path / "strategies" / "alpha.yaml").write_text(text)
 
