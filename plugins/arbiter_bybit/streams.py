@@ -11,10 +11,11 @@ Mapping to the normalized events:
   Active -> new, PartiallyFilled -> partially_filled, Filled -> filled, Cancelled/
   PartiallyFilledCanceled/Deactivated -> cancelled, Rejected -> rejected; `avgPrice` "" or "0"
   means none yet; `updatedTime` is the venue time.
-- `execution`: only `execType == "Trade"` is a fill of ours (Funding, AdlTrade, BustTrade and
-  Settle are not order fills and are counted as skipped); `execFee` is positive when paid, as
-  in `Fill`. Without `feeCurrency`, linear fees are in the settle (quote) coin and spot fees
-  in the coin received (base on a buy, quote on a sell).
+- `execution`: `execType` Trade is a fill of ours; Funding is a `FundingSettlement`, AdlTrade
+  and BustTrade a `ForcedExecution`, the rest is counted as skipped (one rule with the REST
+  path: `arbiter_bybit.executions`). `execFee` is positive when paid, as in `Fill`. Without
+  `feeCurrency`, linear fees are in the settle (quote) coin and spot fees in the coin
+  received (base on a buy, quote on a sell).
 - `position`: `size` is unsigned; `side` Buy is long, Sell short, "" flat.
 - `wallet`: one `BalanceUpdate` per coin; free is `availableToWithdraw` when Bybit still sends
   it, else wallet balance less locked, position and order margin.
@@ -49,6 +50,7 @@ from arbiter.venues.orders import (
 from arbiter.venues.stream_codec import FRAME_ERRORS, PrivateCodec, PrivateStreamEvent, as_text
 from arbiter.venues.ws_session import Frame
 from arbiter_bybit.codec import BybitCodec, orderbook_topic, tickers_topic
+from arbiter_bybit.executions import TRADE, account_event, exec_type
 
 BOOK_DEPTH = 50
 TOPICS_PER_REQUEST = 10
@@ -122,7 +124,8 @@ class BybitPrivateCodec(PrivateCodec):
     ) -> None:
         super().__init__(venue)
         self._keys = keys
-        self._instruments = instruments or {}
+        # The session fills this very mapping once it has loaded the venue's instruments.
+        self._instruments = instruments if instruments is not None else {}
         self._clock_ms = clock_ms
         self._requests = BybitCodec(venue=venue)
         self.skipped_executions = 0
@@ -202,11 +205,15 @@ class BybitPrivateCodec(PrivateCodec):
         ]
 
     def _execution(self, item: dict[str, Any], ts: int, recv_ns: int) -> list[PrivateStreamEvent]:
-        if item.get("execType", "Trade") != "Trade":
-            self.skipped_executions += 1
-            return []
-        side = _side(item["side"])
         symbol = field_text(item, "symbol")
+        if exec_type(item) != TRADE:
+            perp = self._instruments.get(("perp", symbol))
+            event = account_event(self.venue, item, perp.quote if perp else "", ts, recv_ns)
+            if event is None:
+                self.skipped_executions += 1
+                return []
+            return [event]
+        side = _side(item["side"])
         return [
             Fill(
                 venue=self.venue,

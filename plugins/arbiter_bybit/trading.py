@@ -3,7 +3,11 @@
 - Spot and linear perps share symbols ("BTCUSDT"), so requests carry `kind`, and queries by
   client id look in both categories when we did not place the order in this process.
 - Fee rates: `GET /v5/account/fee-rate?category=...` lists every symbol of a category at once.
-- Recent fills: `GET /v5/execution/list` per category, paged by `nextPageCursor`.
+- Recent fills: `GET /v5/execution/list` per category, paged by `nextPageCursor`; only its
+  Trade rows are fills. Its Funding, AdlTrade and BustTrade rows (linear) are the account's
+  own events (`account_events`), read by the same rule as the private stream's
+  (`arbiter_bybit.executions`); a row that cannot be read is logged and skipped, so one bad
+  row never stalls a reconciliation.
 - An order by client id: `/v5/order/realtime` (open and recent), then `/v5/order/history`.
 - A duplicate `orderLinkId` is retCode 110072, which ccxt files as a plain `InvalidOrder`.
 - Placing and cancelling are signed here, not by ccxt (`order_entry`); the rest is ccxt's.
@@ -14,10 +18,12 @@ Published limits (v5, per UID): order create/amend/cancel 10/s on linear; most p
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import ccxt
+from loguru import logger
 
 from arbiter.market.instrument import Instrument
 from arbiter.venues.ccxt_convert import MalformedAnswer, dec
@@ -26,6 +32,8 @@ from arbiter.venues.ccxt_trading import CcxtTrading, FeeTable
 from arbiter.venues.client_ids import BYBIT_CLIENT_IDS
 from arbiter.venues.contract import Capabilities, VenueLimits
 from arbiter.venues.errors import DuplicateClientId, VenueError
+from arbiter.venues.orders import AccountEvent
+from arbiter_bybit.executions import TRADE, account_event, exec_type
 from arbiter_bybit.instruments import parse_instruments
 from arbiter_bybit.order_entry import BybitOrderEntry
 
@@ -67,18 +75,50 @@ class BybitTrading(CcxtTrading):
             params: dict[str, Any] = {"category": category, "startTime": since_ms, "limit": _PAGE}
             if market is not None:
                 params["symbol"] = market["id"]
-            cursors: set[str] = set()
-            while True:
-                result = (await self.client.privateGetV5ExecutionList(params))["result"]
-                trades += [self.client.parse_trade(row, market) for row in result["list"]]
-                cursor = result.get("nextPageCursor") or ""
-                if not cursor:
-                    break
-                if cursor in cursors:
-                    raise MalformedAnswer(f"{self.name}: execution list repeats cursor {cursor!r}")
-                cursors.add(cursor)
-                params["cursor"] = cursor
+            for row in await self._execution_rows(params):
+                if exec_type(row) == TRADE:
+                    trades.append(self.client.parse_trade(row, market))
         return trades
+
+    async def account_events(self, since_ms: int) -> list[AccountEvent]:
+        self._require_started()
+        params: dict[str, Any] = {"category": "linear", "startTime": since_ms, "limit": _PAGE}
+        events: list[AccountEvent] = []
+        with self._translated():
+            rows = await self._execution_rows(params)
+        for row in rows:
+            try:
+                if exec_type(row) == TRADE:
+                    continue
+                event = account_event(
+                    self.name, row, self._settle_coin(row.get("symbol")), 0, time.monotonic_ns()
+                )
+            except ValueError as exc:
+                logger.bind(venue=self.name).error("execution row skipped: {}: {}", exc, row)
+                continue
+            if event is not None and event.ts_venue_ms >= since_ms:
+                events.append(event)
+        return sorted(events, key=lambda e: e.ts_venue_ms)
+
+    async def _execution_rows(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every page of `/v5/execution/list` for `params`, as Bybit's raw rows."""
+        rows: list[dict[str, Any]] = []
+        params = dict(params)
+        cursors: set[str] = set()
+        while True:
+            result = (await self.client.privateGetV5ExecutionList(params))["result"]
+            rows += result["list"]
+            cursor = result.get("nextPageCursor") or ""
+            if not cursor:
+                return rows
+            if cursor in cursors:
+                raise MalformedAnswer(f"{self.name}: execution list repeats cursor {cursor!r}")
+            cursors.add(cursor)
+            params["cursor"] = cursor
+
+    def _settle_coin(self, symbol: object) -> str:
+        markets = self.client.markets_by_id.get(symbol, []) if isinstance(symbol, str) else []
+        return next((str(m.get("settle") or "") for m in markets if m.get("swap")), "")
 
     async def find_by_client_id(self, market: Market, client_id: str) -> dict[str, Any] | None:
         symbol = market["symbol"]

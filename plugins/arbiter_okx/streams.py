@@ -6,16 +6,21 @@ session still opens one connection per product so each product's books have thei
 Keep-alive: the text `ping` after 20 s without a message (OKX cuts a connection idle for 30 s).
 
 Private (`/ws/v5/private`): `login` with base64(HMAC-SHA256(secret, ts + "GET/users/self/
-verify")), then one subscribe to `orders` and `positions` (instType ANY) and `account`; OKX acks
-each channel separately. Mapping to the normalized events:
+verify")), then one subscribe to `orders` and `positions` (instType ANY), `account` and
+`balance_and_position`; OKX acks each channel separately. Mapping to the normalized events:
 - `orders`: `clOrdId` is the client id; `state` live -> new, partially_filled, filled,
   canceled/mmp_canceled -> cancelled, order_failed -> rejected. A push that carries a fill
   (`fillSz` > 0 and a `tradeId`) also yields a `Fill`: fills arrive inside order pushes. OKX
   signs fees negative when charged; `Fill.fee` is positive when paid. The fill's own fee is
   `fillFee`; a push without it (older API versions) gets the change in the order's cumulative
-  `fee` since the previous push of that order, exact when pushes arrive in order.
+  `fee` since the previous push of that order, exact when pushes arrive in order. An order
+  the venue made itself (`category` adl, full_liquidation, partial_liquidation: no clOrdId)
+  is not ours: its fill is a `ForcedExecution`, its status pushes are dropped (counted).
 - `positions`: `pos` is signed in net mode; in long/short mode `posSide` gives the sign.
 - `account`: one `BalanceUpdate` per currency: total `cashBal`, free `availBal`.
+- `balance_and_position`: read only for `eventType` funding_fee, which says a funding fee was
+  settled but not how much: `SettlementsDue`, and the amounts come from the account's bills
+  (`OkxTrading.account_events`). Its balances and positions repeat `account` and `positions`.
 Quantities are the venue's own: contracts for swaps.
 """
 
@@ -38,12 +43,20 @@ from arbiter.venues.fields import (
 from arbiter.venues.orders import (
     BalanceUpdate,
     Fill,
+    ForcedExecution,
+    ForcedKind,
     OrderStatus,
     OrderUpdate,
     PositionUpdate,
     Side,
 )
-from arbiter.venues.stream_codec import FRAME_ERRORS, PrivateCodec, PrivateStreamEvent, as_text
+from arbiter.venues.stream_codec import (
+    FRAME_ERRORS,
+    PrivateCodec,
+    PrivateStreamEvent,
+    SettlementsDue,
+    as_text,
+)
 from arbiter.venues.ws_session import Frame
 from arbiter_okx.codec import OkxCodec, book_arg
 
@@ -53,7 +66,13 @@ PRIVATE_ARGS = (
     {"channel": "orders", "instType": "ANY"},
     {"channel": "positions", "instType": "ANY"},
     {"channel": "account"},
+    {"channel": "balance_and_position"},
 )
+_FORCED = {
+    "adl": ForcedKind.ADL,
+    "full_liquidation": ForcedKind.LIQUIDATION,
+    "partial_liquidation": ForcedKind.LIQUIDATION,
+}
 _FEE_MEMORY = 10_000  # orders whose cumulative fee is remembered for the fillFee fallback
 
 _STATES = {
@@ -112,6 +131,7 @@ class OkxPrivateCodec(PrivateCodec):
         self._clock_s = clock_s
         self._requests = OkxCodec(venue=venue)
         self._fees: dict[str, tuple[Decimal, Decimal]] = {}  # ordId -> (accFillSz, -fee)
+        self.skipped_forced = 0  # status pushes of orders the venue made itself
 
     def login_frames(self) -> list[Frame]:
         keys = self._keys
@@ -180,6 +200,26 @@ class OkxPrivateCodec(PrivateCodec):
         reason = str(item.get("cancelSourceReason") or item.get("cancelSource") or "")
         events: list[PrivateStreamEvent] = []
         fill_qty = field_decimal(item, "fillSz", default="0")
+        forced = _FORCED.get(str(item.get("category") or ""))
+        if forced is not None:
+            if not (fill_qty and item.get("tradeId")):
+                self.skipped_forced += 1
+                return []
+            return [
+                ForcedExecution(
+                    venue=self.venue,
+                    symbol=symbol,
+                    kind=forced,
+                    trade_id=field_text(item, "tradeId"),
+                    side=side,
+                    price=field_decimal(item, "fillPx"),
+                    qty=fill_qty,
+                    fee=self._fill_fee(order_id, item, filled, fill_qty),
+                    fee_asset=str(item.get("fillFeeCcy") or item.get("feeCcy") or ""),
+                    ts_venue_ms=int(item.get("fillTime") or ts),
+                    ts_local_ns=recv_ns,
+                )
+            ]
         if fill_qty and item.get("tradeId"):
             events.append(
                 Fill(
@@ -270,12 +310,18 @@ class OkxPrivateCodec(PrivateCodec):
             )
         return events
 
+    def _balance_and_position(self, item: dict[str, Any], recv_ns: int) -> list[PrivateStreamEvent]:
+        if item.get("eventType") != "funding_fee":
+            return []
+        return [SettlementsDue(self.venue, int(item.get("pTime") or 0))]
+
 
 _Parser = Callable[[OkxPrivateCodec, dict[str, Any], int], list[PrivateStreamEvent]]
 _PARSERS: dict[object, _Parser] = {
     "orders": OkxPrivateCodec._order,
     "positions": OkxPrivateCodec._position,
     "account": OkxPrivateCodec._account,
+    "balance_and_position": OkxPrivateCodec._balance_and_position,
 }
 
 

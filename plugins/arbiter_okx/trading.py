@@ -6,6 +6,10 @@
   `maker`/`taker` first). OKX prints commissions as negative rates; ours are positive.
 - Recent fills: `GET /api/v5/trade/fills` (the last 3 days), paged backwards by `billId`;
   older windows go to `/api/v5/trade/fills-history` (3 months), one instrument type at a time.
+- Funding settlements: `GET /api/v5/account/bills` (the last 7 days; older windows
+  `/api/v5/account/bills-archive`, 3 months) of type 8, newest first, paged backwards by
+  `billId` (`arbiter_okx.bills`); a bill that cannot be read is logged and skipped, so one bad
+  row never stalls a reconciliation.
 - Orders go to `POST /api/v5/trade/order` (ccxt's default is batch-orders), placed and
   cancelled by our own signed requests (`order_entry`); the rest is ccxt's.
 - A duplicate `clOrdId` is sCode 51016, which ccxt files as a plain `InvalidOrder`.
@@ -21,6 +25,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from loguru import logger
+
 from arbiter.market.instrument import Instrument
 from arbiter.venues.ccxt_convert import MalformedAnswer, dec
 from arbiter.venues.ccxt_requests import Market, kind_of
@@ -28,12 +34,15 @@ from arbiter.venues.ccxt_trading import CcxtTrading, FeeTable
 from arbiter.venues.client_ids import OKX_CLIENT_IDS
 from arbiter.venues.contract import Capabilities, VenueLimits
 from arbiter.venues.errors import DuplicateClientId, VenueError
+from arbiter.venues.orders import AccountEvent, FundingSettlement
+from arbiter_okx.bills import FUNDING_FEE, funding_from_bill
 from arbiter_okx.instruments import parse_instruments
 from arbiter_okx.order_entry import OkxOrderEntry
 
 _INST_TYPE = {"spot": "SPOT", "perp": "SWAP"}
 _PAGE = 100  # the largest page /api/v5/trade/fills serves
 _RECENT_FILLS_MS = 3 * 24 * 3600 * 1000 - 60_000  # /trade/fills' window, less a minute of skew
+_RECENT_BILLS_MS = 7 * 24 * 3600 * 1000 - 60_000  # /account/bills' window, likewise
 
 
 class OkxTrading(CcxtTrading):
@@ -93,18 +102,44 @@ class OkxTrading(CcxtTrading):
     async def _pages(
         self, endpoint: Any, params: dict[str, Any], market: Market | None
     ) -> list[dict[str, Any]]:
-        """Every page, newest first, each older than the last `billId` seen."""
-        trades: list[dict[str, Any]] = []
+        return [self.client.parse_trade(row, market) for row in await self._rows(endpoint, params)]
+
+    async def _rows(self, endpoint: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every page's raw rows, newest first, each page older than the last `billId` seen."""
+        rows: list[dict[str, Any]] = []
         params = dict(params)
         while True:
-            rows = (await endpoint(params)).get("data") or []
-            trades += [self.client.parse_trade(row, market) for row in rows]
-            if len(rows) < _PAGE:
-                return trades
-            last = str(rows[-1].get("billId") or "")
+            page = (await endpoint(params)).get("data") or []
+            rows += page
+            if len(page) < _PAGE:
+                return rows
+            last = str(page[-1].get("billId") or "")
             if not last or last == params.get("after"):
-                raise MalformedAnswer(f"{self.name}: fills page ends without a new billId")
+                raise MalformedAnswer(f"{self.name}: page ends without a new billId")
             params["after"] = last
+
+    async def account_events(self, since_ms: int) -> list[AccountEvent]:
+        self._require_started()
+        params = {"instType": "SWAP", "type": FUNDING_FEE, "begin": since_ms, "limit": _PAGE}
+        recent = time.time() * 1000 - since_ms < _RECENT_BILLS_MS
+        endpoint = (
+            self.client.privateGetAccountBills
+            if recent
+            else self.client.privateGetAccountBillsArchive
+        )
+        with self._translated():
+            rows = await self._rows(endpoint, params)
+        settled: list[FundingSettlement] = []
+        for row in rows:
+            try:
+                event = funding_from_bill(self.name, row, time.monotonic_ns())
+            except ValueError as exc:
+                logger.bind(venue=self.name).error("bill skipped: {}: {}", exc, row)
+                continue
+            if event.ts_venue_ms >= since_ms:
+                settled.append(event)
+        settled.sort(key=lambda e: (e.ts_venue_ms, e.settlement_id))
+        return list(settled)
 
     async def fetch_open(self, ccxt_symbol: str | None, params: dict[str, Any]) -> list[Any]:
         """orders-pending pages hold 100 orders, newest first; `after` asks for older ones."""

@@ -15,12 +15,16 @@ from arbiter.venues.credentials import ApiKeys
 from arbiter.venues.orders import (
     BalanceUpdate,
     Fill,
+    ForcedExecution,
+    ForcedKind,
+    FundingSettlement,
     OrderStatus,
     OrderUpdate,
     PositionUpdate,
     Side,
 )
 from arbiter.venues.stream_codec import StreamError, StreamReady, StreamRejected
+from arbiter_bybit.executions import account_event, exec_type
 from arbiter_bybit.streams import BybitPrivateCodec
 from tests.fastlane_support import fixture_bytes
 
@@ -135,10 +139,19 @@ def test_execution_when_spot_buy_without_fee_currency_charges_base_coin() -> Non
     assert (fill.fee, fill.fee_asset) == (D("0.0005"), "BTC")
 
 
-def test_execution_when_funding_is_not_an_order_fill_and_is_skipped() -> None:
+def test_execution_when_funding_is_a_settlement_never_an_order_fill() -> None:
     codec = _live()
     item = json.loads(fixture_bytes("bybit", "ws_account_execution.json"))["data"][0]
-    assert codec.feed(_frame("execution", item | {"execType": "Funding"}), 0) == []
+    (event,) = codec.feed(_frame("execution", item | {"execType": "Funding"}), 0)
+    assert isinstance(event, FundingSettlement)
+    assert event.amount == -D("26.3725275")  # execFee: positive paid
+    assert codec.skipped_executions == 0
+
+
+def test_execution_when_settle_is_nothing_of_ours_and_is_skipped() -> None:
+    codec = _live()
+    item = json.loads(fixture_bytes("bybit", "ws_account_execution.json"))["data"][0]
+    assert codec.feed(_frame("execution", item | {"execType": "Settle"}), 0) == []
     assert codec.skipped_executions == 1
 
 
@@ -217,3 +230,73 @@ def test_feed_when_one_item_is_bad_keeps_the_good_ones() -> None:
     events = _live().feed(_frame("order", bad_qty, good, bad_status), 0)
     assert [type(e) for e in events] == [StreamError, OrderUpdate, StreamError]
     assert "orderStatus" in events[2].detail  # type: ignore[union-attr]
+
+
+def _funding_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(
+        fixture_bytes("bybit", "http_execution_list_funding.json")
+    )["result"]["list"]
+    return rows
+
+
+def test_execution_when_funding_rows_on_the_stream_are_settlements_or_counted_errors() -> None:
+    paid, received = _funding_rows()
+    # The stream sends the rows REST lists, with their category.
+    events = _live().feed(_frame("execution", paid | {"category": "linear"}, received), 5)
+    assert events == [
+        FundingSettlement(
+            venue="bybit",
+            symbol="BTCUSDT",
+            amount=D("-0.6364003"),  # execFee 0.6364003 paid
+            asset="USDT",  # feeCurrency absent: the perp's settle coin
+            settlement_id="11f1c4ed-ff20-4d73-acb7-96e43a917f25",
+            ts_venue_ms=1682553600000,
+            ts_local_ns=5,
+        ),
+        StreamError(
+            "bybit",
+            "execution: ValueError: expected feeCurrency or a known settle "
+            "coin for 'ETHUSDT', was neither",
+        ),
+    ]
+    assert not any(isinstance(e, Fill) for e in events)
+
+
+def test_execution_rows_when_read_over_rest_follow_the_stream_rule() -> None:
+    paid, received = _funding_rows()
+    assert exec_type(paid) == "Funding"
+    settled = account_event("bybit", received, "USDT", 0, 3)
+    assert settled == FundingSettlement(
+        "bybit",
+        "ETHUSDT",
+        D("0.08720013"),
+        "USDT",
+        "208751d8-f70e-4570-a5fd-d208c82af99d",
+        1673136000000,
+        3,
+    )
+    assert str(settled.amount) == "0.08720013"  # the message's own digits, sign turned
+
+
+@pytest.mark.parametrize(
+    ("exec_kind", "kind"), [("AdlTrade", ForcedKind.ADL), ("BustTrade", ForcedKind.LIQUIDATION)]
+)
+def test_execution_when_venue_forced_a_trade_is_a_forced_execution_not_a_fill(
+    exec_kind: str, kind: ForcedKind
+) -> None:
+    item = json.loads(fixture_bytes("bybit", "ws_account_execution.json"))["data"][0]
+    item |= {"execType": exec_kind, "orderLinkId": ""}
+    (event,) = _live().feed(_frame("execution", item), 2)
+    assert event == ForcedExecution(
+        venue="bybit",
+        symbol="BTCUSDT",
+        kind=kind,
+        trade_id="0ab1bdf7-4219-438b-b30a-32ec863018f7",
+        side=Side.SELL,
+        price=D("95900.1"),
+        qty=D("0.5"),
+        fee=D("26.3725275"),
+        fee_asset="USDT",
+        ts_venue_ms=1746270400353,
+        ts_local_ns=2,
+    )

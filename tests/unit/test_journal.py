@@ -53,7 +53,7 @@ def test_migrate_when_v1_file_opened_applies_later_versions_once_and_keeps_rows(
         assert conn.execute("SELECT COUNT(*) FROM trading_holds").fetchone() == (0,)
     with Journal.open(path) as journal:  # a second open applies nothing again
         rows = journal.connection.execute("SELECT version FROM schema_version").fetchall()
-        assert rows == [(1,), (2,), (3,), (4,), (5,), (6,)]
+        assert rows == [(1,), (2,), (3,), (4,), (5,), (6,), (7,)]
 
 
 def test_open_when_file_schema_is_newer_is_refused(tmp_path: Path) -> None:

@@ -128,6 +128,16 @@ BAD_CASES = [
         "gate name 'min_profit' is reserved",
         id="gate-name-of-a-built-in-guard",
     ),
+    pytest.param(
+        MINIMAL.replace(
+            "risk: { max_net_delta_notional: 500, daily_loss_limit: 50 }",
+            "risk:\n  max_net_delta_notional: 500\n  daily_loss_limit: 50\n"
+            '  trading_day_start_utc: "24:00" # <-',
+        ),
+        "risk.trading_day_start_utc",
+        "expected a time HH:MM (00:00 to 23:59), was '24:00'",
+        id="trading-day-start-out-of-range",
+    ),
 ]
 
 
@@ -155,6 +165,15 @@ def test_removed_setting_when_in_a_pair_override_is_reported_there_too() -> None
     (error,) = _errors(text).errors
     assert (error.path, error.line) == ("pairs[0].sizing.max_open_cycles", marked_line(text))
     assert "no longer a setting" in error.message
+
+
+def test_trading_day_start_when_given_is_the_utc_time_of_day_it_names() -> None:
+    text = MINIMAL.replace(
+        "daily_loss_limit: 50 }", 'daily_loss_limit: 50, trading_day_start_utc: "22:30" }'
+    )
+    risk = load_manifest_bytes(text, "ok.yaml").manifest.risk
+    assert (risk.trading_day_start.hour, risk.trading_day_start.minute) == (22, 30)
+    assert load_manifest_bytes(MINIMAL, "ok.yaml").manifest.risk.trading_day_start_utc == "00:00"
 
 
 @pytest.mark.parametrize(("text", "path", "fragment"), BAD_CASES)

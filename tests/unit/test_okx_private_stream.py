@@ -15,12 +15,21 @@ from arbiter.venues.credentials import ApiKeys
 from arbiter.venues.orders import (
     BalanceUpdate,
     Fill,
+    ForcedExecution,
+    ForcedKind,
+    FundingSettlement,
     OrderStatus,
     OrderUpdate,
     PositionUpdate,
     Side,
 )
-from arbiter.venues.stream_codec import StreamError, StreamReady, StreamRejected
+from arbiter.venues.stream_codec import (
+    SettlementsDue,
+    StreamError,
+    StreamReady,
+    StreamRejected,
+)
+from arbiter_okx.bills import funding_from_bill
 from arbiter_okx.streams import OkxPrivateCodec
 from tests.fastlane_support import fixture_bytes
 
@@ -36,7 +45,7 @@ def _live() -> OkxPrivateCodec:
     codec = _codec()
     codec.feed(json.dumps({"event": "login", "code": "0", "msg": ""}), 0)
     codec.pending_frames()
-    for channel in ("orders", "positions", "account"):
+    for channel in ("orders", "positions", "account", "balance_and_position"):
         codec.feed(json.dumps({"event": "subscribe", "arg": {"channel": channel}}), 0)
     codec.reconciled()
     assert codec.synced()
@@ -78,8 +87,10 @@ def test_session_phases_when_each_channel_acked_ready_only_after_the_last() -> N
         "orders",
         "positions",
         "account",
+        "balance_and_position",
     ]
     ack = {"event": "subscribe", "arg": {}}
+    assert codec.feed(json.dumps(ack), 0) == []
     assert codec.feed(json.dumps(ack), 0) == []
     assert codec.feed(json.dumps(ack), 0) == []
     assert codec.feed(json.dumps(ack), 0) == [StreamReady("okx")]
@@ -223,3 +234,56 @@ def test_feed_when_one_order_is_bad_keeps_the_good_ones() -> None:
     bad = _order_item(state="teleported")
     events = _live().feed(_orders(bad, good, _order_item(fillPx="abc")), 0)
     assert [type(e) for e in events] == [StreamError, Fill, OrderUpdate, StreamError]
+
+
+def _balance_and_position(event_type: str) -> str:
+    item = {
+        "pTime": "1789315200010",
+        "eventType": event_type,
+        "balData": [{"ccy": "USDT", "cashBal": "100", "uTime": "1789315200010"}],
+        "posData": [],
+        "trades": [],
+    }
+    return json.dumps({"arg": {"channel": "balance_and_position", "uid": "77"}, "data": [item]})
+
+
+def test_balance_and_position_when_funding_fee_pushed_asks_for_the_bills() -> None:
+    codec = _live()
+    assert codec.feed(_balance_and_position("funding_fee"), 0) == [
+        SettlementsDue("okx", 1789315200010)
+    ]
+    assert codec.feed(_balance_and_position("filled"), 0) == []  # account and positions say it
+
+
+def test_bills_when_funding_fee_is_a_settlement_whatever_the_margin_mode() -> None:
+    rows = json.loads(fixture_bytes("okx", "http_get_account_bills_funding.json"))["data"]
+    isolated, cross = (funding_from_bill("okx", row, 4) for row in rows)
+    # Isolated margin leaves the cash balance alone (balChg 0): pnl carries the payment.
+    assert isolated == FundingSettlement(
+        "okx", "SOL-USDT-SWAP", D("0.6798147560681625"), "USDT", "f1", 1788854401550, 4
+    )
+    assert str(isolated.amount) == "0.6798147560681625"
+    assert (cross.amount, cross.settlement_id) == (D("-0.2"), "1")
+    with pytest.raises(ValueError, match="expected a funding-fee bill"):
+        funding_from_bill("okx", rows[0] | {"type": "2"})
+
+
+@pytest.mark.parametrize(
+    ("category", "kind"),
+    [
+        ("adl", ForcedKind.ADL),
+        ("full_liquidation", ForcedKind.LIQUIDATION),
+        ("partial_liquidation", ForcedKind.LIQUIDATION),
+    ],
+)
+def test_orders_when_venue_made_the_order_its_fill_is_forced_never_ours(
+    category: str, kind: ForcedKind
+) -> None:
+    item = _order_item(category=category, clOrdId="", fillFee="-12.3", fillFeeCcy="USDT")
+    (event,) = _live().feed(_orders(item), 3)
+    assert isinstance(event, ForcedExecution)
+    assert event.kind is kind
+    assert (event.fee, event.fee_asset) == (D("12.3"), "USDT")
+    # The order's own status pushes (no fill) are not ours either.
+    quiet = item | {"fillSz": "0", "tradeId": "", "state": "live"}
+    assert _live().feed(_orders(quiet), 3) == []

@@ -76,6 +76,8 @@ def render_status(status: dict[str, Any]) -> str:
             extra = "  ".join(f"{k}={v}" for k, v in pair.items() if k not in ("id", "state"))
             flag = "  NEEDS OPERATOR" if pair.get("needs_operator") else ""
             lines.append(f"  {pair['id']:<10} {pair['state']:<14}{flag} {extra}")
+        if s.get("pnl"):
+            lines.append("  pnl " + "  ".join(f"{k}={v}" for k, v in s["pnl"].items()))
         if s.get("last_reload_error"):
             lines.append(f"  last reload error: {s['last_reload_error']}")
     return "\n".join(lines) if lines else "no strategies running"

@@ -3,7 +3,7 @@
 It validates every manifest in a folder and prints each compiled plan (pairs, legs,
 thresholds, sizing, the gates bound to each transition), then runs them all on one runtime
 against the built-in exchange simulator for `--duration` seconds (`arbiter run FOLDER --sim`)
-with a fresh journal, and prints what happened: cycles, PnL after fees, slippage, gates fired
+with a fresh journal, and prints what happened: cycles, PnL by line, slippage, gates fired
 with their reasons, the worst net delta the hedger let through, and latencies.
 """
 

@@ -12,7 +12,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -271,10 +271,16 @@ def print_outcome(outcome: RunOutcome, console: Console) -> None:
         console.print(f"refused {path}: {error}", style="red", markup=False)
     for line in outcome.recovery:
         console.print(f"recovery: {line}", markup=False)
-    total = sum((s.realized_pnl for s in outcome.summaries), Decimal(0))
+
+    def total(line: Callable[[StrategySummary], Decimal]) -> Decimal:
+        return sum((line(s) for s in outcome.summaries), Decimal(0))
+
     console.print(
         f"{len(outcome.summaries)} strategies, {sum(s.cycles for s in outcome.summaries)} cycles, "
-        f"realized PnL after fees {total:.4f} USDT, {outcome.book_events} book events"
+        f"realized PnL {total(lambda s: s.realized_pnl):.4f} USDT = spread "
+        f"{total(lambda s: s.spread_pnl):.4f} + hedge {total(lambda s: s.hedge_pnl):.4f} + "
+        f"funding {total(lambda s: s.funding):.4f} - fees {total(lambda s: s.fees):.4f}, "
+        f"{outcome.book_events} book events"
     )
 
 

@@ -5,15 +5,19 @@ position at its average cost, and a fill that reduces a position realizes
 `closed qty * (price - average cost)` in the position's direction. Fees paid in the quote
 asset are subtracted as they are; fees paid in the instrument's base asset (a spot buy on many
 venues) shrink the base received and are valued at the fill price; fees in any other asset are
-kept apart in `other_fees`, never guessed. Funding arrives through `add_funding` (the hook the
-runtime feeds from each venue's funding stream or history).
+kept apart in `other_fees`, never guessed. Funding arrives through `add_funding`, a share of a
+settlement the venue recorded (see `arbiter.runtime.funding`).
+
+Each book also remembers when its positions moved (the venue time of each fill), so
+`open_qty_at` tells what it held at a funding settlement's time, whatever order the reports
+arrived in. `allocate` splits an amount among holders by signed holding, exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from arbiter.market.instrument import Instrument
 from arbiter.venues.orders import Fill, Side
@@ -43,6 +47,8 @@ class CyclePnL:
     funding: Decimal = Decimal(0)  # in quote, positive = received
     other_fees: dict[str, Decimal] = field(default_factory=dict)
     _positions: dict[tuple[str, str], _Position] = field(default_factory=dict)
+    # (venue, symbol) -> (venue time, signed base qty) of every fill, for `open_qty_at`
+    _moves: dict[tuple[str, str], list[tuple[int, Decimal]]] = field(default_factory=dict)
 
     @property
     def realized(self) -> Decimal:
@@ -51,6 +57,13 @@ class CyclePnL:
     def open_qty(self, venue: str, symbol: str) -> Decimal:
         position = self._positions.get((venue, symbol))
         return position.qty if position else Decimal(0)
+
+    def open_qty_at(self, venue: str, symbol: str, ts_ms: int) -> Decimal:
+        """The signed base position of one instrument just after venue time `ts_ms` (fills
+        stamped at that very millisecond included: a venue settles funding on the position it
+        holds at the funding time)."""
+        moves = self._moves.get((venue, symbol), ())
+        return sum((qty for ts, qty in moves if ts <= ts_ms), Decimal(0))
 
     @property
     def flat(self) -> bool:
@@ -68,7 +81,9 @@ class CyclePnL:
             self.other_fees[fill.fee_asset] = (
                 self.other_fees.get(fill.fee_asset, Decimal(0)) + fill.fee
             )
-        self._trade(inst.key, qty if fill.side is Side.BUY else -qty, fill.price)
+        signed = qty if fill.side is Side.BUY else -qty
+        self._trade(inst.key, signed, fill.price)
+        self._moves.setdefault(inst.key, []).append((fill.ts_venue_ms, signed))
 
     def add_funding(self, payment: FundingPayment) -> None:
         if payment.asset != self.quote:
@@ -103,3 +118,27 @@ class CyclePnL:
             pos.avg_cost = Decimal(0)
         elif (pos.qty > 0) != (direction > 0):  # flipped: the rest opens at this price
             pos.avg_cost = price
+
+
+def allocate(amount: Decimal, holdings: Sequence[Decimal]) -> list[Decimal] | None:
+    """Split `amount` among holders in proportion to their signed holdings; None when they
+    net to zero (nothing to split by).
+
+    Shares are rounded to the amount's own precision or 12 decimals, whichever is finer, and
+    the largest holder takes the rounding, so the shares always add up to `amount` exactly
+    (`amount` is kept to the digit, however few the venue printed). Signed: a holder
+    on the other side of the net position gets a share of the opposite sign, which is what it
+    would have paid or received on its own.
+    """
+    total = sum(holdings, Decimal(0))
+    if total == 0:
+        return None
+    exponent = amount.as_tuple().exponent
+    quantum = Decimal(1).scaleb(min(exponent if isinstance(exponent, int) else 0, -12))
+    largest = max(range(len(holdings)), key=lambda i: abs(holdings[i]))
+    shares = [
+        Decimal(0) if i == largest else (amount * h / total).quantize(quantum, ROUND_HALF_EVEN)
+        for i, h in enumerate(holdings)
+    ]
+    shares[largest] = amount - sum(shares, Decimal(0))
+    return shares

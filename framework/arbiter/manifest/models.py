@@ -17,6 +17,8 @@ Rules kept here:
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -37,6 +39,7 @@ from arbiter.manifest.types import (
 )
 
 FORMAT_VERSION = 1
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 # The runtime names every hedge order (strategy, "hedge", n, "hedge.<asset>") in the pair field
 # of its intent id; a pair with that id would have its fills booked as hedge fills.
@@ -316,6 +319,22 @@ class Risk(Strict):
     on_breach: Literal["reducing", "halted"] = Field(
         default="halted", description="trading state a breach puts the strategy in"
     )
+    trading_day_start_utc: str = Field(
+        default="00:00",
+        description="HH:MM, UTC: when a trading day (and its daily_loss_limit) starts",
+    )
+
+    @field_validator("trading_day_start_utc")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"expected a time HH:MM (00:00 to 23:59), was {value!r}")
+        return value
+
+    @property
+    def trading_day_start(self) -> time:
+        hours, minutes = self.trading_day_start_utc.split(":")
+        return time(int(hours), int(minutes))
 
 
 class Manifest(Strict):

@@ -13,9 +13,15 @@ The order gateway admits no placement while a kill holds (`TradingStates.admit`)
 
 While running: book events go from the venue readers straight into the strategies' spread
 engines (`_on_market`, synchronous, never awaits); private events go into the order gateway;
-every fill the tracker accepts goes into its strategy's ledger once. A tick (`TICK_S`) retries
-gates of armed pairs, checks risk limits, refreshes venue health and collects drained pairs. The
-manifest watcher is polled every `DEFAULT_POLL_S`; a reload applies in place
+every fill the tracker accepts goes into its strategy's ledger once. Funding settlements go to
+the funding desk (`runtime.funding`: journaled once by the venue's id, split among the
+strategies holding the perp); forced executions (auto-deleveraging, liquidations) go to the
+forced desk (`runtime.forced`: booked into the positions they reduced) and raise an incident.
+Settlements reported before the strategies are back (a reconnect's REST read during start-up)
+wait for them, and start-up reads each account's records since the newest one the journal
+holds, so a settlement made while the runtime was down is booked too. A tick (`TICK_S`)
+retries gates of armed pairs, checks risk limits, refreshes venue health and collects drained
+pairs. The manifest watcher is polled every `DEFAULT_POLL_S`; a reload applies in place
 (`StrategyRunner.reload`) and is journaled with its hash and diff.
 
 A version is checked against the venues before it is applied (every symbol listed as the
@@ -72,6 +78,8 @@ from arbiter.risk.trading import (
     legging,
 )
 from arbiter.runtime.accounts import AccountSpec, VenueAccounts
+from arbiter.runtime.forced import ForcedDesk, forced_fill
+from arbiter.runtime.funding import FundingDesk, payment_of
 from arbiter.runtime.halts import Halts
 from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
@@ -86,19 +94,30 @@ from arbiter.runtime.summary import fast_lane_percentiles
 from arbiter.runtime.supervisor import Supervised, Supervisor
 from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
-from arbiter.store.replay import load_strategy_fills, restore_orders
+from arbiter.store.replay import (
+    last_account_record_ms,
+    load_strategy_fills,
+    load_strategy_forced,
+    load_strategy_funding,
+    restore_orders,
+)
 from arbiter.venues.contract import TradingVenue, VenueLimits
 from arbiter.venues.orders import (
+    AccountEvent,
     Fill,
+    ForcedExecution,
+    FundingSettlement,
     PositionUpdate,
     PrivateEvent,
     Side,
 )
+from arbiter.venues.private_stream import wall_ms
 from arbiter.venues.registry import Installed, installed
 from arbiter.venues.session import BookRef
 
 TICK_S = 0.25
 ZERO = Decimal(0)
+RECORDS_SLACK_MS = 60_000  # read the accounts' records from this long before the newest kept
 
 
 @dataclass
@@ -151,8 +170,10 @@ class Runtime:
         sim: Simulation | None = None,
         plugins: Installed | None = None,
         environ: dict[str, str] | None = None,
+        clock_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self.options = options
+        self.clock_ms = clock_ms  # wall time: which trading day it is for the ledgers
         self.sim = sim
         self.stats = RuntimeStats()
         self.market = MarketState()
@@ -179,6 +200,10 @@ class Runtime:
         # WAL checkpoints run on their own thread, never inside an order's commit.
         self.journal = Journal.open(options.journal, checkpoint_interval_s=1.0)
         self.tracker = self.journal.tracker()
+        self.funding = FundingDesk(self.journal)
+        self.forced = ForcedDesk(self.journal)
+        # the accounts' records reported before start() has brought the strategies back
+        self._early_records: list[AccountEvent] | None = []
         self.gateway = OrderGateway(self.tracker, _TradingVenues(self.accounts))
         self.gateway.on_applied.append(self._on_applied)
         self.gateway.admit = self.states.admit  # a kill refuses every placement, whatever path
@@ -243,6 +268,7 @@ class Runtime:
             assert decision.manifest is not None
             if self.reloads.running.get(decision.path) is decision.manifest:  # not refused
                 await self._start_strategy(decision.path, decision.manifest, time.perf_counter())
+        await self._catch_up_records()
         # Everything built so far (modules, markets, restored orders) lives as long as the
         # runtime: keep it out of every future collection, so a full GC pass never lands on
         # an order's path (a scan of this heap costs tens of ms).
@@ -381,7 +407,13 @@ class Runtime:
         """Build and register the strategy's host; if any step raises, none of it stays."""
         name = loaded.manifest.strategy.name
         runner = StrategyRunner(loaded, self.market, self.executor, self._hooks())
-        host = StrategyHost(path, loaded, runner, Ledger(name, runner.inventory), accounts=specs)
+        ledger = Ledger(
+            name,
+            runner.inventory,
+            clock_ms=self.clock_ms,
+            day_start=loaded.manifest.risk.trading_day_start,
+        )
+        host = StrategyHost(path, loaded, runner, ledger, accounts=specs)
         host.hedge_seq = self._last_cycle(name, HEDGE_PAIR)
         self.strategies[name] = host
         for gate in loaded.manifest.gates:  # watched before anything of it can trade
@@ -401,8 +433,17 @@ class Runtime:
         """Rebuild the strategy's books and each pair's last cycle from the journal."""
         self.journal.settle()  # a submission's outbox row into its tables before reading them
         history = load_strategy_fills(self.journal.connection, host.name)
+        # A forced trade goes back among the fills where it happened (venue time): average cost
+        # depends on the order positions moved in.
+        forced = load_strategy_forced(self.journal.connection, host.name)
         for intent, fill in history:
+            while forced and forced[0][0].ts_venue_ms < fill.ts_venue_ms:
+                self._replay_forced(host, *forced.pop(0))
             self._book_fill(intent, fill, host, replaying=True)
+        for event, qty, fee in forced:
+            self._replay_forced(host, event, qty, fee)
+        for settlement, share in load_strategy_funding(self.journal.connection, host.name):
+            host.ledger.on_funding(payment_of(settlement, share))
         for snap in self.tracker.open_orders():  # still working, or in doubt: may yet fill
             intent = self.tracker.intent(snap.client_id)
             if intent.id.strategy == host.name:
@@ -441,6 +482,13 @@ class Runtime:
                     f"legging:{host.name}/{pid}", "legging", "restart", restored.reason
                 )
                 host.residual_on_start = True  # the hedger takes it once the books are live
+
+    def _replay_forced(
+        self, host: StrategyHost, event: ForcedExecution, qty: Decimal, fee: Decimal
+    ) -> None:
+        inst = self.market.instruments.get((event.venue, "perp", event.symbol))
+        if inst is not None:
+            host.ledger.on_forced(forced_fill(event, qty, fee), inst, inst.base)
 
     async def _drain_strategy(self, name: str) -> None:
         """The manifest is gone: no new entries; pairs exit as usual and the strategy ends
@@ -696,7 +744,56 @@ class Runtime:
         if isinstance(event, PositionUpdate):
             self.journal.record_position(event)
             return
+        if isinstance(event, FundingSettlement | ForcedExecution):
+            if self._early_records is not None:
+                self._early_records.append(event)
+            else:
+                self._on_record(event)
+            return
         self.gateway.on_private(event)
+
+    def _on_record(self, event: AccountEvent) -> None:
+        if isinstance(event, FundingSettlement):
+            self.funding.on_settlement(event, self.strategies.values())
+            self._notify()
+        else:
+            self._on_forced(event)
+
+    async def _catch_up_records(self) -> None:
+        """Book what waited for the strategies, then each account's records since the newest
+        one the journal holds (a settlement made while the runtime was down)."""
+        early, self._early_records = self._early_records or [], None
+        for event in sorted(early, key=lambda e: e.ts_venue_ms):
+            self._on_record(event)
+        for name, session in self.accounts.sessions().items():
+            newest = last_account_record_ms(self.journal.connection, name)
+            if newest is None:
+                continue  # nothing of ours was ever there
+            try:
+                records = await session.trading.account_events(newest - RECORDS_SLACK_MS)
+            except Exception as exc:  # the private stream reads them again on its next connect
+                logger.bind(venue=name).error("account records not read at start: {}", exc)
+                continue
+            for event in records:
+                self._on_private(name, event)
+
+    def _on_forced(self, event: ForcedExecution) -> None:
+        """The venue traded the account's position by itself: book it into the positions it
+        reduced, and an operator must know."""
+        outcome = self.forced.on_forced(event, self.strategies.values(), self.market.instruments)
+        if not outcome.new:
+            return
+        booked = ", ".join(f"{name} {qty}" for name, (qty, _) in sorted(outcome.shares.items()))
+        if outcome.unbooked:
+            booked += " (not booked: instrument unknown)"
+        self.incidents.raise_(
+            f"forced:{event.venue}:{event.trade_id}",
+            "forced_execution",
+            "venue",
+            f"{event.venue}:{event.symbol} {event.kind.value}: {event.side.value} {event.qty} at "
+            f"{event.price} (trade {event.trade_id}); reduced {booked or 'no strategy'}",
+        )
+        self._notify()
 
     def _on_applied(self, applied: Applied) -> None:
         self._notify()
@@ -988,6 +1085,7 @@ class Runtime:
             if attached:  # its hedger was replaced: one on the running version's settings
                 self.hedges.attach(host)
             raise
+        host.ledger.set_day_start(loaded.manifest.risk.trading_day_start)
         return done
 
     def reloads_old_name(self, decision: ReloadDecision) -> str:
@@ -1022,6 +1120,7 @@ class Runtime:
                 a: str(inventory.delta(a).base) for a in inventory.assets()
             }
             body["realized_pnl"] = str(host.ledger.realized)
+            body["pnl"] = host.ledger.lines().as_text()
             body["gates_failed"] = dict(host.runner.gate_stats.failed)
             holding = self.states.holding(name)
             body["holds"] = [hold.describe() for hold in holding]

@@ -1,8 +1,8 @@
 """What a run did, per strategy: the figures `arbiter run` and `make demo` print at the end.
 
 Every figure is read from the running parts (pair runners, ledgers, gate counters, hedgers),
-never estimated: a cycle counts when its exit filled, PnL is realized after fees, latencies are
-percentiles of measured samples.
+never estimated: a cycle counts when its exit filled, PnL is realized (spread legs + hedges +
+funding - fees, each line shown), latencies are percentiles of measured samples.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ class StrategySummary:
     one_legged: int
     repairs: dict[str, int]
     realized_pnl: Decimal
+    spread_pnl: Decimal
+    hedge_pnl: Decimal
+    funding: Decimal
     fees: Decimal
     slippage_bps: Decimal
     fills: int
@@ -67,6 +70,7 @@ def summarize(host: StrategyHost, state: str) -> StrategySummary:
         for outcome, n in r.stats.repairs.items():
             repairs[outcome] = repairs.get(outcome, 0) + n
     hedger = host.hedger
+    lines = host.ledger.lines()
     return StrategySummary(
         name=host.name,
         state=state,
@@ -75,8 +79,11 @@ def summarize(host: StrategyHost, state: str) -> StrategySummary:
         entries_refused=sum(r.stats.entries_refused for r in runners),
         one_legged=sum(r.stats.one_legged for r in runners),
         repairs=repairs,
-        realized_pnl=host.ledger.realized,
-        fees=host.ledger.fees,
+        realized_pnl=lines.realized,
+        spread_pnl=lines.spread,
+        hedge_pnl=lines.hedge,
+        funding=lines.funding,
+        fees=lines.fees,
         slippage_bps=host.ledger.slippage.bps,
         fills=host.ledger.fills,
         gates_failed=dict(host.runner.gate_stats.failed),
@@ -127,8 +134,11 @@ def summary_table(summaries: list[StrategySummary]) -> Table:
         ("cycles", "right"),
         ("entries (refused)", "right"),
         ("one-legged (repairs)", "left"),
-        ("PnL after fees", "right"),
+        ("spread", "right"),
+        ("hedge", "right"),
+        ("funding", "right"),
         ("fees", "right"),
+        ("PnL", "right"),
         ("slippage bps", "right"),
         ("hedge orders", "right"),
         ("worst |delta|", "right"),
@@ -146,8 +156,11 @@ def summary_table(summaries: list[StrategySummary]) -> Table:
             str(s.cycles),
             f"{s.entries} ({s.entries_refused})",
             f"{s.one_legged} ({repairs})" if s.one_legged else "0",
-            _money(s.realized_pnl),
+            _money(s.spread_pnl),
+            _money(s.hedge_pnl),
+            _money(s.funding),
             _money(s.fees),
+            _money(s.realized_pnl),
             _money(s.slippage_bps),
             str(s.hedges),
             "-" if worst is None else f"{worst:.0f}",

@@ -11,6 +11,7 @@ from typing import Any
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim.accounts import Account, Position
 from arbiter.sim.engine import VenueEngine
+from arbiter.sim.events import ForcedTraded, FundingSettled
 from arbiter.sim.orders import (
     CancelReason,
     Execution,
@@ -187,6 +188,71 @@ def execution(e: Execution) -> dict[str, Any]:
         "orderType": "Market" if o.order_type.value == "market" else "Limit",
         "side": "Buy" if o.side.value == "buy" else "Sell",
         "seq": e.seq,
+    }
+
+
+def funding_execution(f: FundingSettled) -> dict[str, Any]:
+    """A funding settlement as Bybit lists it among executions: `execType` Funding, `execFee`
+    the fee (positive = paid, the opposite of our amount), `execPrice` the mark, `execQty` the
+    position, `feeRate` the funding rate; no order behind it, and `feeCurrency` left empty as
+    Bybit leaves it for linear funding (the settle coin is implied)."""
+    p = f.position
+    inst = p.instrument
+    side = "Buy" if p.qty > 0 else "Sell"
+    return {
+        "category": "linear",
+        "symbol": inst.symbol,
+        "execId": f.settlement_id,
+        "execPrice": s(f.mark),
+        "execQty": s(abs(p.qty)),
+        "execValue": s(abs(p.base_qty) * f.mark),
+        "execFee": s(-f.amount),
+        "feeCurrency": "",
+        "feeRate": s(f.rate),
+        "execType": "Funding",
+        "execTime": str(f.ts_ms),
+        "isMaker": False,
+        "leavesQty": "0",
+        "orderId": f"{f.ts_ms // 1000}-{inst.symbol}-{f.seq}-{side}",
+        "orderLinkId": "",
+        "orderPrice": "0",
+        "orderQty": "0",
+        "orderType": "UNKNOWN",
+        "stopOrderType": "UNKNOWN",
+        "markPrice": s(f.mark),
+        "closedSize": "0",
+        "side": side,
+        "seq": f.seq,
+    }
+
+
+def forced_execution(f: ForcedTraded) -> dict[str, Any]:
+    """A trade the venue forced on the position, as Bybit lists it among executions:
+    `execType` AdlTrade or BustTrade, no orderLinkId (no order of the account's)."""
+    inst = f.instrument
+    return {
+        "category": "linear",
+        "symbol": inst.symbol,
+        "execId": f.exec_id,
+        "execPrice": s(f.price),
+        "execQty": s(f.qty),
+        "execValue": s(inst.base_qty(f.qty) * f.price),
+        "execFee": s(f.fee),
+        "feeCurrency": "",
+        "feeRate": s(inst.taker_fee) if f.fee else "0",
+        "execType": "AdlTrade" if f.kind == "adl" else "BustTrade",
+        "execTime": str(f.ts_ms),
+        "isMaker": False,
+        "leavesQty": "0",
+        "orderId": f.order_id,
+        "orderLinkId": "",
+        "orderPrice": s(f.price),
+        "orderQty": s(f.qty),
+        "orderType": "Market",
+        "stopOrderType": "UNKNOWN",
+        "closedSize": s(f.qty),
+        "side": "Buy" if f.side.value == "buy" else "Sell",
+        "seq": f.seq,
     }
 
 

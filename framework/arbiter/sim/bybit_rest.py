@@ -22,6 +22,7 @@ from arbiter.sim import bybit_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
+from arbiter.sim.events import ForcedTraded, FundingSettled
 from arbiter.sim.faults import FaultPlan, FaultRule
 from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
 from arbiter.sim.gate import endpoint_of, guarded
@@ -409,7 +410,9 @@ class BybitRest:
         }
 
     async def _executions(self, account: Account | None, params: Params) -> Any:
-        """Executions newest first; `cursor` is the `seq` of the last row of the previous page."""
+        """Executions newest first, trades, funding settlements (`execType` Funding) and forced
+        trades (AdlTrade, BustTrade) in one history as Bybit lists them; `execType` keeps one
+        kind; `cursor` is the `seq` of the last row of the previous page."""
         assert account is not None
         kind = self._kind(params)
         try:
@@ -419,28 +422,69 @@ class BybitRest:
             end = int(params["endTime"]) if params.get("endTime") else None
         except ValueError as exc:
             raise BybitError(10001, f"params error: {exc}") from exc
-        if params.get("execType") not in (None, "", "Trade"):
-            return {"category": params["category"], "list": [], "nextPageCursor": ""}
+        exec_type = params.get("execType") or ""
+        if exec_type not in ("", "Trade", "Funding", "AdlTrade", "BustTrade", "Settle"):
+            raise BybitError(10001, f"params error: execType {exec_type!r} is not valid")
+
+        def when(seq: int, ts_ms: int) -> bool:
+            return (
+                (start is None or ts_ms >= start)
+                and (end is None or ts_ms <= end)
+                and (older_than is None or seq < older_than)
+            )
 
         def keep(e: Execution) -> bool:
             o = e.order
             return (
-                o.instrument.kind is kind
+                exec_type in ("", "Trade")
+                and o.instrument.kind is kind
                 and (not params.get("symbol") or o.instrument.symbol == params["symbol"])
                 and (not params.get("orderId") or o.order_id == params["orderId"])
                 and (not params.get("orderLinkId") or o.client_id == params["orderLinkId"])
-                and (start is None or e.ts_ms >= start)
-                and (end is None or e.ts_ms <= end)
-                and (older_than is None or e.seq < older_than)
+                and when(e.seq, e.ts_ms)
             )
 
-        rows = self.records.fills.newest_first(account.api_key, keep)
+        def keep_funding(f: FundingSettled) -> bool:
+            inst = f.position.instrument
+            return (
+                exec_type in ("", "Funding")
+                and inst.kind is kind
+                and not params.get("orderId")
+                and not params.get("orderLinkId")
+                and (not params.get("symbol") or inst.symbol == params["symbol"])
+                and when(f.seq, f.ts_ms)
+            )
+
+        def keep_forced(f: ForcedTraded) -> bool:
+            wanted = "AdlTrade" if f.kind == "adl" else "BustTrade"
+            return (
+                exec_type in ("", wanted)
+                and f.instrument.kind is kind
+                and not params.get("orderLinkId")
+                and (not params.get("orderId") or f.order_id == params["orderId"])
+                and (not params.get("symbol") or f.instrument.symbol == params["symbol"])
+                and when(f.seq, f.ts_ms)
+            )
+
+        log = self.records.fills
+        rows: list[tuple[int, dict[str, Any]]] = [
+            (e.seq, codec.execution(e)) for e in log.newest_first(account.api_key, keep)
+        ]
+        rows += [
+            (f.seq, codec.funding_execution(f))
+            for f in log.fundings_newest_first(account.api_key, keep_funding)
+        ]
+        rows += [
+            (f.seq, codec.forced_execution(f))
+            for f in log.forced_newest_first(account.api_key, keep_forced)
+        ]
+        rows.sort(key=lambda row: row[0], reverse=True)
         page = rows[:limit]
         more = len(rows) > limit
         return {
             "category": params["category"],
-            "list": [codec.execution(e) for e in page],
-            "nextPageCursor": str(page[-1].seq) if more else "",
+            "list": [row for _, row in page],
+            "nextPageCursor": str(page[-1][0]) if more else "",
         }
 
     async def _history(self, account: Account | None, params: Params) -> Any:

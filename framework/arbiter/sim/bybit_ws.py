@@ -3,7 +3,9 @@
 Public: `orderbook.{1,50,200}.SYMBOL` (snapshot then deltas; `u` rises by one per message of a
 topic, size "0" deletes a level), `tickers.SYMBOL`, `publicTrade.SYMBOL`, `{"op":"ping"}`.
 Private: `{"op":"auth","args":[key, expires, hex(hmac(secret, "GET/realtime"+expires))]}`, then
-`order`, `execution`, `position`, `wallet`.
+`order`, `execution` (trades; funding settlements as executions of type Funding, forced trades
+as AdlTrade or BustTrade),
+`position`, `wallet`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from arbiter.sim.events import (
     BookChanged,
     Event,
     Filled,
+    ForcedTraded,
+    FundingSettled,
     OrderChanged,
     PositionChanged,
     PublicTrade,
@@ -277,6 +281,11 @@ class BybitWs:
                 [codec.execution(event.execution)],
                 event.account.api_key,
             )
+        elif isinstance(event, ForcedTraded):
+            topic, data, key = "execution", [codec.forced_execution(event)], event.account.api_key
+        elif isinstance(event, FundingSettled):
+            # Bybit reports a settlement among the executions, as it lists it over REST.
+            topic, data, key = "execution", [codec.funding_execution(event)], event.account.api_key
         elif isinstance(event, PositionChanged):
             pos = event.position
             data = [codec.position(pos, self.engine.mark(pos.instrument), now)]

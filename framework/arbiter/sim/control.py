@@ -88,11 +88,13 @@ def _decimal(command: dict[str, Any], key: str) -> Decimal:
 
 
 def state(sim: Simulation) -> dict[str, Any]:
-    """Per venue: every order, every execution, and each account's balances and positions."""
+    """Per venue: every order, every execution, every funding settlement and forced trade, and
+    each account's balances and positions."""
     out: dict[str, Any] = {}
     for name, venue in sim.venues.items():
         engine = venue.engine
-        executions = venue.runner.app[REST_RECORDS].fills.executions
+        records = venue.runner.app[REST_RECORDS].fills
+        executions = records.executions
         out[name] = {
             "orders": [
                 {
@@ -120,6 +122,31 @@ def state(sim: Simulation) -> dict[str, Any]:
                     "fee_coin": e.fee_coin,
                 }
                 for _, e in executions
+            ],
+            "funding": [
+                {
+                    "settlement_id": f.settlement_id,
+                    "api_key": key,
+                    "symbol": f.position.instrument.symbol,
+                    "amount": str(f.amount),
+                    "coin": f.coin,
+                    "ts_ms": f.ts_ms,
+                }
+                for key, f in records.fundings
+            ],
+            "forced": [
+                {
+                    "trade_id": f.exec_id,
+                    "api_key": key,
+                    "kind": f.kind,
+                    "symbol": f.instrument.symbol,
+                    "side": f.side.value,
+                    "price": str(f.price),
+                    "qty": str(f.qty),
+                    "fee": str(f.fee),
+                    "ts_ms": f.ts_ms,
+                }
+                for key, f in records.forced
             ],
             "accounts": [
                 {

@@ -19,6 +19,8 @@ from arbiter.sim.events import (
     BookChanged,
     Event,
     Filled,
+    ForcedTraded,
+    FundingSettled,
     OrderChanged,
     PositionChanged,
     PublicTrade,
@@ -281,11 +283,65 @@ class VenueEngine:
                     payment = pos.base_qty * mark * state.rate
                     pos.funding_paid += payment
                     account.credit(inst.quote, -payment)
+                    self._emit(
+                        FundingSettled(
+                            account,
+                            pos,
+                            -payment,
+                            inst.quote,
+                            account.balance(inst.quote),
+                            state.rate,
+                            mark,
+                            str(next(self._ids)),
+                            next(self._exec_seq),
+                            state.next_ms,
+                        )
+                    )
                     self._emit(PositionChanged(account, pos))
                     self._emit(WalletChanged(account))
                 state.next_ms += FUNDING_INTERVAL_MS
                 settled += 1
         return settled
+
+    # -- forced trades ------------------------------------------------------------------------
+
+    def force_trade(
+        self, account: Account, instrument: Instrument, kind: str, qty: Decimal, price: Decimal
+    ) -> ForcedTraded:
+        """Close `qty` of the account's perp position at `price` as the venue does by itself
+        (`kind` adl: against another trader, no fee; liquidation: taken over at the taker
+        fee). No order of the account's is behind it."""
+        if kind not in ("adl", "liquidation"):
+            raise ValueError(f"expected kind adl or liquidation, was {kind!r}")
+        pos = account.positions.get(instrument.symbol)
+        if instrument.kind is not InstrumentKind.PERP or pos is None or pos.qty == 0:
+            raise ValueError(f"expected an open perp position in {instrument.symbol}")
+        if not 0 < qty <= abs(pos.qty):
+            raise ValueError(f"expected 0 < qty <= {abs(pos.qty)}, was {qty}")
+        side = Side.BUY if pos.qty < 0 else Side.SELL
+        now = self.clock.now_ms()
+        value = instrument.base_qty(qty) * price
+        fee = value * instrument.taker_fee if kind == "liquidation" else ZERO
+        realized = pos.apply_fill(qty if side is Side.BUY else -qty, price)
+        pos.updated_ms = now
+        account.credit(instrument.quote, realized - fee)
+        event = ForcedTraded(
+            account,
+            instrument,
+            kind,
+            side,
+            qty,
+            price,
+            fee,
+            str(next(self._ids)),
+            str(next(self._ids)),
+            next(self._exec_seq),
+            now,
+        )
+        self._emit(event)
+        self._emit(PositionChanged(account, pos))
+        self._emit(WalletChanged(account))
+        return event
 
     # -- internals ----------------------------------------------------------------------------
 

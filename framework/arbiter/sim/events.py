@@ -50,4 +50,46 @@ class WalletChanged:
     account: Account
 
 
-Event = BookChanged | PublicTrade | OrderChanged | Filled | PositionChanged | WalletChanged
+@dataclass(frozen=True)
+class FundingSettled:
+    """Funding paid or received on one position at one funding time (the venue's record)."""
+
+    account: Account
+    position: Position
+    amount: Decimal  # from the account's side: negative = paid, positive = received
+    coin: str
+    balance: Decimal  # the account's balance of `coin` after the payment
+    rate: Decimal
+    mark: Decimal
+    settlement_id: str
+    seq: int  # in the same sequence as executions (Bybit lists both in one history)
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class ForcedTraded:
+    """The venue closed part of a position by itself: auto-deleveraging or a liquidation."""
+
+    account: Account
+    instrument: Instrument
+    kind: str  # "adl" or "liquidation"
+    side: Side  # the trade's side: a buy closes a short
+    qty: Decimal  # venue units
+    price: Decimal
+    fee: Decimal  # positive = paid, in the quote coin
+    exec_id: str
+    order_id: str
+    seq: int  # in the same sequence as executions
+    ts_ms: int
+
+
+Event = (
+    BookChanged
+    | PublicTrade
+    | OrderChanged
+    | Filled
+    | PositionChanged
+    | WalletChanged
+    | FundingSettled
+    | ForcedTraded
+)

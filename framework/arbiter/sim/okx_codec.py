@@ -15,6 +15,7 @@ from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim.accounts import Account, Position
 from arbiter.sim.book import MatchingBook, Side
 from arbiter.sim.engine import VenueEngine
+from arbiter.sim.events import ForcedTraded, FundingSettled
 from arbiter.sim.orders import (
     CancelReason,
     Execution,
@@ -209,6 +210,120 @@ def balance(engine: VenueEngine, account: Account) -> dict[str, Any]:
             }
         )
     return {"totalEq": s(account.balance("USDT") + upnl), "uTime": str(now), "details": details}
+
+
+def funding_bill(f: FundingSettled) -> dict[str, Any]:
+    """One row of /api/v5/account/bills: a funding fee (type 8; subType 173 paid, 174
+    received), cross margin, so `balChg` and `pnl` both carry the payment."""
+    inst = f.position.instrument
+    amount = s(f.amount)
+    return {
+        "bal": s(f.balance),
+        "balChg": amount,
+        "billId": f.settlement_id,
+        "ccy": f.coin,
+        "clOrdId": "",
+        "execType": "",
+        "fee": "0",
+        "fillFwdPx": "",
+        "fillIdxPx": "",
+        "fillMarkPx": "",
+        "fillMarkVol": "",
+        "fillPxUsd": "",
+        "fillPxVol": "",
+        "fillTime": "",
+        "from": "",
+        "instId": inst.symbol,
+        "instType": "SWAP",
+        "interest": "0",
+        "mgnMode": "cross",
+        "notes": "",
+        "ordId": "",
+        "pnl": amount,
+        "posBal": "0",
+        "posBalChg": "0",
+        "px": s(f.mark),
+        "subType": "173" if f.amount < 0 else "174",
+        "sz": s(f.position.qty),
+        "tag": "",
+        "to": "",
+        "tradeId": "",
+        "ts": str(f.ts_ms),
+        "type": "8",
+    }
+
+
+def forced_order(f: ForcedTraded) -> dict[str, Any]:
+    """An `orders` push of the order the venue made to force a trade on the position: no
+    clOrdId, `category` adl or full_liquidation, filled at once, its fill inside."""
+    inst = f.instrument
+    ts = str(f.ts_ms)
+    return {
+        "instType": "SWAP",
+        "instId": inst.symbol,
+        "ccy": inst.quote,
+        "ordId": f.order_id,
+        "clOrdId": "",
+        "tag": "",
+        "px": "",
+        "sz": s(f.qty),
+        "ordType": "market",
+        "side": f.side.value,
+        "posSide": "net",
+        "tdMode": "cross",
+        "accFillSz": s(f.qty),
+        "fillPx": s(f.price),
+        "tradeId": f.exec_id,
+        "fillSz": s(f.qty),
+        "fillTime": ts,
+        "fillFee": s(-f.fee),
+        "fillFeeCcy": inst.quote,
+        "execType": "T",
+        "state": "filled",
+        "avgPx": s(f.price),
+        "fee": s(-f.fee),
+        "feeCcy": inst.quote,
+        "pnl": "0",
+        "reduceOnly": "false",
+        "cancelSource": "",
+        "category": "adl" if f.kind == "adl" else "full_liquidation",
+        "cTime": ts,
+        "uTime": ts,
+    }
+
+
+def balance_and_position(
+    event_type: str, account: Account, positions: list[Position], ts_ms: int
+) -> dict[str, Any]:
+    """One push of the `balance_and_position` channel: cash balances and positions after an
+    event (`snapshot` on subscribe, `funding_fee` after a settlement), no amounts of its own."""
+    return {
+        "pTime": str(ts_ms),
+        "eventType": event_type,
+        "balData": [
+            {"ccy": ccy, "cashBal": s(bal), "uTime": str(ts_ms)}
+            for ccy, bal in sorted(account.balances.items())
+        ],
+        "posData": [
+            {
+                "posId": str(zlib.crc32(p.instrument.symbol.encode())),
+                "tradeId": "",
+                "instId": p.instrument.symbol,
+                "instType": "SWAP",
+                "mgnMode": "cross",
+                "posSide": "net",
+                "pos": s(p.qty),
+                "ccy": p.instrument.quote,
+                "posCcy": "",
+                "avgPx": s(p.entry_price),
+                "nonSettleAvgPx": "",
+                "settledPnl": "",
+                "uTime": str(ts_ms),
+            }
+            for p in positions
+        ],
+        "trades": [],
+    }
 
 
 def book_checksum_of(inst: Instrument, book: MatchingBook) -> int:

@@ -24,6 +24,7 @@ from arbiter.sim import okx_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
+from arbiter.sim.events import FundingSettled
 from arbiter.sim.faults import FaultPlan, FaultRule
 from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
 from arbiter.sim.gate import endpoint_of, guarded
@@ -97,6 +98,10 @@ class OkxRest:
             # venue's 3-day and 3-month windows are the same window.
             ("GET", "/api/v5/trade/fills"): (True, self._fills),
             ("GET", "/api/v5/trade/fills-history"): (True, self._fills),
+            # Likewise the bills' 7-day and 3-month windows. Only funding fees (type 8) are
+            # recorded as bills here; asking for any other type finds none.
+            ("GET", "/api/v5/account/bills"): (True, self._bills),
+            ("GET", "/api/v5/account/bills-archive"): (True, self._bills),
         }
 
     def install(self, app: web.Application) -> None:
@@ -474,6 +479,35 @@ class OkxRest:
 
         rows = self.records.fills.newest_first(account.api_key, keep)
         return [codec.fill(e) for e in rows[:limit]]
+
+    async def _bills(self, account: Account | None, params: Params) -> list[Any]:
+        """Bills newest first; `after`/`before` page by billId (older / newer than it)."""
+        assert account is not None
+        try:
+            limit = limit_param(params, default=100, maximum=100)
+            after = int(params["after"]) if params.get("after") else None
+            before = int(params["before"]) if params.get("before") else None
+            begin = int(params["begin"]) if params.get("begin") else None
+            end = int(params["end"]) if params.get("end") else None
+        except ValueError as exc:
+            raise OkxError("51000", f"Parameter error: {exc}") from exc
+
+        def keep(f: FundingSettled) -> bool:
+            bill = int(f.settlement_id)
+            return (
+                params.get("type") in (None, "", "8")
+                and params.get("subType") in (None, "", "173" if f.amount < 0 else "174")
+                and params.get("instType") in (None, "", "SWAP")
+                and (not params.get("ccy") or f.coin == params["ccy"])
+                and (not params.get("instId") or f.position.instrument.symbol == params["instId"])
+                and (after is None or bill < after)
+                and (before is None or bill > before)
+                and (begin is None or f.ts_ms >= begin)
+                and (end is None or f.ts_ms <= end)
+            )
+
+        rows = self.records.fills.fundings_newest_first(account.api_key, keep)
+        return [codec.funding_bill(f) for f in rows[:limit]]
 
 
 def book_rows(inst: Instrument, levels: list[tuple[int, int]]) -> list[list[str]]:

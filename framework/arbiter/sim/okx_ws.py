@@ -2,9 +2,15 @@
 
 Public: `books` (snapshot then updates with seqId/prevSeqId and the CRC32 checksum), `books5`,
 `bbo-tbt`, `tickers`, `funding-rate`, `trades`, and the text ping/pong. Private: `login` with
-base64(hmac(secret, timestamp + "GET/users/self/verify")), then `orders`, `positions`, `account`.
-As on OKX, a fill is reported inside one `orders` push (`fillSz`, `fillPx`, `tradeId`,
-`fillFee`, `execType`) in the order's state after that fill; there is no separate state push.
+base64(hmac(secret, timestamp + "GET/users/self/verify")), then `orders`, `positions`, `account`,
+`balance_and_position`. As on OKX, a fill is reported inside one `orders` push (`fillSz`,
+`fillPx`, `tradeId`, `fillFee`, `execType`) in the order's state after that fill; there is no
+separate state push. A funding settlement is pushed on `balance_and_position` (`eventType`
+funding_fee, balances and positions after it, no amount: the amount is in the bills, over
+REST); that channel also sends a `snapshot` on subscribe (its pushes after fills and transfers
+are not simulated). A trade the venue forces on a position (auto-deleveraging, a liquidation) is
+an `orders` push with no clOrdId and `category` adl or full_liquidation (OKX's fills history
+would list it too; the simulator's does not).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from arbiter.sim.events import (
     BookChanged,
     Event,
     Filled,
+    ForcedTraded,
+    FundingSettled,
     OrderChanged,
     PositionChanged,
     PublicTrade,
@@ -38,7 +46,7 @@ from arbiter.sim.wire import encode, grid_text
 from arbiter.sim.wsconn import Connection
 
 PUBLIC_CHANNELS = ("books", "books5", "bbo-tbt", "tickers", "funding-rate", "trades")
-PRIVATE_CHANNELS = ("orders", "positions", "account")
+PRIVATE_CHANNELS = ("orders", "positions", "account", "balance_and_position")
 LOGIN_WINDOW_S = 30
 
 
@@ -143,6 +151,8 @@ class OkxWs:
                 conn.topics.add(topic)
                 if not private:
                     self._initial(conn, channel, self._inst(arg["instId"]))
+                elif channel == "balance_and_position":
+                    conn.send(self._balance_and_position(conn.authed_key, "snapshot"))
             else:
                 conn.topics.discard(topic)
 
@@ -251,6 +261,29 @@ class OkxWs:
             self._reported_with_fill.discard(event.order.order_id)
         elif isinstance(event, OrderChanged | Filled | PositionChanged | WalletChanged):
             self._on_private(event)
+        elif isinstance(event, ForcedTraded):
+            frame = json.dumps(
+                {
+                    "arg": {"channel": "orders", "instType": "ANY"},
+                    "data": [codec.forced_order(event)],
+                }
+            )
+            for conn in self.private:
+                if conn.authed_key == event.account.api_key and "orders" in conn.topics:
+                    conn.send_private("private:orders", frame)
+        elif isinstance(event, FundingSettled):
+            key = event.account.api_key
+            frame = self._balance_and_position(key, "funding_fee", event.ts_ms)
+            for conn in self.private:
+                if conn.authed_key == key and "balance_and_position" in conn.topics:
+                    conn.send_private("private:balance_and_position", frame)
+
+    def _balance_and_position(self, api_key: str, event_type: str, ts_ms: int = 0) -> str:
+        account = self.engine.account(api_key)
+        held = [p for _, p in sorted(account.positions.items()) if p.qty]
+        now = ts_ms or self.engine.clock.now_ms()
+        data = codec.balance_and_position(event_type, account, held, now)
+        return json.dumps({"arg": {"channel": "balance_and_position"}, "data": [data]})
 
     def _on_book(self, inst: Instrument, delta: BookDelta) -> None:
         book = self.engine.book(inst)

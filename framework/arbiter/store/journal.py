@@ -50,9 +50,10 @@ import asyncio
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -69,7 +70,7 @@ from arbiter.store.codec import dec, dec_or_none
 from arbiter.store.outbox import DEFAULT_SIZE, OutboxFile, OutboxFull
 from arbiter.store.replay import JournalState, load_order, load_state
 from arbiter.store.schema import migrate
-from arbiter.venues.orders import Fill, PositionUpdate
+from arbiter.venues.orders import Fill, ForcedExecution, FundingSettlement, PositionUpdate
 
 
 class Durability(StrEnum):
@@ -119,6 +120,22 @@ _UPSERT_CYCLE = (
     "INSERT INTO cycle_states (strategy, pair, cycle, state, updated_ns) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (strategy, pair) DO UPDATE SET cycle = excluded.cycle, state = excluded.state, "
     "updated_ns = excluded.updated_ns"
+)
+# Settlements and forced executions are facts keyed by the venue's id, like fills.
+_INSERT_FUNDING = (
+    "INSERT OR IGNORE INTO funding_settlements (venue, settlement_id, symbol, amount, asset, "
+    "ts_venue_ms, ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_FUNDING_SHARE = (
+    "INSERT INTO funding_shares (venue, settlement_id, strategy, amount) VALUES (?, ?, ?, ?)"
+)
+_INSERT_FORCED = (
+    "INSERT OR IGNORE INTO forced_executions (venue, symbol, trade_id, kind, side, price, qty, "
+    "fee, fee_asset, ts_venue_ms, ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_FORCED_SHARE = (
+    "INSERT INTO forced_shares (venue, symbol, trade_id, strategy, qty, fee) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _INSERT_CYCLE_TRANSITION = (
     "INSERT INTO cycle_transitions (strategy, pair, cycle, trigger, source, dest, ts_ns) "
@@ -425,6 +442,66 @@ class Journal:
         self._incident_rows.append(
             (i.kind.value, i.venue, i.symbol, i.client_id, i.message, i.ts_ns)
         )
+
+    # -- the account's own records -----------------------------------------------------------
+
+    def record_funding(self, settlement: FundingSettlement, shares: Mapping[str, Decimal]) -> bool:
+        """Keep a funding settlement and each strategy's share of it, together; False (and
+        nothing written) when the venue's id was kept before."""
+        s = settlement
+        with self.batch():
+            self._flush()
+            cursor = self._conn.execute(
+                _INSERT_FUNDING,
+                (
+                    s.venue,
+                    s.settlement_id,
+                    s.symbol,
+                    dec(s.amount),
+                    s.asset,
+                    s.ts_venue_ms,
+                    self._clock(),
+                ),
+            )
+            if cursor.rowcount != 1:
+                return False
+            self._conn.executemany(
+                _INSERT_FUNDING_SHARE,
+                [(s.venue, s.settlement_id, name, dec(a)) for name, a in sorted(shares.items())],
+            )
+        return True
+
+    def record_forced(
+        self, forced: ForcedExecution, shares: Mapping[str, tuple[Decimal, Decimal]]
+    ) -> bool:
+        """Keep a forced execution and each strategy's (qty, fee) share of it, together; False
+        (and nothing written) when the venue's trade id was kept before."""
+        f = forced
+        row = (
+            f.venue,
+            f.symbol,
+            f.trade_id,
+            f.kind.value,
+            f.side.value,
+            dec(f.price),
+            dec(f.qty),
+            dec(f.fee),
+            f.fee_asset,
+            f.ts_venue_ms,
+            self._clock(),
+        )
+        with self.batch():
+            self._flush()
+            if self._conn.execute(_INSERT_FORCED, row).rowcount != 1:
+                return False
+            self._conn.executemany(
+                _INSERT_FORCED_SHARE,
+                [
+                    (f.venue, f.symbol, f.trade_id, name, dec(qty), dec(fee))
+                    for name, (qty, fee) in sorted(shares.items())
+                ],
+            )
+        return True
 
     # -- positions, cycles, manifests ------------------------------------------------------
 

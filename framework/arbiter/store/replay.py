@@ -32,7 +32,14 @@ from arbiter.execution.records import (
 from arbiter.store import codec
 from arbiter.store.codec import to_dec_or_none
 from arbiter.store.schema import current_version
-from arbiter.venues.orders import Fill, PositionUpdate
+from arbiter.venues.orders import (
+    Fill,
+    ForcedExecution,
+    ForcedKind,
+    FundingSettlement,
+    PositionUpdate,
+    Side,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +208,64 @@ def load_strategy_fills(conn: sqlite3.Connection, strategy: str) -> list[tuple[I
     ).fetchall()
     width = len(codec.INTENT_COLUMNS.split(","))
     return [(codec.intent_from_row(r[:width]), codec.fill_from_row(r[width:])) for r in rows]
+
+
+def load_strategy_funding(
+    conn: sqlite3.Connection, strategy: str
+) -> list[tuple[FundingSettlement, Decimal]]:
+    """Every funding settlement `strategy` had a share of, with that share, oldest first."""
+    rows = conn.execute(
+        "SELECT f.venue, f.symbol, f.amount, f.asset, f.settlement_id, f.ts_venue_ms, s.amount "
+        "FROM funding_shares s JOIN funding_settlements f "
+        "ON f.venue = s.venue AND f.settlement_id = s.settlement_id "
+        "WHERE s.strategy = ? ORDER BY f.ts_venue_ms, f.settlement_id",
+        (strategy,),
+    ).fetchall()
+    return [
+        (FundingSettlement(r[0], r[1], Decimal(r[2]), r[3], r[4], r[5]), Decimal(r[6]))
+        for r in rows
+    ]
+
+
+def load_strategy_forced(
+    conn: sqlite3.Connection, strategy: str
+) -> list[tuple[ForcedExecution, Decimal, Decimal]]:
+    """Every forced execution `strategy` had a share of, with its (qty, fee), oldest first."""
+    rows = conn.execute(
+        "SELECT f.venue, f.symbol, f.kind, f.trade_id, f.side, f.price, f.qty, f.fee, "
+        "f.fee_asset, f.ts_venue_ms, s.qty, s.fee FROM forced_shares s JOIN forced_executions f "
+        "ON f.venue = s.venue AND f.symbol = s.symbol AND f.trade_id = s.trade_id "
+        "WHERE s.strategy = ? ORDER BY f.ts_venue_ms, f.trade_id",
+        (strategy,),
+    ).fetchall()
+    return [
+        (
+            ForcedExecution(
+                r[0],
+                r[1],
+                ForcedKind(r[2]),
+                r[3],
+                Side(r[4]),
+                Decimal(r[5]),
+                Decimal(r[6]),
+                Decimal(r[7]),
+                r[8],
+                r[9],
+            ),
+            Decimal(r[10]),
+            Decimal(r[11]),
+        )
+        for r in rows
+    ]
+
+
+def last_account_record_ms(conn: sqlite3.Connection, venue: str) -> int | None:
+    """The venue time of the newest fill, settlement or forced execution kept for account
+    `venue`: where a restart reads the account's records from."""
+    row = conn.execute(
+        "SELECT MAX(ts) FROM (SELECT MAX(ts_venue_ms) AS ts FROM fills WHERE venue = ? "
+        "UNION ALL SELECT MAX(ts_venue_ms) FROM funding_settlements WHERE venue = ? "
+        "UNION ALL SELECT MAX(ts_venue_ms) FROM forced_executions WHERE venue = ?)",
+        (venue, venue, venue),
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])

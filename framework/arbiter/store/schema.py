@@ -199,6 +199,56 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ts_ns INTEGER NOT NULL
         ) STRICT""",
     ),
+    # v7: the venues' own account records, keyed by the venue's id, each with every strategy's
+    # share of it: funding settlements and forced executions (auto-deleveraging, liquidations).
+    (
+        """CREATE TABLE funding_settlements (
+            venue TEXT NOT NULL,
+            settlement_id TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            amount TEXT NOT NULL,
+            asset TEXT NOT NULL,
+            ts_venue_ms INTEGER NOT NULL,
+            ts_ns INTEGER NOT NULL,
+            PRIMARY KEY (venue, settlement_id)
+        ) STRICT""",
+        """CREATE TABLE funding_shares (
+            venue TEXT NOT NULL,
+            settlement_id TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            amount TEXT NOT NULL,
+            PRIMARY KEY (venue, settlement_id, strategy),
+            FOREIGN KEY (venue, settlement_id)
+                REFERENCES funding_settlements (venue, settlement_id)
+        ) STRICT""",
+        "CREATE INDEX funding_shares_by_strategy ON funding_shares (strategy)",
+        """CREATE TABLE forced_executions (
+            venue TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            trade_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            side TEXT NOT NULL,
+            price TEXT NOT NULL,
+            qty TEXT NOT NULL,
+            fee TEXT NOT NULL,
+            fee_asset TEXT NOT NULL,
+            ts_venue_ms INTEGER NOT NULL,
+            ts_ns INTEGER NOT NULL,
+            PRIMARY KEY (venue, symbol, trade_id)
+        ) STRICT""",
+        """CREATE TABLE forced_shares (
+            venue TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            trade_id TEXT NOT NULL,
+            strategy TEXT NOT NULL,
+            qty TEXT NOT NULL,
+            fee TEXT NOT NULL,
+            PRIMARY KEY (venue, symbol, trade_id, strategy),
+            FOREIGN KEY (venue, symbol, trade_id)
+                REFERENCES forced_executions (venue, symbol, trade_id)
+        ) STRICT""",
+        "CREATE INDEX forced_shares_by_strategy ON forced_shares (strategy)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -4,12 +4,15 @@ What ccxt unifies is done here once: orders (limit/market, GTC/IOC/FOK/post-only
 with client order ids, queries, cancels and amends by client id, open orders, balances,
 positions, exact number handling and error translation. A subclass states its venue in class
 attributes (ccxt id, the venue's client id parameter, market types, limits, error codes) and
-implements three hooks:
+implements these hooks:
 
 - `parse_instruments(rows)`: the venue's raw instrument rows (ccxt keeps them as `info`) to
   `Instrument`s, with the plugin's own parser;
 - `fee_table(kinds)`: the account's maker/taker rates for whole product types;
-- `fill_rows(market, since_ms)`: recent executions as ccxt trades, paged the venue's way.
+- `fill_rows(market, since_ms)`: recent executions of our orders as ccxt trades, paged the
+  venue's way (a venue that lists funding or forced executions among them leaves those out);
+- `account_events(since_ms)`: funding settlements and forced executions from the venue's own
+  records (none by default: a venue without perps has nothing to read).
 
 Where ccxt's unified call does not fit the venue it may also override `find_by_client_id`,
 `fetch_open` (paging), `open_order_scopes`, `position_params` and `cancel_reason`.
@@ -58,6 +61,7 @@ from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink,
 from arbiter.venues.errors import OrderNotFound, OrderRejected, VenueError
 from arbiter.venues.order_entry import OrderEntry, SentRequest, on_grid, routed_directly
 from arbiter.venues.orders import (
+    AccountEvent,
     Fill,
     OrderAck,
     OrderRequest,
@@ -359,8 +363,12 @@ class CcxtTrading:
         raise NotImplementedError
 
     async def fill_rows(self, market: Market | None, since_ms: int) -> list[dict[str, Any]]:
-        """ccxt trades of this account since `since_ms`, for one market or all."""
+        """ccxt trades of this account's orders since `since_ms`, for one market or all."""
         raise NotImplementedError
+
+    async def account_events(self, since_ms: int) -> list[AccountEvent]:
+        """What the venue did to the account by itself since `since_ms`, oldest first."""
+        return []
 
     async def find_by_client_id(self, market: Market, client_id: str) -> dict[str, Any] | None:
         """The ccxt order with `client_id` on `market`, or None when the venue has none."""

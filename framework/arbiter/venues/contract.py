@@ -16,6 +16,7 @@ from typing import Protocol
 from arbiter.market.instrument import Instrument
 from arbiter.venues.client_ids import ClientIdRules
 from arbiter.venues.orders import (
+    AccountEvent,
     Fill,
     OrderAck,
     OrderRequest,
@@ -107,6 +108,17 @@ class TradingVenue(Protocol):
         """
         ...
 
+    async def account_events(self, since_ms: int) -> list[AccountEvent]:
+        """What the venue did to the account by itself since `since_ms` (venue clock), oldest
+        first: funding settlements and forced executions, read from the venue's own records.
+
+        Never order fills (those are `fills`). A private stream reads this after every
+        (re)connect and whenever the venue says it settled something; each record carries the
+        venue's id, so overlapping windows are harmless.
+        """
+        ...
+
     def on_private(self, sink: PrivateSink) -> None:
-        """Deliver every private event (orders, fills, positions, balances) to `sink`."""
+        """Deliver every private event (orders, fills, positions, balances, funding
+        settlements, forced executions) to `sink`."""
         ...

@@ -144,4 +144,49 @@ class BalanceUpdate:
     ts_local_ns: int = 0
 
 
-PrivateEvent = OrderUpdate | Fill | PositionUpdate | BalanceUpdate
+@dataclass(frozen=True, slots=True)
+class FundingSettlement:
+    """A funding payment the venue settled on one of the account's perp positions.
+
+    Read from the venue's own settlement record (Bybit: an execution of type Funding; OKX: a
+    funding-fee bill), never from a rate we multiplied ourselves. `settlement_id` is the
+    venue's id of that record: a settlement is booked once however often it is reported.
+    """
+
+    venue: str
+    symbol: str
+    amount: Decimal  # from our side: positive = received, negative = paid
+    asset: str
+    settlement_id: str
+    ts_venue_ms: int
+    ts_local_ns: int = 0
+
+
+class ForcedKind(StrEnum):
+    ADL = "adl"  # auto-deleveraging: the venue closed part of the position against another
+    LIQUIDATION = "liquidation"  # the venue took the position over (bust / liquidation)
+
+
+@dataclass(frozen=True, slots=True)
+class ForcedExecution:
+    """A trade the venue made on the account's position with no order of ours behind it."""
+
+    venue: str
+    symbol: str
+    kind: ForcedKind
+    trade_id: str
+    side: Side
+    price: Decimal
+    qty: Decimal  # venue order units, like `Fill.qty`
+    fee: Decimal  # positive = paid
+    fee_asset: str
+    ts_venue_ms: int
+    ts_local_ns: int = 0
+
+
+# What a venue does to the account by itself, read back over REST after a gap.
+AccountEvent = FundingSettlement | ForcedExecution
+
+PrivateEvent = (
+    OrderUpdate | Fill | PositionUpdate | BalanceUpdate | FundingSettlement | ForcedExecution
+)

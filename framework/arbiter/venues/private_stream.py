@@ -13,6 +13,13 @@ Rules kept here:
   venue no longer lists is queried by client id: it finished (cancelled, expired) while we
   were away, and no fill would say so; one the venue does not know is forgotten only once its
   request is over (while the request is on its way, "no such order" proves nothing);
+- the account's own records (funding settlements, forced executions: `account_events`) are
+  read in the same reconciliation, and again whenever the venue says it settled something
+  without saying how much (`SettlementsDue`, OKX's funding-fee push); a read that finds no
+  settlement as recent as the notice is repeated a few times, since a venue may write the
+  record a moment after it pushes;
+- everything a reconciliation reads is delivered oldest first by venue time, fills and account
+  events interleaved, so a funding payment meets the positions as they stood when it settled;
 - a REST failure during reconciliation is retried with backoff for as long as the connection
   stands; a reconciliation for a connection that has since dropped is thrown away;
 - a refused login is final (`AuthenticationFailed` from `start`): the same keys will not work
@@ -33,14 +40,18 @@ from loguru import logger
 from arbiter.venues.contract import TradingVenue
 from arbiter.venues.errors import AuthenticationFailed
 from arbiter.venues.orders import (
+    AccountEvent,
     BalanceUpdate,
     Fill,
+    ForcedExecution,
+    FundingSettlement,
     OrderUpdate,
     PositionUpdate,
     PrivateEvent,
 )
 from arbiter.venues.stream_codec import (
     PrivateCodec,
+    SettlementsDue,
     StreamError,
     StreamReady,
     StreamRejected,
@@ -58,6 +69,11 @@ class Reconciler(Protocol):
     async def fills(self, symbol: str | None, since_ms: int) -> list[Fill]: ...
 
     async def query_order(self, symbol: str, client_id: str) -> OrderUpdate | None: ...
+
+    async def account_events(self, since_ms: int) -> list[AccountEvent]: ...
+
+
+SETTLEMENT_READS = 5  # reads after a settlement notice before its record is given up on
 
 
 class SessionTrading(TradingVenue, Protocol):
@@ -116,9 +132,13 @@ class PrivateStream:
         self._sending: set[str] = set()  # client ids whose place request is not over yet
         self._task: asyncio.Task[None] | None = None
         self._reconciling: asyncio.Task[None] | None = None
+        self._settling: asyncio.Task[None] | None = None
+        self._notices: list[int] = []  # venue times of settlement notices not yet read
         self._rejected: asyncio.Future[Any] | None = None
         self.reconciliations = 0
         self.reconcile_failures = 0
+        self.settlement_reads = 0
+        self.settlements_missing = 0  # notices whose record never showed up
         self.delivery_errors = 0
         self._log = logger.bind(venue=name)
 
@@ -151,6 +171,8 @@ class PrivateStream:
     async def close(self) -> None:
         if self._reconciling is not None:
             self._reconciling.cancel()
+        if self._settling is not None:
+            self._settling.cancel()
         await self.ws.close()
         if self._task is not None:
             await stop_task(self._task)
@@ -195,8 +217,12 @@ class PrivateStream:
                 self._log.error("{}: private stream refused: {}", self.name, event.reason)
                 if self._rejected is not None and not self._rejected.done():
                     self._rejected.set_result(event.reason)
-            elif isinstance(event, PositionUpdate | BalanceUpdate):
+            elif isinstance(
+                event, PositionUpdate | BalanceUpdate | FundingSettlement | ForcedExecution
+            ):
                 self._publish(event)
+            elif isinstance(event, SettlementsDue):
+                self._settlement_due(event.ts_venue_ms)
             elif isinstance(event, StreamError):
                 self._log.warning("{}: private frame skipped: {}", self.name, event.detail)
 
@@ -233,7 +259,7 @@ class PrivateStream:
         attempt = 0
         while self.ws.connection == connection and self.ws.connected:
             try:
-                orders, finished, fills = await self._read_rest()
+                orders, finished, fills, accounts = await self._read_rest()
                 break
             except Exception as exc:  # any REST failure: retry while the connection stands
                 self.reconcile_failures += 1
@@ -248,14 +274,16 @@ class PrivateStream:
         for update in (*orders, *finished):
             self._note(update)
             self._publish(update)
-        for fill in sorted(fills, key=lambda f: (f.ts_venue_ms, f.trade_id)):
-            self._publish(fill)
+        for event in sorted((*fills, *accounts), key=_venue_order):
+            self._publish(event)
         self.reconciliations += 1
         self._gap_start_ms = None
         self.codec.reconciled()
         self.ws.refresh()
 
-    async def _read_rest(self) -> tuple[list[OrderUpdate], list[OrderUpdate], list[Fill]]:
+    async def _read_rest(
+        self,
+    ) -> tuple[list[OrderUpdate], list[OrderUpdate], list[Fill], list[AccountEvent]]:
         gap_start = self._gap_start_ms if self._gap_start_ms is not None else self._clock_ms()
         since = gap_start - self._slack_ms
         orders = await self._rest.open_orders()
@@ -271,4 +299,49 @@ class PrivateStream:
             else:
                 finished.append(update)
         fills = await self._rest.fills(None, since)
-        return orders, finished, fills
+        accounts = await self._rest.account_events(since)
+        return orders, finished, fills, accounts
+
+    # -- settlement notices ------------------------------------------------------------------
+
+    def _settlement_due(self, ts_venue_ms: int) -> None:
+        self._notices.append(ts_venue_ms)
+        if self._settling is None or self._settling.done():
+            self._settling = asyncio.create_task(self._read_settlements())
+
+    async def _read_settlements(self) -> None:
+        """Read the account's records until each notice has met a settlement at least as
+        recent as itself (less the slack), or `SETTLEMENT_READS` reads have passed."""
+        attempt = 0
+        while self._notices and self.ws.connected:
+            oldest = min(self._notices)
+            try:
+                events = await self._rest.account_events(oldest - self._slack_ms)
+            except Exception as exc:  # a failed read is retried like any other
+                self._log.warning("{}: settlement read failed, retrying: {}", self.name, exc)
+                events = []
+            self.settlement_reads += 1
+            for event in sorted(events, key=_venue_order):
+                self._publish(event)
+            newest = max(
+                (e.ts_venue_ms for e in events if isinstance(e, FundingSettlement)), default=None
+            )
+            if newest is not None:
+                self._notices = [t for t in self._notices if t - self._slack_ms > newest]
+            attempt += 1
+            if self._notices and attempt >= SETTLEMENT_READS:
+                self.settlements_missing += len(self._notices)
+                self._log.error(
+                    "{}: the venue announced {} settlement(s) its records do not show",
+                    self.name,
+                    len(self._notices),
+                )
+                self._notices.clear()
+            if self._notices:
+                base, cap = self._retry
+                await asyncio.sleep(self._rng.uniform(base, min(cap, base * 2**attempt)))
+
+
+def _venue_order(event: Fill | AccountEvent) -> tuple[int, str]:
+    key = event.settlement_id if isinstance(event, FundingSettlement) else event.trade_id
+    return event.ts_venue_ms, key

@@ -214,7 +214,16 @@ class StreamError:
     detail: str
 
 
-PrivateStreamEvent = PrivateEvent | StreamReady | StreamRejected | StreamError
+@dataclass(frozen=True, slots=True)
+class SettlementsDue:
+    """The venue says it settled something on the account (OKX's funding-fee push) without
+    saying how much: the amounts are in its records, read over REST (`account_events`)."""
+
+    venue: str
+    ts_venue_ms: int
+
+
+PrivateStreamEvent = PrivateEvent | StreamReady | StreamRejected | StreamError | SettlementsDue
 
 
 @dataclass
@@ -306,7 +315,9 @@ class PrivateCodec:
         except FRAME_ERRORS as exc:
             return self.error(f"unreadable frame: {type(exc).__name__}: {exc}")
         self.stats.events += sum(
-            1 for e in events if not isinstance(e, StreamReady | StreamRejected | StreamError)
+            1
+            for e in events
+            if not isinstance(e, StreamReady | StreamRejected | StreamError | SettlementsDue)
         )
         return events
 

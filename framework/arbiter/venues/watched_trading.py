@@ -18,6 +18,7 @@ from arbiter.market.instrument import Instrument
 from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
 from arbiter.venues.errors import Definitive
 from arbiter.venues.orders import (
+    AccountEvent,
     Fill,
     OrderAck,
     OrderRequest,
@@ -116,6 +117,9 @@ class WatchedTrading:
 
     async def fills(self, symbol: str | None, since_ms: int) -> list[Fill]:
         return await self.inner.fills(symbol, since_ms)
+
+    async def account_events(self, since_ms: int) -> list[AccountEvent]:
+        return await self.inner.account_events(since_ms)
 
     def on_private(self, sink: PrivateSink) -> None:
         self.inner.on_private(sink)
