@@ -102,6 +102,45 @@ async def test_repair_chase_when_perp_leg_rejected_completes_the_missing_leg(des
     desk.hedged()
 
 
+@pytest.mark.parametrize("desk", [("chase", STILL_MARKET)], indirect=True)
+async def test_repair_chase_when_every_chase_is_refused_unwinds_the_spot_leg_within_budget(
+    desk: Desk,
+) -> None:
+    desk.sim.faults.add(FaultKind.REJECT, OKX_ORDER, count=4)  # the leg and its 3 chases
+    await desk.basis("80")
+    await desk.cycle_settles("cooling_down")
+
+    legs = desk.legs(1)
+    assert [legs[f"entry.perp.chase/{n}"][0] for n in (1, 2, 3)] == ["rejected"] * 3
+    # the chase could not close it: the spot leg is traded back, as the next order of the cycle
+    assert legs["entry.spot.unwind/4"][0] == "filled"
+    assert desk.pair.stats.repairs == {"flattened": 1}
+    assert desk.pair.open_base == 0
+    assert desk.runtime.incidents.get("legging:alpha/btc") is None  # repaired in time
+    desk.agrees()
+    desk.hedged()  # flat but for fee dust
+
+
+async def test_entry_when_a_leg_is_rate_limited_sends_it_again_as_a_new_attempt(
+    desk: Desk,
+) -> None:
+    desk.sim.faults.add(FaultKind.RATE_LIMIT, OKX_ORDER)  # the venue did not take it
+    await desk.basis("80")
+    await desk.cycle_settles("open")
+
+    legs = desk.legs(1)
+    assert {leg: st for leg, (st, _, _) in legs.items()} == {
+        "entry.spot/0": "filled",
+        "entry.perp/0": "rejected",
+        "entry.perp/1": "filled",  # execution.retry: the same order, a new client id
+    }
+    assert desk.pair.stats.repairs == {}  # no repair was needed
+    assert desk.pair.open_base == legs["entry.perp/1"][2] * D("0.01") == desk.held()[1]
+    assert legs["entry.perp/0"][1] not in desk.engine_orders("okx")
+    desk.agrees()
+    desk.hedged()
+
+
 @pytest.mark.parametrize("desk", [("unwind", STILL_MARKET)], indirect=True)
 async def test_repair_unwind_when_perp_leg_rejected_trades_the_spot_leg_back(desk: Desk) -> None:
     desk.sim.faults.add(FaultKind.REJECT, OKX_ORDER)
