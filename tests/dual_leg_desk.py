@@ -14,14 +14,14 @@ from arbiter.execution.dual_leg import LegOrder
 from arbiter.execution.intent import Intent
 from arbiter.market.instrument import InstrumentKind
 from arbiter.runtime.pair_runner import PairRunner
-from arbiter.runtime.runtime import Runtime, RuntimeOptions
+from arbiter.runtime.runtime import Runtime
 from arbiter.sim import Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import MarketParams
 from arbiter.venues.client_ids import IntentId
 from arbiter.venues.orders import OrderType, Side, TimeInForce
 from tests.agreement import assert_journal_agrees, net_base
-from tests.runtime_support import LIFTED, manifest
+from tests.runtime_support import manifest, started
 
 D = Decimal
 SYMBOLS = ("BTC/USDT",)
@@ -80,6 +80,19 @@ class Desk:
         ).fetchall()
         return {f"{leg}/{attempt}": (st, cid, D(q)) for leg, attempt, st, cid, q in rows}
 
+    def no_client_id_twice(self) -> None:
+        """Every order either venue holds has one intent in the journal, and no client id was
+        used twice."""
+        journaled = [
+            cid
+            for (cid,) in self.runtime.journal.connection.execute("SELECT client_id FROM intents")
+        ]
+        assert len(journaled) == len(set(journaled))
+        for venue in ("bybit", "okx"):
+            held = self.engine_orders(venue)
+            assert len(held) == len(set(held)), f"{venue} holds a client id twice"
+            assert set(held) <= set(journaled), f"{venue} holds orders the journal lacks"
+
     def engine_orders(self, venue: str) -> list[str]:
         return [o.client_id for o in self.sim.engine(venue).orders.values()]
 
@@ -132,17 +145,7 @@ async def open_desk(
 
 async def start_runtime(tmp_path: Path, sim: Simulation) -> Desk:
     """A runtime on the folder and journal under `tmp_path`, trading on `sim`."""
-    folder = tmp_path / "strategies"
-    runtime = Runtime(
-        RuntimeOptions(
-            targets=[folder],
-            journal=tmp_path / "journal.sqlite",
-            tick_s=0.05,
-            venue_limits=LIFTED,
-        ),
-        sim=sim,
-    )
-    await runtime.start()
+    runtime = await started(tmp_path / "strategies", tmp_path, sim)
     desk = Desk(sim, runtime)
     await desk.until(
         lambda: runtime.strategies["alpha"].runner.engine is not None, "spread engine built"

@@ -1,10 +1,18 @@
 """Runtime tests' shared parts: a manifest with both venues on the simulator (one BTC
-spot/perp pair by default), and the venues' rate limits lifted (the simulator enforces none)."""
+spot/perp pair by default), the venues' rate limits lifted (the simulator enforces none), a
+runtime started on a folder of manifests, and the waits and market moves the tests use."""
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+from arbiter.runtime.pair_runner import PairRunner
+from arbiter.runtime.runtime import Runtime, RuntimeOptions
+from arbiter.sim import Simulation
 from tests.trading_sim import PLUGINS, fast_limits
 
 LIFTED = {venue: fast_limits(venue) for venue in PLUGINS}
@@ -51,3 +59,45 @@ def manifest(
         """
     ).replace("PAIRS\n", textwrap.indent(pairs, ""))
     return text + (f"gates:\n{gates}" if gates else "")
+
+
+async def started(
+    folder: Path, tmp_path: Path, sim: Simulation, *, lifted: bool = True, **options: Any
+) -> Runtime:
+    """A runtime on the manifests in `folder`, its journal in `tmp_path`, trading on `sim`
+    (ticking every 50 ms; the venues' rate limits lifted unless `lifted` is False)."""
+    runtime = Runtime(
+        RuntimeOptions(
+            targets=[folder],
+            journal=tmp_path / "journal.sqlite",
+            tick_s=0.05,
+            venue_limits=LIFTED if lifted else {},
+            **options,
+        ),
+        sim=sim,
+    )
+    await runtime.start()
+    return runtime
+
+
+async def until(runtime: Runtime, check: Callable[[], bool], what: str) -> None:
+    """Wait for a condition the runtime reaches on its own (a bug fails here, never hangs)."""
+    assert await runtime.wait_for(check, timeout_s=30), f"timed out waiting: {what}"
+
+
+def set_basis(sim: Simulation, bps: str) -> None:
+    """Move OKX's BTC perp `bps` away from spot, and publish the new books."""
+    sim.generator.set_basis("okx", "BTC", float(Decimal(bps) / 10_000))
+    sim.step()
+
+
+def engines_built(runtime: Runtime) -> bool:
+    return all(h.runner.engine is not None for h in runtime.strategies.values())
+
+
+async def entered(runtime: Runtime, sim: Simulation) -> PairRunner:
+    """Open the basis past the entry threshold; the pair once both legs filled."""
+    pair = runtime.strategies["alpha"].runner.pairs["btc"]
+    set_basis(sim, "80")  # perp 80 bps rich: past entry after ~15.5 bps of taker fees
+    await until(runtime, lambda: pair.machine.state == "open", "entered both legs")
+    return pair

@@ -25,12 +25,12 @@ import pytest
 
 from arbiter.market.instrument import InstrumentKind
 from arbiter.runtime.pair_runner import PairRunner
-from arbiter.runtime.runtime import Runtime, RuntimeOptions
+from arbiter.runtime.runtime import Runtime
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues.streaming import StreamingSession
-from tests.runtime_support import LIFTED, manifest
+from tests.runtime_support import manifest, started
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 
@@ -117,16 +117,7 @@ async def open_desk(tmp_path: Path, venue: str, strategies: dict[str, str]) -> D
     for engine in (sim.engine(v) for v in ("bybit", "okx")):
         for funding in engine.funding.values():  # no funding time falls inside a test by itself
             funding.next_ms = engine.clock.now_ms() + DAY_MS
-    runtime = Runtime(
-        RuntimeOptions(
-            targets=[folder],
-            journal=tmp_path / "journal.sqlite",
-            tick_s=0.05,
-            venue_limits=LIFTED,
-        ),
-        sim=sim,
-    )
-    await runtime.start()
+    runtime = await started(folder, tmp_path, sim)
     desk = Desk(sim, runtime, venue)
     await desk.until(
         lambda: all(h.runner.engine is not None for h in runtime.strategies.values()),
@@ -265,16 +256,7 @@ async def test_forced_trade_when_venue_closes_part_of_the_perp_books_it_and_rais
     # A restart rebuilds the same books from the journal (the trade's share included).
     spread, inventory = host.ledger.lines().spread, host.runner.inventory.delta("BTC").perp
     await runtime.stop()
-    desk.runtime = Runtime(
-        RuntimeOptions(
-            targets=[tmp_path / "strategies"],
-            journal=tmp_path / "journal.sqlite",
-            tick_s=0.05,
-            venue_limits=LIFTED,
-        ),
-        sim=desk.sim,
-    )
-    await desk.runtime.start()
+    desk.runtime = await started(tmp_path / "strategies", tmp_path, desk.sim)
     again = desk.runtime.strategies["alpha"]
     assert again.ledger.lines().spread == spread
     assert again.runner.inventory.delta("BTC").perp == inventory

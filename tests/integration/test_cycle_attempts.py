@@ -52,17 +52,6 @@ def attempts(desk: Desk, cycle: int = 1) -> dict[str, list[tuple[int, str]]]:
     return out
 
 
-def no_client_id_twice(desk: Desk) -> None:
-    journaled = [
-        cid for (cid,) in desk.runtime.journal.connection.execute("SELECT client_id FROM intents")
-    ]
-    assert len(journaled) == len(set(journaled))
-    for venue in ("bybit", "okx"):
-        held = desk.engine_orders(venue)
-        assert len(held) == len(set(held)), f"{venue} holds a client id twice"
-        assert set(held) <= set(journaled)
-
-
 async def test_exit_when_the_first_traded_nothing_the_next_takes_new_client_ids(
     desk: Desk,
 ) -> None:
@@ -92,7 +81,7 @@ async def test_exit_when_the_first_traded_nothing_the_next_takes_new_client_ids(
     assert held > 0
     desk.agrees()
     desk.hedged()
-    no_client_id_twice(desk)
+    desk.no_client_id_twice()
 
 
 async def test_exit_when_restarted_between_attempts_never_reuses_an_attempt(
@@ -123,7 +112,7 @@ async def test_exit_when_restarted_between_attempts_never_reuses_an_attempt(
     assert legs["exit.perp"][-1] == (tried + 1, "filled")
     assert all(state == "rejected" for _, state in legs["exit.spot"][:-1])
     desk.agrees()
-    no_client_id_twice(desk)
+    desk.no_client_id_twice()
 
 
 async def _post(url: str, token: str, command: str, body: dict[str, str]) -> tuple[int, Any]:

@@ -8,94 +8,30 @@ on conditions with a generous timeout, never on a fixed sleep.
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import pytest
 from rich.console import Console
 
 from arbiter.commands.run import status_table
 from arbiter.market.instrument import InstrumentKind
 from arbiter.risk.trading import OPERATOR, REDUCING
-from arbiter.runtime.pair_runner import PairRunner
-from arbiter.runtime.runtime import Runtime, RuntimeOptions
-from arbiter.sim import Simulation, start
-from arbiter.sim.generator import STILL_MARKET
-from tests.runtime_support import LIFTED, manifest
+from arbiter.runtime.runtime import Runtime
+from arbiter.sim import Simulation
+from tests.runtime_support import (
+    engines_built,
+    entered,
+    manifest,
+    set_basis,
+    started,
+    until,
+)
 
 D = Decimal
 
 
-async def until(runtime: Runtime, check: Callable[[], bool], what: str) -> None:
-    """Wait for a condition the runtime reaches on its own (a bug fails here, never hangs)."""
-    assert await runtime.wait_for(check, timeout_s=30), f"timed out waiting: {what}"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulation]:
-    simulation = await start(symbols=["BTC/USDT", "ETH/USDT"], seed=3, market=STILL_MARKET)
-    yield simulation
-    await simulation.stop()
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "strategies"
-    path.mkdir()
-    return path
-
-
 # Lifting the venues' rate limits keeps each start near 0.2 s instead of ~2 s of ccxt's
 # published pacing (the first test keeps the published limits).
-
-
-async def started(
-    folder: Path, tmp_path: Path, sim: Simulation, *, lifted: bool = True, **options: Any
-) -> Runtime:
-    runtime = Runtime(
-        RuntimeOptions(
-            targets=[folder],
-            journal=tmp_path / "journal.sqlite",
-            tick_s=0.05,
-            venue_limits=LIFTED if lifted else {},
-            **options,
-        ),
-        sim=sim,
-    )
-    await runtime.start()
-    return runtime
-
-
-def set_basis(sim: Simulation, bps: str) -> None:
-    """Move OKX's BTC perp `bps` away from spot, and publish the new books."""
-    sim.generator.set_basis("okx", "BTC", float(D(bps) / 10_000))
-    sim.step()
-
-
-def engines_built(runtime: Runtime) -> bool:
-    return all(h.runner.engine is not None for h in runtime.strategies.values())
-
-
-@pytest.fixture
-async def alpha(sim: Simulation, folder: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
-    """A runtime trading the default manifest ("alpha", one BTC pair), its engine built."""
-    (folder / "a.yaml").write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        await until(runtime, lambda: engines_built(runtime), "engine built")
-        yield runtime
-    finally:
-        await runtime.stop()
-
-
-async def entered(runtime: Runtime, sim: Simulation) -> PairRunner:
-    """Open the basis past the entry threshold; the pair once both legs filled."""
-    pair = runtime.strategies["alpha"].runner.pairs["btc"]
-    set_basis(sim, "80")  # perp 80 bps rich: past entry after ~15.5 bps of taker fees
-    await until(runtime, lambda: pair.machine.state == "open", "entered both legs")
-    return pair
 
 
 async def test_runtime_when_two_manifests_share_venues_opens_one_session_per_account(

@@ -8,7 +8,7 @@ outcomes are read at the simulator (orders, positions), not only in the runtime'
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,12 +17,10 @@ import pytest
 
 from arbiter.risk.trading import OPERATOR, REDUCING
 from arbiter.runtime.runtime import Runtime
-from arbiter.sim import Simulation, start
+from arbiter.sim import Simulation
 from arbiter.sim.control import state
-from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues.session import BookRef
-from tests.integration.test_runtime import engines_built, entered, set_basis, started, until
-from tests.runtime_support import manifest
+from tests.runtime_support import engines_built, entered, manifest, set_basis, started, until
 
 ETH = (
     "  - { id: eth, type: spot_perp, asset: ETH, spot: { venue: bybit, symbol: ETHUSDT },"
@@ -36,32 +34,6 @@ UNLISTED = (
     "  - { id: x, type: spot_perp, asset: BTC, spot: { venue: bybit, symbol: BTCUSDT },"
     " perp: { venue: okx, symbol: BTC-USDT-SWAPX } }\n"
 )
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Simulation]:
-    simulation = await start(symbols=["BTC/USDT", "ETH/USDT"], seed=3, market=STILL_MARKET)
-    yield simulation
-    await simulation.stop()
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "strategies"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-async def alpha(sim: Simulation, folder: Path, tmp_path: Path) -> AsyncIterator[Runtime]:
-    """A runtime trading the default manifest ("alpha", one BTC pair), its engine built."""
-    (folder / "a.yaml").write_text(manifest("alpha"))
-    runtime = await started(folder, tmp_path, sim)
-    try:
-        await until(runtime, lambda: engines_built(runtime), "engine built")
-        yield runtime
-    finally:
-        await runtime.stop()
 
 
 def at(path: Path, text: str, value: str) -> str:

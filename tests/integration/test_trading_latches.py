@@ -32,11 +32,11 @@ from arbiter.control.api import (
 )
 from arbiter.execution.order_tracker import Applied
 from arbiter.runtime.pair_runner import PairRunner
-from arbiter.runtime.runtime import Runtime, RuntimeOptions
+from arbiter.runtime.runtime import Runtime
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET
-from tests.runtime_support import LIFTED, manifest
+from tests.runtime_support import manifest, started
 from tests.trading_sim import PLACE, records
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
@@ -116,17 +116,7 @@ async def open_desk(
     folder.mkdir(exist_ok=True)
     (folder / "alpha.yaml").write_text(text)
     sim = sim or await start(symbols=["BTC/USDT"], seed=3, market=STILL_MARKET)
-    runtime = Runtime(
-        RuntimeOptions(
-            targets=[folder],
-            journal=tmp_path / "journal.sqlite",
-            tick_s=0.05,
-            venue_limits=LIFTED,
-            **options,
-        ),
-        sim=sim,
-    )
-    await runtime.start()
+    runtime = await started(folder, tmp_path, sim, **options)
     control = ControlServer(runtime.status, control_commands(runtime, asyncio.Event()), TOKENS)
     await control.start()
     desk = Desk(sim, runtime, control)

@@ -15,6 +15,7 @@ from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.risk.hedge_plan import HedgeSlice
 from arbiter.risk.hedger import Hedger, HedgeSettings, HedgeTarget
 from arbiter.risk.inventory import Inventory
+from arbiter.venues.orders import Side
 
 SWAP = Instrument(
     "okx",
@@ -35,21 +36,30 @@ SETTINGS = HedgeSettings(
 
 
 class _Fills:
+    """The order pipeline as the hedger sees it: each slice fills `fraction`, and its fills
+    reach the inventory as the pipeline books every order's fills."""
+
     def __init__(self, fraction: Decimal = Decimal(1)) -> None:
         self.fraction = fraction
         self.sent: list[HedgeSlice] = []
         self.sending = asyncio.Event()
         self.gate: asyncio.Event | None = None
+        self.inventory: Inventory | None = None
 
     async def __call__(self, hedge_slice: HedgeSlice) -> Decimal:
         self.sent.append(hedge_slice)
         self.sending.set()
         if self.gate is not None:
             await self.gate.wait()
-        return SWAP.round_qty_down(hedge_slice.qty * self.fraction)
+        filled = SWAP.round_qty_down(hedge_slice.qty * self.fraction)
+        assert self.inventory is not None
+        sign = 1 if hedge_slice.side is Side.BUY else -1
+        self.inventory.apply_fill("BTC", "okx", "perp", filled * SWAP.contract_value * sign)
+        return filled
 
 
 def _hedger(inventory: Inventory, fills: _Fills) -> Hedger:
+    fills.inventory = inventory
     return Hedger(
         "btc-basis",
         SETTINGS,

@@ -82,7 +82,15 @@ def test_hedge_when_bought_at_100_and_sold_at_90_in_two_orders_realizes_the_loss
     assert lines.fees == D("0.95")
     assert ledger.realized == D("-10.95") == lines.realized
     assert ledger.cycle_results() == []  # the hedger's book is no cycle
-    assert ledger.inventory.delta("BTC").perp == 0  # the hedger books its own fills
+    assert ledger.inventory.delta("BTC").perp == 0  # bought 1, sold 1: booked like any fill
+
+
+def test_hedge_fill_when_it_arrives_reaches_the_inventory_once_however_late() -> None:
+    """The hedger does not book its own fills: the pipeline does, each once, so one that
+    arrives after the hedger stopped waiting for its order still counts."""
+    ledger = _ledger()
+    _book(ledger, HEDGE_PAIR, 1, Side.SELL, "100", "100")  # 1 BTC short
+    assert ledger.inventory.delta("BTC").perp == D(-1)
 
 
 def test_funding_when_two_books_hold_the_perp_splits_by_holding_at_the_settlement() -> None:
@@ -186,6 +194,6 @@ def test_forced_when_venue_closes_part_of_a_short_reduces_the_books_that_held_it
     assert ledger.hedges["BTC"].trading == D(-5)
     assert ledger.cycles[("btc", 2)].trading == 0
     assert ledger.fees == D("0.4")
-    # The cycles' fills (-3 + 1; the hedger books its own) and the venue's +2, which no order
-    # of ours would have told the inventory of.
-    assert ledger.inventory.delta("BTC").perp == D(-3) + D(1) + D(2)
+    # The cycles' fills (-3 + 1), the hedger's (-1: its fills are booked like any other's) and
+    # the venue's +2, which no order of ours would have told the inventory of.
+    assert ledger.inventory.delta("BTC").perp == D(-3) + D(1) + D(-1) + D(2)

@@ -145,6 +145,7 @@ class OrderGateway:
         self._wall_ms = wall_ms
         self._sent_ms: dict[str, int] = {}  # wall time of each send, until its fills are in
         self._fetching: dict[str, asyncio.Task[None]] = {}  # client id -> reading its fills
+        self._sends: set[asyncio.Task[Sent]] = set()  # answers still being applied
         self._resolving: dict[str, asyncio.Task[None]] = {}  # client id -> query until answered
         self._finishing: dict[str, asyncio.Task[OrderSnapshot]] = {}  # client id -> until final
         self.stats = GatewayStats()
@@ -223,6 +224,9 @@ class OrderGateway:
         sends = [
             loop.create_task(self._settle(i, a)) for i, a in zip(intents, answers, strict=True)
         ]
+        for send in sends:  # held until done, whether or not the caller waits for it
+            self._sends.add(send)
+            send.add_done_callback(self._sends.discard)
         for applied in submitted:  # observers (the books' pending orders) learn of them now
             self._notify(applied)
         # Every request is written: the next decision's machines are built now, not in its path.

@@ -6,7 +6,9 @@ measurement runs at a time; ticks that arrive while it is busy are absorbed by t
 machine (internal transitions), not queued.
 
 Orders go out through `submit`, which the runtime wires to the idempotent order pipeline; it
-returns the signed base quantity that filled, which the hedger books into the inventory.
+returns the quantity that filled (venue units), so the hedger knows whether to go on. The fills
+themselves reach the inventory through the pipeline, as every order's do, each exactly once
+whenever it arrives (one that comes after the hedger stopped waiting included).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from arbiter.fsm.runner import MachineRunner
 from arbiter.market.instrument import Instrument
 from arbiter.risk.hedge_plan import HedgeDecision, HedgeSlice, plan_hedge
 from arbiter.risk.inventory import Inventory
-from arbiter.venues.orders import Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +176,7 @@ class Hedger:
                 return plans
             self.machine.fire("out_of_band")
             failed = False
-            for plan, hedge_slice in work:
+            for _, hedge_slice in work:
                 if self.machine.state != "hedging":
                     break  # halted meanwhile: no further slices
                 try:
@@ -184,13 +185,7 @@ class Hedger:
                     self._log.opt(exception=exc).error("hedge slice failed: {}", hedge_slice)
                     failed = True
                     break
-                target = self.targets[plan.asset]
-                signed = (
-                    filled
-                    * target.instrument.contract_value
-                    * (1 if hedge_slice.side is Side.BUY else -1)
-                )
-                self.inventory.apply_fill(plan.asset, target.venue, "perp", signed)
+                # what filled is in the inventory already: its fills are booked as they come
                 if filled < hedge_slice.qty:
                     failed = (
                         True  # not fully filled within the slippage bound: stop, re-measure later

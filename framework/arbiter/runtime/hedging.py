@@ -9,6 +9,7 @@ hedge orders: a strategy halted or reducing on a risk breach keeps hedging its r
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -128,10 +129,13 @@ class HedgeDesk:
         verdict = self.checker.check_and_reserve([planned], self.market.free_balances())
         if not verdict.passed:
             raise RuntimeError(f"hedge pre-trade: {verdict.reason}")
-        await self.gateway.place(intent)
+        self.gateway.send_all([intent])
         timeout = host.runner.plan.execution.leg_timeout_ms / 1000
         snap = await self.gateway.wait_final(intent.client_id, timeout)
         if not snap.is_final:
-            await self.gateway.cancel(intent.client_id)
-            snap = await self.gateway.wait_final(intent.client_id, self._cancel_timeout_s)
+            # Ended by the gateway, however long that takes; the hedger waits a grace period
+            # and goes on with what it knows (later fills are booked when they come).
+            finishing = self.gateway.finish(intent.client_id)
+            await asyncio.wait({finishing}, timeout=self._cancel_timeout_s)
+            snap = self.gateway.tracker.snapshot(intent.client_id)
         return snap.filled_qty

@@ -116,25 +116,21 @@ class Ledger:
         fill: Fill,
         instrument: Instrument,
         asset: str,
-        *,
-        replaying: bool = False,
     ) -> None:
-        """Book one fill of one of this strategy's orders (`instrument`: the leg's own).
-
-        `replaying`: a restart rebuilding the books from the journal; hedge fills then go into
-        the inventory too, since no hedger is there to book them."""
+        """Book one fill of one of this strategy's orders (`instrument`: the leg's own): its
+        pairs' and its hedger's alike, each exactly once (the tracker deduplicates fills), live
+        or replayed from the journal, however late it comes."""
         self.fills += 1
         inst = replace(instrument, venue=fill.venue)  # keyed like the fill, whatever the listing
         base = inst.base_qty(fill.qty)
         signed = base if fill.side is Side.BUY else -base
         pair, cycle = intent.id.pair, intent.id.cycle
         hedge = pair == HEDGE_PAIR
-        if not hedge or replaying:
-            kind = "spot" if instrument.kind.value == "spot" else "perp"
-            # held: what the account got, net of a fee paid in the coin (a spot buy receives
-            # its fill less the fee); pending: the order's own quantity
-            self.inventory.apply_fill(asset, fill.venue, kind, base_change(fill, inst))
-            self.inventory.fill_pending(intent.client_id, signed)
+        kind = "spot" if instrument.kind.value == "spot" else "perp"
+        # held: what the account got, net of a fee paid in the coin (a spot buy receives its
+        # fill less the fee); pending: the order's own quantity
+        self.inventory.apply_fill(asset, fill.venue, kind, base_change(fill, inst))
+        self.inventory.fill_pending(intent.client_id, signed)
         book = self._hedge_book(asset) if hedge else self._cycle_book(pair, cycle)
         if inst.key not in book.instruments:
             book.instruments = {**book.instruments, inst.key: inst}

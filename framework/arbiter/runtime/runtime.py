@@ -439,7 +439,7 @@ class Runtime:
         for intent, fill in history:
             while forced and forced[0][0].ts_venue_ms < fill.ts_venue_ms:
                 self._replay_forced(host, *forced.pop(0))
-            self._book_fill(intent, fill, host, replaying=True)
+            self._book_fill(intent, fill, host)
         for event, qty, fee in forced:
             self._replay_forced(host, event, qty, fee)
         for settlement, share in load_strategy_funding(self.journal.connection, host.name):
@@ -822,12 +822,11 @@ class Runtime:
 
     def _pending(self, host: StrategyHost, intent: Intent, snap: OrderSnapshot) -> None:
         """What of the order may still fill counts in the strategy's net delta: every order of
-        its pairs from its submit (entries, exits, repairs, retries: their fills arriving one
+        it from its submit (entries, exits, repairs, retries: their fills arriving one
         after the other never read as exposure, and one in doubt never hides the other leg's),
         until it ends; past its end, what the venue reported filled that our fills do not show
-        yet (they are being read). Hedge orders are the hedger's to book."""
-        if intent.id.pair == HEDGE_PAIR:
-            return
+        yet (they are being read). The hedger's orders too: their fills are booked as they
+        come, like any other's."""
         inventory = host.runner.inventory
         if snap.is_final and snap.missing_fill_qty <= 0:
             inventory.release(snap.client_id)
@@ -854,16 +853,14 @@ class Runtime:
         if pair is not None and pair.machine.state == "halted" and host.hedger is not None:
             host.hedger.take_residual()
 
-    def _book_fill(
-        self, intent: Intent, fill: Fill, host: StrategyHost, *, replaying: bool = False
-    ) -> None:
+    def _book_fill(self, intent: Intent, fill: Fill, host: StrategyHost) -> None:
         kind = intent.request.kind or "spot"
         inst = self.market.instruments.get((intent.venue, kind, intent.request.symbol))
         asset = host.asset_of(intent)
         if inst is None or asset is None:
             logger.error("fill {} of {}: no instrument or asset to book it", fill, intent.id)
             return
-        host.ledger.on_fill(intent, fill, inst, asset, replaying=replaying)
+        host.ledger.on_fill(intent, fill, inst, asset)
 
     # -- trading states, incidents, kill switches --------------------------------------------
 
