@@ -23,7 +23,7 @@ from typing import Any
 
 from loguru import logger
 
-from arbiter.compiler.plan import LegPlan, PairPlan, Plan
+from arbiter.compiler.plan import LegPlan, PairPlan, Plan, buy_role
 from arbiter.execution.dual_leg import (
     DualLegExecutor,
     DualResult,
@@ -34,6 +34,7 @@ from arbiter.execution.dual_leg import (
 )
 from arbiter.execution.fees import is_dust
 from arbiter.execution.intent import Intent
+from arbiter.fsm.cycle import ACTING, FLAT, IN_FLIGHT, NEEDS_OPERATOR, position_guard
 from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.fsm.runner import GuardResult, MachineRunner
 from arbiter.market.instrument import Instrument
@@ -148,7 +149,7 @@ class PairRunner:
 
     def retry_gates(self) -> None:
         """Called on a timer while armed: gates may pass now (depth came back, window opened)."""
-        if self.machine.state in ("armed", "open"):
+        if self.machine.state in ACTING:
             self.step()
 
     # -- reload ----------------------------------------------------------------------------
@@ -156,7 +157,7 @@ class PairRunner:
     def retune(self, plan: Plan, pair: PairPlan) -> bool:
         """New thresholds/sizing/gates/execution for the same pair: applied now if at a safe
         point, else when the legs in flight have settled (never mid-entry)."""
-        if self.machine.state in ("entering", "exiting", "legging"):
+        if self.machine.state in IN_FLIGHT:
             self._pending_params = (plan, pair)
             return False
         self._apply_params(plan, pair)
@@ -203,7 +204,7 @@ class PairRunner:
     @property
     def flat(self) -> bool:
         """No position and nothing in flight: safe to remove."""
-        return self.open_base == 0 and self.machine.state in ("idle", "armed", "cooling_down")
+        return self.open_base == 0 and self.machine.state in FLAT
 
     def _apply_params(self, plan: Plan, pair: PairPlan) -> None:
         self.plan, self.pair = plan, pair
@@ -222,18 +223,14 @@ class PairRunner:
     def _after(self, task: asyncio.Task[bool]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self._log.opt(exception=task.exception()).error("pair step failed; halting the pair")
-            if self.machine.state not in ("halted", "error"):
+            if self.machine.state not in NEEDS_OPERATOR:
                 self._fire("fail")
-        if self._pending_params is not None and self.machine.state not in (
-            "entering",
-            "exiting",
-            "legging",
-        ):
+        if self._pending_params is not None and self.machine.state not in IN_FLIGHT:
             self._apply_params(*self._pending_params)
         if self.machine.state == "cooling_down":
             cooldown = self.pair.thresholds.cooldown_s
             asyncio.get_running_loop().call_later(cooldown, self._cooled)
-        elif self.machine.state in ("armed", "open") and _acted(task):
+        elif self.machine.state in ACTING and _acted(task):
             # Legs went out and came back: act on the signals as they stand now. A refusal
             # is not retried here (that would spin): the next crossing or `retry_gates` is.
             self.step()
@@ -288,7 +285,7 @@ class PairRunner:
         self.services.on_fills(self.pair, result, "entry")
         if result.outcome == "both_filled":
             # what both legs hold alike: the buy's coins net of its fee, down to dust
-            self.open_base = held_after(_buy_role(direction), ZERO, result.legs)
+            self.open_base = held_after(buy_role(direction), ZERO, result.legs)
             self._fire("both_filled")
         elif result.outcome == "both_failed":
             self._fire("both_failed")
@@ -316,7 +313,7 @@ class PairRunner:
         and its fills reach the books (and the hedger) when they come."""
         assert self.direction is not None
         self.stats.unresolved += 1
-        self.open_base = held_after(_buy_role(self.direction), before, result.legs)
+        self.open_base = held_after(buy_role(self.direction), before, result.legs)
         self._fire("unresolved")
 
     async def _exit(self) -> bool:
@@ -345,7 +342,7 @@ class PairRunner:
         before = self.open_base
         if result.outcome == "both_filled":
             # what both legs still hold alike; below one lot of every leg, nothing
-            held = held_after(_buy_role(self.direction), before, result.legs)
+            held = held_after(buy_role(self.direction), before, result.legs)
             self.open_base = ZERO if is_dust(held, [o.instrument for o in orders]) else held
             if self.open_base > 0:
                 self._fire("exit_failed")  # partly exited but still hedged: exit the rest later
@@ -405,7 +402,7 @@ class PairRunner:
     ) -> Decimal:
         assert self.direction is not None
         before = ZERO if entering else self.open_base
-        return held_after(_buy_role(self.direction), before, (*result.legs, *repaired.legs))
+        return held_after(buy_role(self.direction), before, (*result.legs, *repaired.legs))
 
     async def _hand_over(self, residual: Decimal) -> None:
         assert self.services.hand_to_hedger is not None
@@ -421,7 +418,7 @@ class PairRunner:
         self, direction: str, step: str, *, cycle: int, attempt: int, qty: Decimal | None = None
     ) -> tuple[Decimal, list[LegOrder]] | None:
         """Both legs of an entry or exit in `direction`, sized on both lot grids, or None."""
-        buyer = _buy_role(direction)
+        buyer = buy_role(direction)
         roles = [leg.role for leg in self.pair.legs]
         instruments = {role: self.services.instrument(self.pair.leg(role)) for role in roles}
         if any(i is None for i in instruments.values()):
@@ -491,12 +488,7 @@ class PairRunner:
         return decision
 
     def _position_guard(self, name: str, context: Mapping[str, Any]) -> GuardResult:
-        held = self.open_base > 0
-        if name == "has_position":
-            return GuardResult(held, f"holding {self.open_base} {self.pair.asset}")
-        if name == "is_flat":
-            return GuardResult(not held, f"holding {self.open_base} {self.pair.asset}")
-        return GuardResult(False, f"unknown guard {name}")
+        return position_guard(name, self.open_base, self.pair.asset)
 
 
 def held_after(long_role: str, before: Decimal, legs: Iterable[LegResult]) -> Decimal:
@@ -514,15 +506,6 @@ def held_after(long_role: str, before: Decimal, legs: Iterable[LegResult]) -> De
 
 def _acted(task: asyncio.Task[bool]) -> bool:
     return not task.cancelled() and task.exception() is None and task.result()
-
-
-def _buy_role(direction: str) -> str:
-    return {
-        "buy_spot_short_perp": "spot",
-        "sell_spot_long_perp": "perp",
-        "buy_a_sell_b": "a",
-        "buy_b_sell_a": "b",
-    }[direction]
 
 
 def _on_both_grids(base: Decimal, instruments: list[Instrument]) -> Decimal:

@@ -29,6 +29,7 @@ from loguru import logger
 
 from arbiter.compiler.plan import LegPlan, PairPlan, Plan, compile_manifest
 from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
+from arbiter.fsm.cycle import FLAT, NEEDS_OPERATOR
 from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.manifest.diff import ManifestDiff
 from arbiter.manifest.loader import LoadedManifest
@@ -41,17 +42,6 @@ from arbiter.risk.snapshot import RiskSnapshot
 from arbiter.runtime.market import MarketState, book_key
 from arbiter.runtime.pair_runner import PairRunner, PairServices
 from arbiter.venues.orders import Side
-
-_DIRECTIONS = {
-    "spot_perp": {"buy_spot_short_perp": ("spot", "perp"), "sell_spot_long_perp": ("perp", "spot")},
-    "spot_spot": {"buy_a_sell_b": ("a", "b"), "buy_b_sell_a": ("b", "a")},
-}
-
-
-def directions(pair: PairPlan) -> dict[str, tuple[str, str]]:
-    """direction -> (role bought on entry, role sold on entry)."""
-    table = _DIRECTIONS[pair.type]
-    return dict(table) if pair.direction == "both" else {pair.direction: table[pair.direction]}
 
 
 @dataclass
@@ -283,7 +273,7 @@ class StrategyRunner:
         """(direction, the engine's spec, its legs' instruments keyed by book) per direction of
         `pair`, or None while a leg has no instrument or a quote-sized pair no touch."""
         out = []
-        for direction, (buy_role, sell_role) in directions(pair).items():
+        for direction, (buy_role, sell_role) in pair.directions().items():
             buy, sell = pair.leg(buy_role), pair.leg(sell_role)
             legs: dict[tuple[str, str], Instrument] = {}
             for leg in (buy, sell):
@@ -379,10 +369,7 @@ class StrategyRunner:
             funding_rates=dict(self.market.funding),
             venue_healthy=dict(self.market.healthy),
             # draining pairs too: a removed pair still holding a position has a cycle open
-            open_cycles={
-                r.pair.id: int(r.machine.state not in ("idle", "armed", "cooling_down"))
-                for r in self.runners()
-            },
+            open_cycles={r.pair.id: int(r.machine.state not in FLAT) for r in self.runners()},
             entry_spread_bps={
                 direction: entry
                 for direction, (entry, _) in self.spreads(pair.id).items()
@@ -402,7 +389,7 @@ class StrategyRunner:
                     "id": runner.pair.id,
                     "state": runner.machine.state,
                     # halted or in error: trades nothing until an operator resumes (or resets)
-                    "needs_operator": runner.machine.state in ("halted", "error"),
+                    "needs_operator": runner.machine.state in NEEDS_OPERATOR,
                     "draining": runner.draining,
                     "cycle": runner.cycle,
                     "attempt": runner.attempt,
