@@ -42,7 +42,7 @@ import asyncio
 import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,17 +50,15 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
-from arbiter.compiler.plan import PairPlan
 from arbiter.control.incidents import Incident, IncidentLog
-from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
+from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.execution.gateway import OrderGateway
 from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import Applied
-from arbiter.execution.pretrade import PlannedLeg, PositionLimit, PretradeChecker
+from arbiter.execution.pretrade import PretradeChecker
 from arbiter.execution.records import ChangeKind, OrderSnapshot
 from arbiter.execution.recovery import RecoveryReport, reconcile
 from arbiter.execution.reservations import Reservations
-from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.manifest.diff import ManifestDiff
 from arbiter.manifest.listings import check_listings
 from arbiter.manifest.loader import LoadedManifest
@@ -85,20 +83,17 @@ from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
 from arbiter.runtime.market import MarketState
-from arbiter.runtime.pair_runner import PairRunner
+from arbiter.runtime.pair_desk import PairDesk
+from arbiter.runtime.pair_services import CycleJournal, EntryChecks
 from arbiter.runtime.reload import DEFAULT_POLL_S, ManifestWatcher, ReloadDecision, ReloadManager
 from arbiter.runtime.restore import restore_cycle
 from arbiter.runtime.risk_monitor import RiskMonitor
-from arbiter.runtime.strategy_runner import StrategyHooks, StrategyRunner
+from arbiter.runtime.strategy_runner import StrategyRunner, StrategyServices
 from arbiter.runtime.summary import fast_lane_percentiles
 from arbiter.runtime.supervisor import Supervised, Supervisor
 from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
 from arbiter.store.replay import (
-    last_account_record_ms,
-    load_strategy_fills,
-    load_strategy_forced,
-    load_strategy_funding,
     restore_orders,
 )
 from arbiter.venues.contract import TradingVenue, VenueLimits
@@ -209,6 +204,16 @@ class Runtime:
         self.gateway.admit = self.states.admit  # a kill refuses every placement, whatever path
         self.executor = DualLegExecutor(self.gateway)
         self.checker = PretradeChecker(Reservations())
+        self.pairs = PairDesk(
+            self.strategies, self.incidents, self.states, self.journal, self.market
+        )
+        self.services = StrategyServices(
+            self.market,
+            self.executor,
+            CycleJournal(self.journal, self.incidents, self._notify),
+            EntryChecks(self.checker, self.market),
+            self.pairs,
+        )
         self.scheduler = AsyncIOScheduler()
         self.hedges = HedgeDesk(
             self.market,
@@ -406,7 +411,7 @@ class Runtime:
     def _launch(self, path: Path, loaded: LoadedManifest, specs: dict[str, AccountSpec]) -> None:
         """Build and register the strategy's host; if any step raises, none of it stays."""
         name = loaded.manifest.strategy.name
-        runner = StrategyRunner(loaded, self.market, self.executor, self._hooks())
+        runner = StrategyRunner(loaded, self.services)
         ledger = Ledger(
             name,
             runner.inventory,
@@ -414,7 +419,7 @@ class Runtime:
             day_start=loaded.manifest.risk.trading_day_start,
         )
         host = StrategyHost(path, loaded, runner, ledger, accounts=specs)
-        host.hedge_seq = self._last_cycle(name, HEDGE_PAIR)
+        host.hedge_seq = self.journal.last_cycle(name, HEDGE_PAIR)
         self.strategies[name] = host
         for gate in loaded.manifest.gates:  # watched before anything of it can trade
             if gate.type == "kill_switch":
@@ -431,18 +436,17 @@ class Runtime:
 
     def _restore(self, host: StrategyHost) -> None:
         """Rebuild the strategy's books and each pair's last cycle from the journal."""
-        self.journal.settle()  # a submission's outbox row into its tables before reading them
-        history = load_strategy_fills(self.journal.connection, host.name)
+        history = self.journal.strategy_fills(host.name)
         # A forced trade goes back among the fills where it happened (venue time): average cost
         # depends on the order positions moved in.
-        forced = load_strategy_forced(self.journal.connection, host.name)
+        forced = self.journal.strategy_forced(host.name)
         for intent, fill in history:
             while forced and forced[0][0].ts_venue_ms < fill.ts_venue_ms:
                 self._replay_forced(host, *forced.pop(0))
             self._book_fill(intent, fill, host)
         for event, qty, fee in forced:
             self._replay_forced(host, event, qty, fee)
-        for settlement, share in load_strategy_funding(self.journal.connection, host.name):
+        for settlement, share in self.journal.strategy_funding(host.name):
             host.ledger.on_funding(payment_of(settlement, share))
         for snap in self.tracker.open_orders():  # still working, or in doubt: may yet fill
             intent = self.tracker.intent(snap.client_id)
@@ -546,171 +550,11 @@ class Runtime:
                     bucket.append(host)
         self._by_book = index
 
-    # -- what strategies call back -----------------------------------------------------------
-
-    def _hooks(self) -> StrategyHooks:
-        return StrategyHooks(
-            journal_cycle=self._journal_cycle,
-            on_fills=self._on_fills,
-            trading_state=self.states.state,
-            pretrade=self._pretrade,
-            unsent=self._unsent,
-            hand_to_hedger=self._hand_to_hedger,
-            cycle_numbers=self._last_cycle,
-            last_attempt=self.journal.last_attempt,
-        )
-
-    def _last_cycle(self, strategy: str, pair: str) -> int:
-        """A restart never reuses a cycle number, so never a client order id."""
-        return self.journal.last_cycle(strategy, pair)
-
-    def _journal_cycle(self, strategy: str, pair: str, cycle: int, d: FsmDecision) -> None:
-        self.journal.record_cycle(
-            strategy, pair, cycle, trigger=d.trigger, source=d.source, dest=d.dest
-        )
-        if d.dest == "error":
-            self.incidents.raise_(
-                f"error:{strategy}/{pair}",
-                "pair_error",
-                "runtime",
-                f"cycle {cycle} {d.source} -> error on {d.trigger}: the pair trades nothing "
-                "until an operator resets it (`arbiter pair reset`)",
-            )
-        self._notify()
-
-    def _on_fills(
-        self, strategy: str, pair: PairPlan, result: DualResult | RepairResult, step: str
-    ) -> None:
-        pair_log = logger.bind(strategy=strategy, pair=pair.id)
-        where = f"{strategy}/{pair.id}"
-        if step == "exit" and result.outcome == "both_failed":
-            # The position stays, hedged, and the pair tries again at the next signal; an
-            # operator should know an exit went out and traded nothing.
-            self.incidents.raise_(
-                f"exit:{where}", "exit_failed", "execution", f"exit traded nothing: {result.reason}"
-            )
-        elif step == "exit" and result.outcome == "both_filled":
-            self._resolve_incident(f"exit:{where}", "a later exit traded")
-        if result.outcome == "unresolved":
-            self.incidents.raise_(
-                f"unresolved:{where}",
-                "order_unresolved",
-                "execution",
-                f"{step}: {result.reason}; the pair is halted, the order is being finished",
-            )
-        if isinstance(result, RepairResult) and result.outcome in (
-            "repair_budget_exceeded",
-            "refused",
-        ):
-            self.incidents.raise_(
-                f"legging:{strategy}/{pair.id}",
-                "legging",
-                "execution",
-                f"residual {result.residual_base} {pair.asset} left after repair: {result.reason}",
-            )
-            on_breach = self.strategies[strategy].loaded.manifest.risk.on_breach
-            self.states.hold(strategy, legging(pair.id), on_breach, "execution", result.reason)
-            host = self.strategies[strategy]
-            if host.hedger is not None:
-                host.hedger.take_residual()
-        pair_log.info("{}: {} ({})", step, result.outcome, result.reason)
-
-    async def _hand_to_hedger(self, strategy: str, asset: str, residual: Decimal) -> None:
-        """The hedger takes the residual now, on its own task: the pair does not wait for the
-        hedge orders (their answers may be slow; the pair's budget is not theirs)."""
-        host = self.strategies[strategy]
-        if host.hedger is None:
-            raise RuntimeError(f"{strategy}: repair policy hedge but no hedge section")
-        logger.bind(strategy=strategy).info("residual {} {} handed to the hedger", residual, asset)
-        host.hedger.take_residual()
-
-    def _pretrade(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> str:
-        host = self.strategies[strategy]
-        runner = host.runner.pairs.get(pair.id) or host.runner.draining.get(pair.id)
-        price = legs[0].intent.decision_price
-        current = (runner.open_base if runner else ZERO) * price
-        planned = [
-            PlannedLeg(leg.intent, replace(leg.instrument, venue=leg.intent.venue)) for leg in legs
-        ]
-        limit = PositionLimit(pair.sizing.max_position_notional, current)
-        verdict = self.checker.check_and_reserve(planned, self.market.free_balances(), limit)
-        return "" if verdict.passed else verdict.reason
-
-    def _unsent(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> None:
-        """The legs `_pretrade` reserved funds for were refused before they left."""
-        for leg in legs:
-            self.checker.reservations.release(leg.intent.client_id)
-
-    def _resolve_incident(self, key: str, detail: str) -> None:
-        incident = self.incidents.get(key)
-        if incident is not None and incident.state != "resolved":
-            self.incidents.resolve(key, detail)
-
-    # -- the operator's pair commands ----------------------------------------------------------
-
-    def _pair_runner(self, strategy: str, pair: str) -> PairRunner:
-        host = self.strategies.get(strategy)
-        if host is None:
-            raise KeyError(
-                f"no strategy {strategy!r}; running: {', '.join(self.strategies) or 'none'}"
-            )
-        runner = host.runner.pairs.get(pair) or host.runner.draining.get(pair)
-        if runner is None:
-            known = ", ".join(r.pair.id for r in host.runner.runners())
-            raise KeyError(f"{strategy}: no pair {pair!r}; pairs: {known}")
-        return runner
-
     def reset_pair(self, strategy: str, pair: str, by: str) -> str:
-        """An operator has looked at a pair in `error`: it moves to `halted` (journaled)."""
-        runner = self._pair_runner(strategy, pair)
-        decision = runner.reset()
-        self._journal_operator(strategy, pair, "reset", by, f"{decision.source} -> {decision.dest}")
-        self._resolve_incident(f"error:{strategy}/{pair}", f"pair reset by {by}")
-        return decision.dest
+        return self.pairs.reset_pair(strategy, pair, by)
 
     def resume_pair(self, strategy: str, pair: str, by: str) -> str:
-        """An operator resumes a halted pair on what the journal's fills say it holds: both
-        legs' common base (`open`), or nothing (`idle`); a residual beyond it is the hedger's,
-        who measures at once. The pair's open incidents are resolved, and the strategy's
-        `legging:<pair>` hold released (journaled)."""
-        dest = self._resume_pair(strategy, pair, by)
-        if legging(pair) in self.states.holds(strategy):
-            self.states.release(strategy, legging(pair), by, f"pair {pair} resumed")
-        return dest
-
-    def _resume_pair(self, strategy: str, pair: str, by: str) -> str:
-        runner = self._pair_runner(strategy, pair)
-        if runner.machine.state != "halted":
-            raise ValueError(
-                f"{strategy}/{pair}: resume moves a halted pair; it is {runner.machine.state}"
-            )
-        self.journal.settle()
-        fills = load_strategy_fills(self.journal.connection, strategy)
-        held = restore_cycle(
-            runner.pair,
-            runner.cycle,
-            "halted",
-            fills,
-            self.market.instrument,
-            handed_over=True,  # the operator hands any residual to the hedger
-        )
-        decision = runner.resume(held.direction, held.held_base)
-        detail = f"{decision.source} -> {decision.dest}; holds {held.held_base} {runner.pair.asset}"
-        self._journal_operator(strategy, pair, "resume", by, detail)
-        for prefix in ("legging", "unresolved", "exit"):
-            self._resolve_incident(f"{prefix}:{strategy}/{pair}", f"pair resumed by {by}")
-        host = self.strategies[strategy]
-        if host.hedger is not None:
-            host.hedger.take_residual()
-        return decision.dest
-
-    def _journal_operator(
-        self, strategy: str, pair: str, action: str, by: str, detail: str
-    ) -> None:
-        self.journal.record_incident_event(
-            f"pair:{strategy}/{pair}", kind="operator", event=action, source=by, reason=detail
-        )
-        logger.bind(strategy=strategy, pair=pair).warning("pair {} by {}: {}", action, by, detail)
+        return self.pairs.resume_pair(strategy, pair, by)
 
     # -- venue events ------------------------------------------------------------------------
 
@@ -766,7 +610,7 @@ class Runtime:
         for event in sorted(early, key=lambda e: e.ts_venue_ms):
             self._on_record(event)
         for name, session in self.accounts.sessions().items():
-            newest = last_account_record_ms(self.journal.connection, name)
+            newest = self.journal.last_account_record_ms(name)
             if newest is None:
                 continue  # nothing of ours was ever there
             try:
@@ -884,7 +728,7 @@ class Runtime:
             runners = host.runner.runners() if host is not None else []
             if any(r.pair.id == pair and r.machine.state == "halted" for r in runners):
                 try:
-                    self._resume_pair(hold.scope, pair, change.by)
+                    self.pairs.resume_halted(hold.scope, pair, change.by)
                 except ValueError as exc:  # a step still in flight: `arbiter pair resume`
                     logger.bind(strategy=hold.scope, pair=pair).warning("{}", exc)
         self.journal.record_hold(

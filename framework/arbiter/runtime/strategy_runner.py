@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -28,9 +28,8 @@ from decimal import Decimal
 from loguru import logger
 
 from arbiter.compiler.plan import LegPlan, PairPlan, Plan, compile_manifest
-from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
+from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.fsm.cycle import FLAT, NEEDS_OPERATOR
-from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.manifest.diff import ManifestDiff
 from arbiter.manifest.loader import LoadedManifest
 from arbiter.market.instrument import Instrument
@@ -40,7 +39,8 @@ from arbiter.risk.gates import GateStats
 from arbiter.risk.inventory import Inventory
 from arbiter.risk.snapshot import RiskSnapshot
 from arbiter.runtime.market import MarketState, book_key
-from arbiter.runtime.pair_runner import PairRunner, PairServices
+from arbiter.runtime.pair_runner import PairEvents, PairRunner, PairServices
+from arbiter.runtime.pair_services import CycleJournal, EntryChecks
 from arbiter.venues.orders import Side
 
 
@@ -57,36 +57,30 @@ class StrategyStats:
 DECIDE_SAMPLES = 100_000
 
 
-@dataclass
-class StrategyHooks:
-    """What the runtime around a strategy provides to each of its pairs."""
+@dataclass(frozen=True, slots=True)
+class StrategyServices:
+    """What the runtime provides to every strategy, and through it to each of its pairs."""
 
-    journal_cycle: Callable[[str, str, int, FsmDecision], None]  # (strategy, pair, cycle, d)
-    on_fills: Callable[[str, PairPlan, DualResult | RepairResult, str], None]
-    trading_state: Callable[[str], str] = lambda strategy: "active"
-    pretrade: Callable[[str, PairPlan, list[LegOrder]], str] = lambda strategy, pair, legs: ""
-    unsent: Callable[[str, PairPlan, list[LegOrder]], None] = lambda strategy, pair, legs: None
-    hand_to_hedger: Callable[[str, str, Decimal], Awaitable[None]] | None = None
-    cycle_numbers: Callable[[str, str], int] = lambda strategy, pair: 0
-    last_attempt: Callable[[str, str, int], int] = lambda strategy, pair, cycle: -1
+    market: MarketState
+    executor: DualLegExecutor
+    cycles: CycleJournal
+    checks: EntryChecks
+    events: PairEvents
 
 
 class StrategyRunner:
     def __init__(
         self,
         loaded: LoadedManifest,
-        market: MarketState,
-        executor: DualLegExecutor,
-        hooks: StrategyHooks,
+        services: StrategyServices,
         *,
         gate_stats: GateStats | None = None,
     ) -> None:
         self.loaded = loaded
         self.plan: Plan = compile_manifest(loaded)
         self.name = self.plan.strategy
-        self.market = market
-        self.executor = executor
-        self.hooks = hooks
+        self.services = services
+        self.market = services.market
         self.gate_stats = gate_stats or GateStats()
         self.inventory = Inventory(
             loaded.manifest.hedge.ratio if loaded.manifest.hedge else Decimal(1)
@@ -101,23 +95,15 @@ class StrategyRunner:
         self.last_reload_error = ""
 
     def _runner(self, pair: PairPlan) -> PairRunner:
-        hooks, name = self.hooks, self.name
-        hand = hooks.hand_to_hedger
+        shared = self.services
         services = PairServices(
-            strategy=name,
-            executor=self.executor,
-            instrument=self.market.instrument,
-            touch=self.market.touch,
-            snapshot=self.snapshot,
-            rules=lambda leg: self.market.rules.get(leg.venue),
-            journal_cycle=lambda pair_id, cycle, d: hooks.journal_cycle(name, pair_id, cycle, d),
-            on_fills=lambda pair_plan, result, step: hooks.on_fills(name, pair_plan, result, step),
-            hand_to_hedger=(lambda asset, residual: hand(name, asset, residual)) if hand else None,
-            cycle_numbers=lambda pair_id: hooks.cycle_numbers(name, pair_id),
-            last_attempt=lambda pair_id, cycle: hooks.last_attempt(name, pair_id, cycle),
-            trading_state=lambda: hooks.trading_state(name),
-            pretrade=lambda pair_plan, legs: hooks.pretrade(name, pair_plan, legs),
-            unsent=lambda pair_plan, legs: hooks.unsent(name, pair_plan, legs),
+            self.name,
+            shared.market,
+            shared.executor,
+            shared.cycles,
+            shared.checks,
+            shared.events,
+            risk=self,
         )
         return PairRunner(self.plan, pair, services, self.gate_stats)
 
