@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from loguru import logger
 
 from arbiter.manifest.models import Credentials, Endpoint, Venue
-from arbiter.market.events import Funding, MarketEvent, Ticker
+from arbiter.market.events import Funding, MarketEvent, Ticker, book_name
 from arbiter.risk.snapshot import BalanceView
 from arbiter.runtime.market import MarketState
 from arbiter.sim.server import Simulation
@@ -177,7 +177,7 @@ class VenueAccounts:
         acct = _Account(spec, session)
         self._accounts[spec.name] = acct
         for kind in KINDS:
-            self.market.books[f"{spec.name}:{kind}"] = session.books(kind)
+            self.market.books[book_name(spec.name, kind)] = session.books(kind)
         for (kind, symbol), inst in session.instruments().items():
             self.market.instruments[(spec.name, kind, symbol)] = inst
         self.market.rules[spec.name] = session.trading.limits.client_ids
@@ -262,7 +262,7 @@ class VenueAccounts:
     async def _close(self, name: str) -> None:
         acct = self._accounts.pop(name)
         for kind in KINDS:
-            self.market.books.pop(f"{name}:{kind}", None)
+            self.market.books.pop(book_name(name, kind), None)
         for key in [k for k in self.market.instruments if k[0] == name]:
             del self.market.instruments[key]
         self.market.healthy.pop(name, None)

@@ -12,7 +12,7 @@ Start-up, in this order (nothing trades before recovery has finished):
 The order gateway admits no placement while a kill holds (`TradingStates.admit`).
 
 While running: book events go from the venue readers straight into the strategies' spread
-engines (`_on_market`, synchronous, never awaits); private events go into the order gateway;
+engines (`routing.BookRouter`, synchronous, never awaits); private events go into the order gateway;
 every fill the tracker accepts goes into its strategy's ledger once. Funding settlements go to
 the funding desk (`runtime.funding`: journaled once by the venue's id, split among the
 strategies holding the perp); forced executions (auto-deleveraging, liquidations) go to the
@@ -53,17 +53,13 @@ from loguru import logger
 from arbiter.control.incidents import Incident, IncidentLog
 from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.execution.gateway import OrderGateway
-from arbiter.execution.intent import Intent
-from arbiter.execution.order_tracker import Applied
 from arbiter.execution.pretrade import PretradeChecker
-from arbiter.execution.records import ChangeKind, OrderSnapshot
-from arbiter.execution.recovery import RecoveryReport, reconcile
+from arbiter.execution.recovery import reconcile
 from arbiter.execution.reservations import Reservations
 from arbiter.manifest.diff import ManifestDiff
 from arbiter.manifest.listings import check_listings
 from arbiter.manifest.loader import LoadedManifest
 from arbiter.manifest.yaml_source import SourceError
-from arbiter.market.events import BookDelta, BookSnapshot, Funding, MarketEvent, Ticker
 from arbiter.risk.kill_switch import KillSwitch
 from arbiter.risk.trading import (
     GLOBAL,
@@ -88,6 +84,8 @@ from arbiter.runtime.pair_services import CycleJournal, EntryChecks
 from arbiter.runtime.reload import DEFAULT_POLL_S, ManifestWatcher, ReloadDecision, ReloadManager
 from arbiter.runtime.restore import restore_cycle
 from arbiter.runtime.risk_monitor import RiskMonitor
+from arbiter.runtime.routing import BookRouter, EventRouter
+from arbiter.runtime.stats import RuntimeStats
 from arbiter.runtime.strategy_runner import StrategyRunner, StrategyServices
 from arbiter.runtime.summary import fast_lane_percentiles
 from arbiter.runtime.supervisor import Supervised, Supervisor
@@ -98,13 +96,7 @@ from arbiter.store.replay import (
 )
 from arbiter.venues.contract import TradingVenue, VenueLimits
 from arbiter.venues.orders import (
-    AccountEvent,
-    Fill,
     ForcedExecution,
-    FundingSettlement,
-    PositionUpdate,
-    PrivateEvent,
-    Side,
 )
 from arbiter.venues.private_stream import wall_ms
 from arbiter.venues.registry import Installed, installed
@@ -128,17 +120,6 @@ class RuntimeOptions:
     venue_limits: Mapping[str, VenueLimits] = field(default_factory=dict)
     cancel_timeout_s: float = 5.0
     restart_backoff_s: float = 0.1  # a dying task's first restart delay (doubling, to 5 s)
-
-
-@dataclass
-class RuntimeStats:
-    started_ns: int = field(default_factory=time.monotonic_ns)
-    book_events: int = 0
-    private_events: int = 0
-    reloads: int = 0
-    reloads_rejected: int = 0
-    dispatch_errors: int = 0  # book events a strategy's engine raised on (logged, skipped)
-    recovery: RecoveryReport | None = None
 
 
 class _TradingVenues(Mapping[str, TradingVenue]):
@@ -183,27 +164,40 @@ class Runtime:
         plugins = plugins or installed()
         self.reloads = ReloadManager(plugins=plugins.names)
         self.strategies: dict[str, StrategyHost] = {}
-        self.accounts = VenueAccounts(
-            self.market,
-            plugins,
-            on_market=self._on_market,
-            on_private=self._on_private,
-            sim=sim,
-            environ=environ,
-            limits=options.venue_limits,
-        )
         # WAL checkpoints run on their own thread, never inside an order's commit.
         self.journal = Journal.open(options.journal, checkpoint_interval_s=1.0)
         self.tracker = self.journal.tracker()
         self.funding = FundingDesk(self.journal)
         self.forced = ForcedDesk(self.journal)
-        # the accounts' records reported before start() has brought the strategies back
-        self._early_records: list[AccountEvent] | None = []
-        self.gateway = OrderGateway(self.tracker, _TradingVenues(self.accounts))
-        self.gateway.on_applied.append(self._on_applied)
-        self.gateway.admit = self.states.admit  # a kill refuses every placement, whatever path
-        self.executor = DualLegExecutor(self.gateway)
         self.checker = PretradeChecker(Reservations())
+        self.books = BookRouter(self.stats)
+        self.events = EventRouter(
+            strategies=self.strategies,
+            books=self.books,
+            journal=self.journal,
+            tracker=self.tracker,
+            checker=self.checker,
+            market=self.market,
+            funding=self.funding,
+            forced=self.forced,
+            incidents=self.incidents,
+            stats=self.stats,
+            changed=self._notify,
+        )
+        self.accounts = VenueAccounts(
+            self.market,
+            plugins,
+            on_market=self.events.on_market,
+            on_private=self.events.on_private,
+            sim=sim,
+            environ=environ,
+            limits=options.venue_limits,
+        )
+        self.gateway = OrderGateway(self.tracker, _TradingVenues(self.accounts))
+        self.gateway.on_applied.append(self.events.on_applied)
+        self.gateway.admit = self.states.admit  # a kill refuses every placement, whatever path
+        self.events.attach(self.accounts, self.gateway)
+        self.executor = DualLegExecutor(self.gateway)
         self.pairs = PairDesk(
             self.strategies, self.incidents, self.states, self.journal, self.market
         )
@@ -223,8 +217,6 @@ class Runtime:
             self.scheduler,
             cancel_timeout_s=options.cancel_timeout_s,
         )
-        # ("{account}:{kind}", symbol) -> strategies watching that book
-        self._by_book: dict[tuple[str, str], list[StrategyHost]] = {}
         self.risk = RiskMonitor(self.market, self.states, options.venue_grace_s)
         self.halts = Halts(self.states, self.supervisor, self.incidents, self.risk, self.strategies)
         self.kill_switches: dict[Path, KillSwitch] = self.halts.kill_switches
@@ -273,7 +265,7 @@ class Runtime:
             assert decision.manifest is not None
             if self.reloads.running.get(decision.path) is decision.manifest:  # not refused
                 await self._start_strategy(decision.path, decision.manifest, time.perf_counter())
-        await self._catch_up_records()
+        await self.events.catch_up_records()
         # Everything built so far (modules, markets, restored orders) lives as long as the
         # runtime: keep it out of every future collection, so a full GC pass never lands on
         # an order's path (a scan of this heap costs tens of ms).
@@ -443,7 +435,7 @@ class Runtime:
         for intent, fill in history:
             while forced and forced[0][0].ts_venue_ms < fill.ts_venue_ms:
                 self._replay_forced(host, *forced.pop(0))
-            self._book_fill(intent, fill, host)
+            self.events.book_fill(intent, fill, host)
         for event, qty, fee in forced:
             self._replay_forced(host, event, qty, fee)
         for settlement, share in self.journal.strategy_funding(host.name):
@@ -451,7 +443,7 @@ class Runtime:
         for snap in self.tracker.open_orders():  # still working, or in doubt: may yet fill
             intent = self.tracker.intent(snap.client_id)
             if intent.id.strategy == host.name:
-                self._pending(host, intent, snap)
+                self.events.pending(host, intent, snap)
         for pid, runner in host.runner.pairs.items():
             record = self._journal_cycles.get((host.name, pid))
             if record is None:
@@ -521,7 +513,7 @@ class Runtime:
         host.watched.clear()
         if self.strategies.get(host.name) is host:
             del self.strategies[host.name]
-        self._index()
+        self.books.index(self.strategies.values())
 
     def _rewatch(self, host: StrategyHost) -> None:
         """Watch what the strategy's pairs need now, and no longer what they do not; if a
@@ -539,172 +531,13 @@ class Runtime:
         for acct, kind, symbol in host.watched - want:
             self.accounts.unwatch(acct, [BookRef(kind, symbol)])
         host.watched = want
-        self._index()
-
-    def _index(self) -> None:
-        index: dict[tuple[str, str], list[StrategyHost]] = {}
-        for host in self.strategies.values():
-            for acct, kind, symbol in host.watched:
-                bucket = index.setdefault((f"{acct}:{kind}", symbol), [])
-                if host not in bucket:
-                    bucket.append(host)
-        self._by_book = index
+        self.books.index(self.strategies.values())
 
     def reset_pair(self, strategy: str, pair: str, by: str) -> str:
         return self.pairs.reset_pair(strategy, pair, by)
 
     def resume_pair(self, strategy: str, pair: str, by: str) -> str:
         return self.pairs.resume_pair(strategy, pair, by)
-
-    # -- venue events ------------------------------------------------------------------------
-
-    def _on_market(self, account: str, events: Sequence[MarketEvent]) -> None:
-        """Called by a venue reader for every frame's events: never blocks, never raises."""
-        received = time.perf_counter_ns()
-        for event in events:
-            if isinstance(event, BookDelta | BookSnapshot):
-                self.stats.book_events += 1
-                # the session names each book "{account}:{kind}" (Bybit spot and linear
-                # share symbols)
-                for host in self._by_book.get((event.venue, event.symbol), ()):
-                    runner = host.runner
-                    try:
-                        if runner.engine is None:
-                            runner.build_engine()
-                        else:
-                            runner.on_book(event.venue, event.symbol, received)
-                    except Exception:  # one strategy's bug must not starve the others
-                        self.stats.dispatch_errors += 1
-                        logger.bind(strategy=host.name).opt(exception=True).error(
-                            "book event {}:{} failed in the spread engine",
-                            event.venue,
-                            event.symbol,
-                        )
-            elif isinstance(event, Funding | Ticker):
-                self.accounts.on_slow_market(account, event)
-
-    def _on_private(self, account: str, event: PrivateEvent) -> None:
-        self.stats.private_events += 1
-        if isinstance(event, PositionUpdate):
-            self.journal.record_position(event)
-            return
-        if isinstance(event, FundingSettlement | ForcedExecution):
-            if self._early_records is not None:
-                self._early_records.append(event)
-            else:
-                self._on_record(event)
-            return
-        self.gateway.on_private(event)
-
-    def _on_record(self, event: AccountEvent) -> None:
-        if isinstance(event, FundingSettlement):
-            self.funding.on_settlement(event, self.strategies.values())
-            self._notify()
-        else:
-            self._on_forced(event)
-
-    async def _catch_up_records(self) -> None:
-        """Book what waited for the strategies, then each account's records since the newest
-        one the journal holds (a settlement made while the runtime was down)."""
-        early, self._early_records = self._early_records or [], None
-        for event in sorted(early, key=lambda e: e.ts_venue_ms):
-            self._on_record(event)
-        for name, session in self.accounts.sessions().items():
-            newest = self.journal.last_account_record_ms(name)
-            if newest is None:
-                continue  # nothing of ours was ever there
-            try:
-                records = await session.trading.account_events(newest - RECORDS_SLACK_MS)
-            except Exception as exc:  # the private stream reads them again on its next connect
-                logger.bind(venue=name).error("account records not read at start: {}", exc)
-                continue
-            for event in records:
-                self._on_private(name, event)
-
-    def _on_forced(self, event: ForcedExecution) -> None:
-        """The venue traded the account's position by itself: book it into the positions it
-        reduced, and an operator must know."""
-        outcome = self.forced.on_forced(event, self.strategies.values(), self.market.instruments)
-        if not outcome.new:
-            return
-        booked = ", ".join(f"{name} {qty}" for name, (qty, _) in sorted(outcome.shares.items()))
-        if outcome.unbooked:
-            booked += " (not booked: instrument unknown)"
-        self.incidents.raise_(
-            f"forced:{event.venue}:{event.trade_id}",
-            "forced_execution",
-            "venue",
-            f"{event.venue}:{event.symbol} {event.kind.value}: {event.side.value} {event.qty} at "
-            f"{event.price} (trade {event.trade_id}); reduced {booked or 'no strategy'}",
-        )
-        self._notify()
-
-    def _on_applied(self, applied: Applied) -> None:
-        self._notify()
-        change = applied.change
-        if change is not None:
-            self.checker.reservations.update(change.snapshot)
-            intent = self.tracker.intent(applied.client_id)
-            host = self.strategies.get(intent.id.strategy)  # None: a strategy since stopped
-            if host is not None and change.kind is ChangeKind.SUBMIT:
-                self._pending(host, intent, change.snapshot)
-            if change.fill is not None and host is not None:
-                self._book_fill(intent, change.fill, host)
-            if change.snapshot.is_final:
-                self.checker.reservations.release(applied.client_id)
-                if host is not None:
-                    self._pending(host, intent, change.snapshot)
-                    self._after_late_end(host, intent)
-        if applied.incident is not None:
-            i = applied.incident
-            self.incidents.raise_(
-                f"order:{i.client_id}",
-                i.kind.value,
-                "execution",
-                f"{i.venue}:{i.symbol} {i.message}",
-            )
-
-    def _pending(self, host: StrategyHost, intent: Intent, snap: OrderSnapshot) -> None:
-        """What of the order may still fill counts in the strategy's net delta: every order of
-        it from its submit (entries, exits, repairs, retries: their fills arriving one
-        after the other never read as exposure, and one in doubt never hides the other leg's),
-        until it ends; past its end, what the venue reported filled that our fills do not show
-        yet (they are being read). The hedger's orders too: their fills are booked as they
-        come, like any other's."""
-        inventory = host.runner.inventory
-        if snap.is_final and snap.missing_fill_qty <= 0:
-            inventory.release(snap.client_id)
-            return
-        asset = host.asset_of(intent)
-        kind = intent.request.kind or "spot"
-        inst = self.market.instruments.get((intent.venue, kind, intent.request.symbol))
-        if asset is None or inst is None:
-            return
-        left = snap.missing_fill_qty if snap.is_final else snap.qty - snap.filled_qty
-        base = inst.base_qty(left)
-        inventory.reserve(
-            snap.client_id,
-            asset,
-            "spot" if kind == "spot" else "perp",
-            base if intent.request.side is Side.BUY else -base,
-        )
-
-    def _after_late_end(self, host: StrategyHost, intent: Intent) -> None:
-        """An order of a pair that halted without it (it was in doubt past the budget) ended:
-        what it traded is in the books now, so the hedger measures at once."""
-        runners = host.runner.runners()
-        pair = next((r for r in runners if r.pair.id == intent.id.pair), None)
-        if pair is not None and pair.machine.state == "halted" and host.hedger is not None:
-            host.hedger.take_residual()
-
-    def _book_fill(self, intent: Intent, fill: Fill, host: StrategyHost) -> None:
-        kind = intent.request.kind or "spot"
-        inst = self.market.instruments.get((intent.venue, kind, intent.request.symbol))
-        asset = host.asset_of(intent)
-        if inst is None or asset is None:
-            logger.error("fill {} of {}: no instrument or asset to book it", fill, intent.id)
-            return
-        host.ledger.on_fill(intent, fill, inst, asset)
 
     # -- trading states, incidents, kill switches --------------------------------------------
 

@@ -32,6 +32,7 @@ from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.fsm.cycle import FLAT, NEEDS_OPERATOR
 from arbiter.manifest.diff import ManifestDiff
 from arbiter.manifest.loader import LoadedManifest
+from arbiter.market.events import BookKey
 from arbiter.market.instrument import Instrument
 from arbiter.market.spread import LegRef, PairSpec, SpreadEngine
 from arbiter.risk.book_view import OrderBookView
@@ -109,13 +110,13 @@ class StrategyRunner:
 
     # -- the spread engine -----------------------------------------------------------------
 
-    def watched(self) -> set[tuple[str, str, str]]:
-        """(account, kind, symbol) of every leg and hedge instrument: what must be streamed."""
+    def watched(self) -> set[BookKey]:
+        """The book of every leg and hedge instrument: what must be streamed."""
         out = set()
         for runner in self.runners():
             for leg in (*runner.pair.legs, runner.pair.hedge_leg):
                 if leg is not None:
-                    out.add((leg.venue, leg.kind, leg.symbol))
+                    out.add(BookKey(leg.venue, leg.kind, leg.symbol))
         return out
 
     def runners(self) -> list[PairRunner]:
