@@ -57,7 +57,7 @@ def runner(market: MarketState, tmp_path: Path) -> Iterator[StrategyRunner]:
     journal = Journal.open(tmp_path / "journal.sqlite")
     try:
         executor = DualLegExecutor(OrderGateway(journal.tracker(), {}))
-        incidents, states = IncidentLog(), TradingStates(IncidentLog())
+        incidents, states = IncidentLog(), TradingStates()
         services = StrategyServices(
             market,
             executor,

@@ -8,7 +8,9 @@ it and closes when the last one lets go, so a reload that keeps the venue sectio
 connection.
 
 With a simulator (`arbiter run --sim`), an account whose endpoint is `sim` takes its URLs and a
-funded test account's keys from the simulator; no environment variable is read.
+funded test account's keys from the simulator; no environment variable is read. The runtime
+does not know a simulator: the command starts one and hands over what any venue would be to
+it, where it listens and which keys to use (`SimulatedVenues`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from loguru import logger
 
@@ -24,7 +27,6 @@ from arbiter.manifest.models import Credentials, Endpoint, Venue
 from arbiter.market.events import Funding, MarketEvent, Ticker, book_name
 from arbiter.risk.snapshot import BalanceView
 from arbiter.runtime.market import MarketState
-from arbiter.sim.server import Simulation
 from arbiter.venues.contract import Balance, VenueLimits
 from arbiter.venues.credentials import ApiKeys, resolve
 from arbiter.venues.orders import BalanceUpdate, PrivateEvent
@@ -36,6 +38,26 @@ KINDS = ("spot", "perp")
 
 class AccountError(Exception):
     """An account cannot be opened or two manifests disagree about it."""
+
+
+class VenueAddress(Protocol):
+    """Where one venue listens, and the keys of the account to trade there."""
+
+    rest: str
+    ws_public: str
+    ws_private: str
+    api_key: str
+    secret: str
+    passphrase: str
+
+
+class SimulatedVenues(Protocol):
+    """The venues a simulator serves, by plugin (`arbiter.sim.Simulation` is one)."""
+
+    @property
+    def venues(self) -> Mapping[str, object]: ...
+
+    def endpoints(self, venue: str) -> VenueAddress: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +115,7 @@ class VenueAccounts:
         *,
         on_market: MarketHandler,
         on_private: PrivateHandler,
-        sim: Simulation | None = None,
+        sim: SimulatedVenues | None = None,
         environ: dict[str, str] | None = None,
         limits: Mapping[str, VenueLimits] | None = None,
     ) -> None:

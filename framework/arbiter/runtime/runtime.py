@@ -58,10 +58,10 @@ from arbiter.risk.trading import (
     TradingStates,
     legging,
 )
-from arbiter.runtime.accounts import VenueAccounts
+from arbiter.runtime.accounts import SimulatedVenues, VenueAccounts
 from arbiter.runtime.forced import ForcedDesk
 from arbiter.runtime.funding import FundingDesk
-from arbiter.runtime.halts import Halts
+from arbiter.runtime.halts import Halts, hold_incident
 from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.market import MarketState
@@ -75,7 +75,6 @@ from arbiter.runtime.stats import RuntimeStats
 from arbiter.runtime.status import runtime_status
 from arbiter.runtime.strategy_runner import StrategyServices
 from arbiter.runtime.supervisor import Supervised, Supervisor
-from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
 from arbiter.store.replay import (
     restore_orders,
@@ -125,7 +124,7 @@ class Runtime:
         self,
         options: RuntimeOptions,
         *,
-        sim: Simulation | None = None,
+        sim: SimulatedVenues | None = None,
         plugins: Installed | None = None,
         environ: dict[str, str] | None = None,
         clock_ms: Callable[[], int] = wall_ms,
@@ -136,9 +135,7 @@ class Runtime:
         self.stats = RuntimeStats()
         self.market = MarketState()
         self.incidents = IncidentLog()
-        self.states = TradingStates(
-            self.incidents, on_change=self._on_state_change, on_hold=self._on_hold
-        )
+        self.states = TradingStates(on_change=self._on_state_change, on_hold=self._on_hold)
         self.supervisor = Supervisor(
             on_give_up=self._gave_up, base_backoff_s=options.restart_backoff_s
         )
@@ -343,6 +340,7 @@ class Runtime:
     def _on_hold(self, change: HoldChange) -> None:
         hold = change.hold
         self._notify()
+        hold_incident(self.incidents, change)
         pair = hold.source.removeprefix(legging(""))
         if change.event == "release" and hold.source == legging(pair):
             # The operator cleared a failed repair's hold: the pair it halted resumes with it.

@@ -32,9 +32,7 @@ from arbiter.market.events import (
     Ticker,
     book_name,
 )
-from arbiter.venues.orders import Side, TimeInForce
-from arbiter.venues.session import BookRef
-from arbiter.venues.testing.session_harness import (
+from arbiter.testing.session_harness import (
     KINDS,
     Orders,
     Recorder,
@@ -43,6 +41,8 @@ from arbiter.venues.testing.session_harness import (
     StreamFaults,
     book_matches,
 )
+from arbiter.venues.orders import Side, TimeInForce
+from arbiter.venues.session import BookRef
 
 
 class VenueSessionContract:
