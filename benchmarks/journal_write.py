@@ -21,6 +21,7 @@ from pathlib import Path
 
 from arbiter.execution import Intent
 from arbiter.execution.order_machines import new_order_machine
+from arbiter.execution.order_tracker import OrderTracker
 from arbiter.store import Durability, Journal
 from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, IntentId
 from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderType, OrderUpdate, Side
@@ -96,7 +97,7 @@ def main() -> None:
             checkpoint_interval_s=args.checkpoint_thread,
         ) as journal,
     ):
-        tracker = journal.tracker()
+        tracker = OrderTracker(journal)
         # Machines are built off the hot path (see prewarm), and final orders hand theirs back.
         tracker.prewarm(3 * args.orders)
         clock = time.perf_counter_ns

@@ -66,6 +66,7 @@ import aiohttp
 
 from arbiter.execution.gateway import OrderGateway
 from arbiter.execution.intent import Intent
+from arbiter.execution.order_tracker import OrderTracker
 from arbiter.execution.pretrade import PlannedLeg, PretradeChecker
 from arbiter.execution.reservations import Reservations
 from arbiter.market.instrument import Instrument, InstrumentKind
@@ -208,7 +209,7 @@ async def measure(
     # The runtime's composition: each account's session, its trading object the watched
     # wrapper orders go through, its private stream applying order events to the gateway.
     trading: dict[str, TradingVenue] = {}
-    gateway = OrderGateway(journal.tracker(), trading)
+    gateway = OrderGateway(OrderTracker(journal), trading)
     sessions: list[StreamingSession] = []
     venues: dict[str, CcxtTrading] = {}  # the plugins' clients inside the sessions
     for name, make_session, cls in (

@@ -13,6 +13,7 @@ import pytest
 from arbiter.execution.dual_leg import DualLegExecutor, LegOrder
 from arbiter.execution.gateway import OrderGateway
 from arbiter.execution.intent import Intent
+from arbiter.execution.order_tracker import OrderTracker
 from arbiter.store import Journal
 from arbiter.testing.session_harness import Orders, Recorder
 from arbiter.venues.client_ids import IntentId
@@ -27,7 +28,7 @@ async def test_execute_when_one_leg_fills_first_fill_time_is_when_its_fill_arriv
     async with sim_harness(venue, tmp_path) as h:
         journal = Journal.open(tmp_path / "journal.sqlite")
         trading = h.session.trading
-        gateway = OrderGateway(journal.tracker(), {trading.name: trading})
+        gateway = OrderGateway(OrderTracker(journal), {trading.name: trading})
         trading.on_private(gateway.on_private)
         executor = DualLegExecutor(gateway)
         prices = Orders.open(h, Recorder(), "prices")  # only for its touch-relative prices

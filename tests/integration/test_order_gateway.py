@@ -18,6 +18,7 @@ import pytest
 
 from arbiter.execution.gateway import OrderGateway, OrderRefused
 from arbiter.execution.intent import Intent
+from arbiter.execution.order_tracker import OrderTracker
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.store import Journal
 from arbiter.venues.ccxt_trading import CcxtTrading
@@ -66,7 +67,7 @@ class Rig:
     wire: WireWatch
 
     def gateway(self, **kw: Any) -> OrderGateway:
-        return OrderGateway(self.journal.tracker(), self.venues, **kw)
+        return OrderGateway(OrderTracker(self.journal), self.venues, **kw)
 
 
 @pytest.fixture

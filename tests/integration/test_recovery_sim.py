@@ -16,6 +16,7 @@ import pytest
 
 from arbiter.execution.gateway import OrderGateway
 from arbiter.execution.intent import Intent
+from arbiter.execution.order_tracker import OrderTracker
 from arbiter.execution.recovery import reconcile
 from arbiter.market.instrument import InstrumentKind
 from arbiter.sim import Simulation, start
@@ -66,14 +67,14 @@ async def test_recovery_when_sent_order_filled_while_down_applies_its_fills(
     intent = perp_sell(sim, 1)
     path = tmp_path / "journal.sqlite"
     with Journal.open(path) as journal:  # the process that crashed: sent, answer lost
-        tracker = journal.tracker()
+        tracker = OrderTracker(journal)
         tracker.add(intent)
         tracker.submitted(intent.client_id)
         async with trading(sim, "okx") as okx:
             await okx.place_order(intent.request)
 
     with Journal.open(path) as journal:  # the restart
-        tracker = journal.tracker()
+        tracker = OrderTracker(journal)
         restore_orders(journal.load_state(), tracker)
         async with trading(sim, "okx") as okx:
             report = await reconcile(OrderGateway(tracker, {"okx": okx}), {"okx": okx}, journal)

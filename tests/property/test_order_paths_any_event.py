@@ -53,7 +53,7 @@ TERMINAL = {s.name for s in ORDER.states if s.terminal}
 @pytest.fixture
 def tracker(tmp_path: Path) -> Iterator[OrderTracker]:
     with Journal.open(tmp_path / "journal.sqlite") as journal:
-        yield journal.tracker()
+        yield OrderTracker(journal)
 
 
 def reach(tracker: OrderTracker, state: str) -> Intent:
@@ -214,7 +214,7 @@ class AnyVenue:
 
 def _gateway(journal: Journal, venue: AnyVenue) -> OrderGateway:
     return OrderGateway(
-        journal.tracker(), {"bybit": venue}, query_backoff_s=0.0001, max_backoff_s=0.001
+        OrderTracker(journal), {"bybit": venue}, query_backoff_s=0.0001, max_backoff_s=0.001
     )
 
 

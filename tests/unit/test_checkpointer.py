@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from arbiter.execution.order_tracker import OrderTracker
 from arbiter.store import Journal
 from arbiter.store.checkpointer import Checkpointer
 from tests.unit.test_order_tracker import make_intent
@@ -25,7 +26,7 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 
 def _write(journal: Journal, first: int, count: int) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     for cycle in range(first, first + count):
         tracker.submit_all([make_intent(cycle)])
         journal.settle()  # into the WAL, as the event loop's next turn does it

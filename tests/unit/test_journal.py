@@ -277,12 +277,13 @@ def test_hold_when_latched_changed_and_released_keeps_what_holds_and_its_history
 _CRASH_CHILD = textwrap.dedent(
     """
     import os, signal, sys
+    from arbiter.execution import OrderTracker
     from arbiter.store import Journal
     from tests.unit.test_order_tracker import make_ack, make_fill, make_intent
 
     path, step = sys.argv[1], sys.argv[2]
     journal = Journal.open(path)
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot, perp = make_intent(leg="entry.spot"), make_intent(leg="entry.perp")
 
     def die():
@@ -347,7 +348,7 @@ def test_crash_when_killed_at_step_journal_replays_to_last_commit(
         state = journal.load_state()
         fills = journal.connection.execute("SELECT trade_id FROM fills ORDER BY trade_id")
         trade_ids = [row[0] for row in fills.fetchall()]
-        restarted = journal.tracker()
+        restarted = OrderTracker(journal)
         restore_orders(state, restarted)  # replaying every event reproduces every state
     assert {c: o.snapshot.state for c, o in state.orders.items()} == {
         i.client_id: s for i, s in open_states.items()
@@ -389,7 +390,7 @@ def test_checkpointer_when_enabled_owns_checkpoints_and_stops_on_close(tmp_path:
     assert checkpointer is not None
     assert checkpointer.running
     assert journal.connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     for cycle in range(20):
         tracker.add(make_intent(cycle))
     result = checkpointer.run_once()
@@ -406,6 +407,6 @@ def test_checkpointer_when_interval_not_positive_is_refused(tmp_path: Path) -> N
 
 def test_load_state_when_called_inside_batch_is_refused(tmp_path: Path) -> None:
     with Journal.open(tmp_path / "j.sqlite") as journal, journal.batch():
-        journal.tracker().add(make_intent())
+        OrderTracker(journal).add(make_intent())
         with pytest.raises(RuntimeError, match="inside an open batch"):
             journal.load_state()

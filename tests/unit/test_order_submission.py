@@ -47,7 +47,7 @@ def _committed(path: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
 def test_submit_all_when_two_legs_writes_both_intents_and_marks_in_one_commit(
     journal: Journal, statements: list[str]
 ) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot, perp = make_intent(leg="entry.spot"), make_intent(leg="entry.perp")
 
     applied = tracker.submit_all([spot, perp])
@@ -69,7 +69,7 @@ def test_submit_all_when_two_legs_writes_both_intents_and_marks_in_one_commit(
 def test_submit_all_when_an_intent_was_already_sent_writes_nothing(
     journal: Journal, statements: list[str]
 ) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot, perp = make_intent(leg="entry.spot"), make_intent(leg="entry.perp")
     tracker.submit_all([spot])
     statements.clear()
@@ -84,7 +84,7 @@ def test_submit_all_when_an_intent_was_already_sent_writes_nothing(
 def test_submit_all_when_same_intent_twice_is_refused_before_writing(
     journal: Journal, statements: list[str]
 ) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot = make_intent()
 
     with pytest.raises(ValueError, match="appears twice"):
@@ -94,7 +94,7 @@ def test_submit_all_when_same_intent_twice_is_refused_before_writing(
 
 
 def test_submit_all_when_intent_tracked_but_unsent_submits_it(journal: Journal) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot = make_intent()
     tracker.add(spot)  # journaled before a restart, never sent
 
@@ -107,7 +107,7 @@ def test_submit_all_when_intent_tracked_but_unsent_submits_it(journal: Journal) 
 def test_batch_when_one_order_changes_many_times_writes_its_row_once_with_the_latest(
     journal: Journal, statements: list[str]
 ) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot = make_intent(qty="1")
     tracker.submit_all([spot])
     journal.settle()  # the submission's outbox row into its tables (the event loop does this)
@@ -127,7 +127,7 @@ def test_batch_when_one_order_changes_many_times_writes_its_row_once_with_the_la
 
 
 def test_batch_when_read_inside_sees_its_own_pending_order_rows(journal: Journal) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot = make_intent()
     with journal.batch():
         tracker.submit_all([spot])
@@ -192,7 +192,7 @@ def test_submit_all_when_its_commit_fails_leaves_memory_as_the_journal(
 def test_record_fill_when_its_copy_waits_in_the_same_batch_says_already_kept(
     journal: Journal,
 ) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot = make_intent()
     tracker.submit_all([spot])
     fill = make_fill(spot, "t1", "0.5")
@@ -208,7 +208,7 @@ def test_record_fill_when_its_copy_waits_in_the_same_batch_says_already_kept(
 def test_outbox_when_next_write_comes_moves_the_submission_first_in_that_transaction(
     journal: Journal, statements: list[str]
 ) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot = make_intent(qty="1")
     tracker.submit_all([spot])
     assert journal.connection.execute("SELECT COUNT(*) FROM intents").fetchone() == (0,)
@@ -231,7 +231,7 @@ def test_outbox_when_crash_left_rows_in_it_open_moves_them_into_their_tables(
     path = tmp_path / "j.sqlite"
     crashed = Journal.open(path)
     spot, perp = make_intent(leg="entry.spot"), make_intent(leg="entry.perp")
-    crashed.tracker().submit_all([spot, perp])
+    OrderTracker(crashed).submit_all([spot, perp])
     # the process dies here: nothing settles, the connection is simply dropped
     assert len(crashed.outbox.records()) == 1
     assert crashed.connection.execute("SELECT COUNT(*) FROM orders").fetchone() == (0,)
@@ -252,7 +252,7 @@ def test_outbox_when_crash_left_rows_in_it_open_moves_them_into_their_tables(
 async def test_outbox_when_submitted_on_an_event_loop_settles_on_its_next_turn(
     journal: Journal,
 ) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     spot = make_intent(qty="1")
     tracker.submit_all([spot])
     assert journal.connection.execute("SELECT COUNT(*) FROM orders").fetchone() == (0,)

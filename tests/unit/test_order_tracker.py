@@ -89,7 +89,7 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 @pytest.fixture
 def tracker(journal: Journal) -> OrderTracker:
-    return journal.tracker(clock=iter(range(10**9)).__next__)
+    return OrderTracker(journal, clock=iter(range(10**9)).__next__)
 
 
 def sent(tracker: OrderTracker, intent: Intent | None = None) -> Intent:

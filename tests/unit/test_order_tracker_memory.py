@@ -36,7 +36,7 @@ def _cancelled(tracker: OrderTracker, cycle: int) -> Intent:
 
 
 def test_prewarm_when_asked_builds_only_what_is_missing(journal: Journal) -> None:
-    tracker = journal.tracker()
+    tracker = OrderTracker(journal)
     assert tracker.prewarm(3) == 3
     assert tracker.prewarm(3) == 0
     tracker.submit_all([make_intent()])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from arbiter.execution.order_tracker import OrderTracker
 from arbiter.store import Journal
 from arbiter.store.journal import Durability, outbox_path
 from arbiter.store.outbox import OutboxFile, OutboxFull, OutboxInUse
@@ -93,7 +94,7 @@ def _orders(path: Path) -> list[tuple[object, ...]]:
 def test_journal_when_outbox_full_moves_parked_records_first(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     with Journal.open(path, outbox_size=PAGE) as journal:
-        tracker = journal.tracker()
+        tracker = OrderTracker(journal)
         intents = [make_intent(cycle=n) for n in range(1, 31)]
         for intent in intents:  # no event loop: nothing settles between submissions
             tracker.submit_all([intent])
@@ -112,7 +113,7 @@ def test_journal_when_submission_larger_than_outbox_writes_it_in_its_own_commit(
         journal.connection.set_trace_callback(statements.append)
         intents = [make_intent(cycle=1, leg=f"entry.leg{n}") for n in range(20)]
 
-        journal.tracker().submit_all(intents)
+        OrderTracker(journal).submit_all(intents)
 
         assert journal.outbox.used == 0
         assert sum(s.startswith("BEGIN") for s in statements) == 1
@@ -127,9 +128,9 @@ def test_journal_when_restarted_after_a_torn_record_keeps_the_whole_ones(
     path = tmp_path / "j.sqlite"
     crashed = Journal.open(path)
     sent, torn = make_intent(cycle=1), make_intent(cycle=2)
-    crashed.tracker().submit_all([sent])
+    OrderTracker(crashed).submit_all([sent])
     end_of_first = crashed.outbox.used
-    crashed.tracker().submit_all([torn])
+    OrderTracker(crashed).submit_all([torn])
     crashed.connection.close()  # the process dies inside the copy of the second record
     crashed.outbox.close()
     with outbox_path(path).open("r+b") as f:
@@ -138,7 +139,7 @@ def test_journal_when_restarted_after_a_torn_record_keeps_the_whole_ones(
 
     with Journal.open(path) as restarted:
         assert sorted(restarted.load_state().orders) == [sent.client_id]
-        restarted.tracker().submit_all([torn])  # never sent: the retry goes out as new
+        OrderTracker(restarted).submit_all([torn])  # never sent: the retry goes out as new
     assert _orders(path) == sorted([(sent.client_id, "submitted"), (torn.client_id, "submitted")])
 
 
@@ -148,7 +149,7 @@ def test_journal_when_durability_full_flushes_and_restarts_with_the_record(
     path = tmp_path / "j.sqlite"
     crashed = Journal.open(path, durability=Durability.FULL)
     intent = make_intent()
-    crashed.tracker().submit_all([intent])
+    OrderTracker(crashed).submit_all([intent])
     crashed.connection.close()  # the process dies: its files close
     crashed.outbox.close()
 

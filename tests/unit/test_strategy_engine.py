@@ -15,6 +15,7 @@ import pytest
 from arbiter.control.incidents import IncidentLog
 from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.execution.gateway import OrderGateway
+from arbiter.execution.order_tracker import OrderTracker
 from arbiter.execution.pretrade import PretradeChecker
 from arbiter.execution.reservations import Reservations
 from arbiter.manifest import load_manifest_bytes
@@ -56,7 +57,7 @@ def market() -> MarketState:
 def runner(market: MarketState, tmp_path: Path) -> Iterator[StrategyRunner]:
     journal = Journal.open(tmp_path / "journal.sqlite")
     try:
-        executor = DualLegExecutor(OrderGateway(journal.tracker(), {}))
+        executor = DualLegExecutor(OrderGateway(OrderTracker(journal), {}))
         incidents, states = IncidentLog(), TradingStates()
         services = StrategyServices(
             market,

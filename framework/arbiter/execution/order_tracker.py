@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -121,14 +121,14 @@ class OrderTracker:
         batch: Callable[[], AbstractContextManager[None]] | None = None,
         keep_final: int = 64,
     ) -> None:
-        """`batch`: the journal's transaction (one commit for all writes inside), used by
-        `submit_all`; without it each write commits alone. `keep_final`: how many final orders
-        stay in memory (the newest)."""
+        """`batch`: what `submit_all` writes inside, one durable write for all of it; the
+        journal's own `submission()` unless given. `keep_final`: how many final orders stay in
+        memory (the newest)."""
         if keep_final < 1:
             raise ValueError(f"expected keep_final of at least 1, was {keep_final}")
         self._journal = journal
         self._clock = clock
-        self._batch = batch or nullcontext
+        self._batch = batch or journal.submission
         self._keep_final = keep_final
         self._orders: dict[str, _Order] = {}
         self._final: OrderedDict[str, None] = OrderedDict()  # final orders in memory, oldest first

@@ -7,6 +7,7 @@ knowing SQL.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from enum import StrEnum
@@ -151,3 +152,8 @@ class OrderJournal(Protocol):
     def record_fill(self, fill: Fill) -> bool: ...
 
     def load_order(self, client_id: str) -> JournaledOrder | None: ...
+
+    def submission(self) -> AbstractContextManager[None]:
+        """One durable write for everything recorded inside (a submission's intents and their
+        `submitted` marks): when it exits, all of it survives a crash, so all may be sent."""
+        ...

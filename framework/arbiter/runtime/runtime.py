@@ -44,6 +44,7 @@ from loguru import logger
 from arbiter.control.incidents import Incident, IncidentLog
 from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.execution.gateway import OrderGateway
+from arbiter.execution.order_tracker import OrderTracker
 from arbiter.execution.pretrade import PretradeChecker
 from arbiter.execution.recovery import reconcile
 from arbiter.execution.reservations import Reservations
@@ -145,7 +146,7 @@ class Runtime:
         self.strategies: dict[str, StrategyHost] = {}
         # WAL checkpoints run on their own thread, never inside an order's commit.
         self.journal = Journal.open(options.journal, checkpoint_interval_s=1.0)
-        self.tracker = self.journal.tracker()
+        self.tracker = OrderTracker(self.journal)
         self.funding = FundingDesk(self.journal)
         self.forced = ForcedDesk(self.journal)
         self.checker = PretradeChecker(Reservations())

@@ -55,14 +55,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 from typing import Self
 
 import msgspec
 
 from arbiter.execution.intent import Intent
-from arbiter.execution.order_tracker import OrderTracker
 from arbiter.execution.records import Incident, JournaledOrder, OrderChange, OrderSnapshot
 from arbiter.store import codec
 from arbiter.store.checkpointer import Checkpointer
@@ -264,10 +262,9 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def tracker(self, clock: Callable[[], int] = time.time_ns) -> OrderTracker:
-        """An order tracker that journals into this file (and proves `Journal` fits it); its
-        `submit_all` commits every intent and submit mark it is given in one outbox `batch()`."""
-        return OrderTracker(self, clock, batch=partial(self.batch, outbox=True))
+    def submission(self) -> AbstractContextManager[None]:
+        """A submission's rows as one outbox record (`OrderJournal.submission`)."""
+        return self.batch(outbox=True)
 
     @property
     def connection(self) -> sqlite3.Connection:

@@ -167,7 +167,7 @@ class Orders:
     @classmethod
     def open(cls, h: SessionHarness, recorder: Recorder, name: str) -> Orders:
         journal = Journal.open(h.journal_dir / f"{name}-{next(_ids)}.sqlite")
-        orders = cls(h, journal.tracker())
+        orders = cls(h, OrderTracker(journal))
 
         def apply(event: PrivateEvent) -> None:
             if isinstance(event, OrderUpdate | Fill) and event.client_id in orders.placed:
