@@ -56,6 +56,7 @@ class BybitTrading(CcxtTrading):
     )
     error_codes: ClassVar[Mapping[str, type[VenueError]]] = {"110072": DuplicateClientId}
     error_code_keys = ("retCode",)
+    error_message_keys = ("retMsg",)
     order_entry = BybitOrderEntry
 
     def parse_instruments(self, rows: list[dict[str, Any]]) -> list[Instrument]:
@@ -81,8 +82,19 @@ class BybitTrading(CcxtTrading):
             if market is not None:
                 params["symbol"] = market["id"]
             for row in await self._execution_rows(params):
-                if exec_type(row) == TRADE:
-                    trades.append(self._trade(row, market or self._market_in(category, row)))
+                if exec_type(row) != TRADE:
+                    continue
+                row_market = market or self._market_in(category, row)
+                if row_market is None:
+                    # A trade on a product we do not trade (a USDC perp, an unlisted symbol):
+                    # none of our orders is behind it, and no market to read it against.
+                    logger.bind(venue=self.name).info(
+                        "execution of an untraded product skipped: {} {}",
+                        category,
+                        row.get("symbol"),
+                    )
+                    continue
+                trades.append(self._trade(row, row_market))
         return trades
 
     def _trade(self, row: dict[str, Any], market: Market | None) -> dict[str, Any]:
