@@ -50,7 +50,7 @@ class Replay:
     """A loopback Bybit that answers (path, category) with a captured answer, and an empty
     list for anything else the test did not give."""
 
-    def __init__(self, answers: Mapping[tuple[str, str], str]) -> None:
+    def __init__(self, answers: Mapping[tuple[str, str], str | dict[str, Any]]) -> None:
         self.answers = {**REFERENCE, **answers}
         self.asked: list[tuple[str, dict[str, str]]] = []
 
@@ -63,7 +63,7 @@ class Replay:
         name = self.answers.get((request.path, category))
         if name is None:
             return web.json_response(EMPTY)
-        answer = load(name)
+        answer = load(name) if isinstance(name, str) else name
         if request.path == "/v5/market/instruments-info":
             # Every live answer names its category beside the list (ccxt reads linear from
             # it); these captured listings were saved without it.
@@ -122,11 +122,16 @@ async def test_balances_when_captured_free_is_wallet_less_locked_and_margins(nam
 
 
 async def test_balances_when_available_to_withdraw_is_zero_on_a_funded_coin_is_free() -> None:
-    name = "rest_wallet_balance/nautilus_available_zero.json"
-    async with replaying({("/v5/account/wallet-balance", ""): name}) as (plugin, _):
+    # No REST capture of this quirk is public; the wallet push below is, and Bybit lists the
+    # account in the same words on both paths (`data` of the push, `result.list` of the answer).
+    push = load("ws_wallet/nautilus_available_zero.json")
+    answer = {"retCode": 0, "retMsg": "OK", "result": {"list": push["data"]}, "retExtInfo": {}}
+    async with replaying({("/v5/account/wallet-balance", ""): answer}) as (plugin, _):
         usdt = (await plugin.balances())["USDT"]
-    # availableToWithdraw "0", nothing locked or margined: all 1000.50 is free.
-    assert (usdt.free, usdt.total) == (D("1000.50"), D("1000.50"))
+    (coin,) = push["data"][0]["coin"]
+    assert coin["availableToWithdraw"] == "0"
+    # 51333.82543837 in the wallet, 50.028 held as order margin: the rest is free, not 0.
+    assert (usdt.free, usdt.total) == (D("51283.79743837"), D("51333.82543837"))
 
 
 async def test_positions_when_captured_read_avg_price_signed_sizes_exactly() -> None:
