@@ -1,6 +1,9 @@
 """Bybit v5 words for engine objects: instruments, orders, executions, positions, wallets.
 
-Shared by the REST answers and the private WS topics so both always agree.
+Shared by the REST answers and the private WS topics so both always agree, and shaped as Bybit's
+own messages are (the tests compare them, key path by key path, with captured ones): where a
+push and a listing differ, there is one function for each (`order` / `order_row`, `position` /
+`position_row`, `execution` / `execution_row`).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 What ccxt unifies is done here once: orders (limit/market, GTC/IOC/FOK/post-only, reduce-only)
 with client order ids, queries, cancels and amends by client id, open orders, balances,
 positions, exact number handling and error translation. A subclass states its venue in class
-attributes (ccxt id, the venue's client id parameter, market types, limits, error codes) and
-implements these hooks:
+attributes (ccxt id, the venue's client id parameter, market types, limits, error codes and the
+keys of its own error message) and implements these hooks:
 
 - `parse_instruments(rows)`: the venue's raw instrument rows (ccxt keeps them as `info`) to
   `Instrument`s, with the plugin's own parser;
