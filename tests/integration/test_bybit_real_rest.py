@@ -286,3 +286,30 @@ async def test_signed_read_when_key_refused_fails_in_bybits_words() -> None:
             await plugin.balances()
     assert (caught.value.message, caught.value.code) == ("API key is invalid.", "10003")
     assert str(caught.value) == "bybit: API key is invalid. (code 10003)"
+
+
+async def test_instruments_when_captured_listings_and_fee_rates_read_exactly() -> None:
+    fees = "rest_reference/nautilus_fee_rate.json"
+    async with replaying({("/v5/account/fee-rate", "linear"): fees}) as (plugin, _):
+        instruments = await plugin.instruments()
+    rates = {r["symbol"]: r for r in rows(load(fees))}
+    perps = {i.symbol: i for i in instruments if i.kind.value == "perp"}
+    listed = rows(load("rest_reference/nautilus_instruments_linear.json"))
+    assert sorted(perps) == sorted(r["symbol"] for r in listed)
+    for r in listed:
+        inst = perps[r["symbol"]]
+        assert (inst.tick_size, inst.lot_size, inst.min_qty) == (
+            D(r["priceFilter"]["tickSize"]),
+            D(r["lotSizeFilter"]["qtyStep"]),
+            D(r["lotSizeFilter"]["minOrderQty"]),
+        )
+        assert (inst.maker_fee, inst.taker_fee) == (
+            D(rates[r["symbol"]]["makerFeeRate"]),
+            D(rates[r["symbol"]]["takerFeeRate"]),
+        )
+    spot = {i.symbol: i for i in instruments if i.kind.value == "spot"}
+    for r in rows(load("rest_reference/nautilus_instruments_spot.json")):
+        assert (spot[r["symbol"]].tick_size, spot[r["symbol"]].lot_size) == (
+            D(r["priceFilter"]["tickSize"]),
+            D(r["lotSizeFilter"]["basePrecision"]),
+        )
