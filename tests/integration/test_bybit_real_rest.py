@@ -313,3 +313,14 @@ async def test_instruments_when_captured_listings_and_fee_rates_read_exactly() -
             D(r["priceFilter"]["tickSize"]),
             D(r["lotSizeFilter"]["basePrecision"]),
         )
+
+
+async def test_fills_when_spot_row_leaves_fee_coin_empty_read_it_against_the_spot_market() -> None:
+    # The captured spot row with `feeCurrency` "", as Bybit's documentation prints a row that
+    # names no fee coin: only the row's market says the fee is in BTC (a spot buy pays in base).
+    captured = load("rest_execution_list/nautilus_trade_spot_fee_currency.json")
+    (row,) = rows(captured)
+    answer = {**captured, "result": {**captured["result"], "list": [{**row, "feeCurrency": ""}]}}
+    async with replaying({("/v5/execution/list", "spot"): answer}) as (plugin, _):
+        (fill,) = await plugin.fills(None, 0)
+    assert _replace_local(fill) == _fill(row, "BTC")
