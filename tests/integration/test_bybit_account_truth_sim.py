@@ -15,6 +15,7 @@ from arbiter.sim import Simulation, start
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side as SimSide
 from arbiter.sim.engine import VenueEngine
+from arbiter.testing.session_harness import Recorder
 from arbiter.venues.orders import (
     BalanceUpdate,
     OrderRequest,
@@ -25,7 +26,6 @@ from arbiter.venues.orders import (
     Side,
 )
 from arbiter.venues.session import VenueSession
-from arbiter.venues.testing.session_harness import Recorder
 from tests.session_sim import make_session
 from tests.trading_sim import loopback_only
 
