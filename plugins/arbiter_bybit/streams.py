@@ -9,23 +9,25 @@ Private (`/v5/private`): `auth` with `[api_key, expires_ms, hex(HMAC-SHA256(secr
 Mapping to the normalized events:
 - `order`: `orderLinkId` is the client id; `orderStatus` New/Created/Untriggered/Triggered/
   Active -> new, PartiallyFilled -> partially_filled, Filled -> filled, Cancelled/
-  PartiallyFilledCanceled/Deactivated -> cancelled, Rejected -> rejected; `avgPrice` "" or "0"
-  means none yet; `updatedTime` is the venue time.
+  PartiallyFilledCanceled/Deactivated -> cancelled, Rejected -> rejected (also after a partial
+  fill: `cumExecQty` says how much traded, and the order machine ends it like a cancel);
+  `avgPrice` "" or "0" means none yet; `updatedTime` is the venue time; the reason is
+  `order_reason` (REST reads it by the same rule).
 - `execution`: `execType` Trade is a fill of ours; Funding is a `FundingSettlement`, AdlTrade
   and BustTrade a `ForcedExecution`, the rest is counted as skipped (one rule with the REST
   path: `arbiter_bybit.executions`). `execFee` is positive when paid, as in `Fill`. Without
   `feeCurrency`, linear fees are in the settle (quote) coin and spot fees in the coin
   received (base on a buy, quote on a sell).
-- `position`: `size` is unsigned; `side` Buy is long, Sell short, "" flat.
-- `wallet`: one `BalanceUpdate` per coin; free is `availableToWithdraw` when Bybit still sends
-  it, else wallet balance less locked, position and order margin.
+- `position`: `size` is unsigned; `side` Buy is long, Sell short, "" flat; the entry price is
+  `entryPrice` (REST names the same field `avgPrice`).
+- `wallet`: one `BalanceUpdate` per coin; free is the wallet balance less locked, position and
+  order margin, never `availableToWithdraw` (one rule with REST: `arbiter_bybit.wallet`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -51,6 +53,7 @@ from arbiter.venues.stream_codec import FRAME_ERRORS, PrivateCodec, PrivateStrea
 from arbiter.venues.ws_session import Frame
 from arbiter_bybit.codec import BybitCodec, orderbook_topic, tickers_topic
 from arbiter_bybit.executions import TRADE, account_event, exec_type
+from arbiter_bybit.wallet import coin_balance
 
 BOOK_DEPTH = 50
 TOPICS_PER_REQUEST = 10
@@ -168,11 +171,11 @@ class BybitPrivateCodec(PrivateCodec):
             return []
         ok = doc.get("success") is not False
         if op == "auth":
-            return self.logged_in() if ok else self.rejected(f"auth: {doc.get('ret_msg')}")
+            return self.logged_in() if ok else self.rejected(f"auth: {_venue_message(doc)}")
         if op == "subscribe":
-            return self.subscribed() if ok else self.rejected(f"subscribe: {doc.get('ret_msg')}")
+            return self.subscribed() if ok else self.rejected(f"subscribe: {_venue_message(doc)}")
         if not ok:
-            return self.error(f"{op}: {doc.get('ret_msg')}")
+            return self.error(f"{op}: {_venue_message(doc)}")
         return self.error(f"expected `topic` or a known `op`, was op {op!r}")
 
     # -- topics ------------------------------------------------------------------------------
@@ -182,10 +185,6 @@ class BybitPrivateCodec(PrivateCodec):
         status = _STATUS.get(raw_status)
         if status is None:
             raise ValueError(f"expected a known orderStatus, was {raw_status!r}")
-        reason = str(item.get("rejectReason") or "")
-        if reason in _NO_REASON:
-            cancel = str(item.get("cancelType") or "")
-            reason = cancel if status is OrderStatus.CANCELLED and cancel not in _NO_REASON else ""
         return [
             OrderUpdate(
                 venue=self.venue,
@@ -198,7 +197,7 @@ class BybitPrivateCodec(PrivateCodec):
                 filled_qty=field_decimal(item, "cumExecQty"),
                 avg_price=field_price(item.get("avgPrice"), "avgPrice"),
                 price=field_price(item.get("price"), "price"),
-                reason=reason,
+                reason=order_reason(item),
                 ts_venue_ms=field_int(item.get("updatedTime") or ts),
                 ts_local_ns=recv_ns,
             )
@@ -254,7 +253,8 @@ class BybitPrivateCodec(PrivateCodec):
                 venue=self.venue,
                 symbol=field_text(item, "symbol"),
                 size=size,
-                entry_price=field_price(item.get("avgPrice"), "avgPrice") if size else None,
+                # The push names it entryPrice; REST /v5/position/list calls it avgPrice.
+                entry_price=field_price(item.get("entryPrice"), "entryPrice") if size else None,
                 unrealized_pnl=field_signed(item, "unrealisedPnl", default="0"),
                 ts_venue_ms=field_int(item.get("updatedTime") or ts),
                 ts_local_ns=recv_ns,
@@ -264,21 +264,8 @@ class BybitPrivateCodec(PrivateCodec):
     def _wallet(self, item: dict[str, Any], ts: int, recv_ns: int) -> list[PrivateStreamEvent]:
         events: list[PrivateStreamEvent] = []
         for coin in item["coin"]:
-            total = field_signed(coin, "walletBalance")
-            if coin.get("availableToWithdraw"):
-                free = field_signed(coin, "availableToWithdraw")
-            else:
-                held = sum(
-                    (
-                        field_signed(coin, f, default="0")
-                        for f in ("locked", "totalPositionIM", "totalOrderIM")
-                    ),
-                    Decimal(0),
-                )
-                free = total - held
-            events.append(
-                BalanceUpdate(self.venue, field_text(coin, "coin"), free, total, ts, recv_ns)
-            )
+            asset, free, total = coin_balance(coin)
+            events.append(BalanceUpdate(self.venue, asset, free, total, ts, recv_ns))
         return events
 
 
@@ -289,6 +276,31 @@ _PARSERS: dict[str, _Parser] = {
     "position": BybitPrivateCodec._position,
     "wallet": BybitPrivateCodec._wallet,
 }
+
+
+def order_reason(item: Mapping[str, Any]) -> str:
+    """Why Bybit ended an order, in its words, from a pushed or listed order ("" when it does
+    not say). A `Rejected` order keeps its `rejectReason` whatever it is ("UNKNOWN" included:
+    that is all the venue said), or "Rejected" when it sent none; a cancelled one its
+    `rejectReason` (EC_PostOnlyWillTakeLiquidity, ...) or else its `cancelType`."""
+    status = item.get("orderStatus")
+    reject = str(item.get("rejectReason") or "")
+    if status == "Rejected":
+        return reject if reject not in ("", "EC_NoError") else "Rejected"
+    if reject not in _NO_REASON:
+        return reject
+    cancel = str(item.get("cancelType") or "")
+    if _STATUS.get(str(status)) is OrderStatus.CANCELLED and cancel not in _NO_REASON:
+        return cancel
+    return ""
+
+
+def _venue_message(doc: dict[str, Any]) -> str:
+    """Why Bybit refused an op, in its words: the private stream answers `ret_msg`, the
+    order-entry stream (and some auth answers) `retMsg` with a `retCode`."""
+    message = doc.get("ret_msg") or doc.get("retMsg") or "no reason given"
+    code = doc.get("retCode")
+    return f"{message} (code {code})" if code not in (None, "", 0, "0") else str(message)
 
 
 def _side(text: object) -> Side:

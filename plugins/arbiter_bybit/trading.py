@@ -4,10 +4,13 @@
   client id look in both categories when we did not place the order in this process.
 - Fee rates: `GET /v5/account/fee-rate?category=...` lists every symbol of a category at once.
 - Recent fills: `GET /v5/execution/list` per category, paged by `nextPageCursor`; only its
-  Trade rows are fills. Its Funding, AdlTrade and BustTrade rows (linear) are the account's
+  Trade rows are fills, each read against its category's market, its fee in Bybit's own
+  `feeCurrency` whenever Bybit names one. Its Funding, AdlTrade and BustTrade rows (linear) are the account's
   own events (`account_events`), read by the same rule as the private stream's
   (`arbiter_bybit.executions`); a row that cannot be read is logged and skipped, so one bad
   row never stalls a reconciliation.
+- Balances: `GET /v5/account/wallet-balance`, free by the stream's rule (`arbiter_bybit.wallet`),
+  never `availableToWithdraw`.
 - An order by client id: `/v5/order/realtime` (open and recent), then `/v5/order/history`.
 - A duplicate `orderLinkId` is retCode 110072, which ccxt files as a plain `InvalidOrder`.
 - Placing and cancelling are signed here, not by ccxt (`order_entry`); the rest is ccxt's.
@@ -30,12 +33,14 @@ from arbiter.venues.ccxt_convert import MalformedAnswer, dec
 from arbiter.venues.ccxt_requests import Market, kind_of
 from arbiter.venues.ccxt_trading import CcxtTrading, FeeTable
 from arbiter.venues.client_ids import BYBIT_CLIENT_IDS
-from arbiter.venues.contract import Capabilities, VenueLimits
+from arbiter.venues.contract import Balance, Capabilities, VenueLimits
 from arbiter.venues.errors import DuplicateClientId, VenueError
 from arbiter.venues.orders import AccountEvent
 from arbiter_bybit.executions import TRADE, account_event, exec_type
 from arbiter_bybit.instruments import parse_instruments
 from arbiter_bybit.order_entry import BybitOrderEntry
+from arbiter_bybit.streams import order_reason
+from arbiter_bybit.wallet import coin_balance
 
 _CATEGORY = {"spot": "spot", "perp": "linear"}
 _PAGE = 100  # the largest page /v5/execution/list serves
@@ -51,6 +56,7 @@ class BybitTrading(CcxtTrading):
     )
     error_codes: ClassVar[Mapping[str, type[VenueError]]] = {"110072": DuplicateClientId}
     error_code_keys = ("retCode",)
+    error_message_keys = ("retMsg",)
     order_entry = BybitOrderEntry
 
     def parse_instruments(self, rows: list[dict[str, Any]]) -> list[Instrument]:
@@ -76,9 +82,37 @@ class BybitTrading(CcxtTrading):
             if market is not None:
                 params["symbol"] = market["id"]
             for row in await self._execution_rows(params):
-                if exec_type(row) == TRADE:
-                    trades.append(self.client.parse_trade(row, market))
+                if exec_type(row) != TRADE:
+                    continue
+                row_market = market or self._market_in(category, row)
+                if row_market is None:
+                    # A trade on a product we do not trade (a USDC perp, an unlisted symbol):
+                    # none of our orders is behind it, and no market to read it against.
+                    logger.bind(venue=self.name).info(
+                        "execution of an untraded product skipped: {} {}",
+                        category,
+                        row.get("symbol"),
+                    )
+                    continue
+                trades.append(self._trade(row, row_market))
         return trades
+
+    def _trade(self, row: dict[str, Any], market: Market | None) -> dict[str, Any]:
+        """One Trade row as ccxt's trade. ccxt must be given the row's market: a REST row has
+        no `category`, and ccxt takes one with `createType` for a perp's, so a spot fill would
+        be read against the linear market (its fee in USDT, whatever the coin). Bybit's own
+        `feeCurrency` wins over ccxt's guess whenever Bybit sends one."""
+        trade: dict[str, Any] = self.client.parse_trade(row, market)
+        fee_coin = row.get("feeCurrency")
+        if isinstance(fee_coin, str) and fee_coin and trade.get("fee"):
+            trade["fee"] = {**trade["fee"], "currency": fee_coin}
+        return trade
+
+    def _market_in(self, category: str, row: dict[str, Any]) -> Market | None:
+        """The market of `category` ("spot", "linear") listed under the row's symbol."""
+        listed: list[Market] = self.client.markets_by_id.get(row.get("symbol"), [])
+        spot = category == "spot"
+        return next((m for m in listed if _tradable_as(m, spot)), None)
 
     async def account_events(self, since_ms: int) -> list[AccountEvent]:
         self._require_started()
@@ -146,12 +180,28 @@ class BybitTrading(CcxtTrading):
     def open_order_scopes(self) -> list[Mapping[str, Any]]:
         return [{"type": "spot"}, {"type": "swap", "subType": "linear"}]
 
+    async def balances(self) -> dict[str, Balance]:
+        """Every coin of the wallet, free by `arbiter_bybit.wallet`'s rule (ccxt's own reading
+        takes `availableToWithdraw`, which Bybit sends as "0" on a funded unified account)."""
+        self._require_started()
+        with self._translated():
+            answer = await self.client.fetch_balance()
+        out: dict[str, Balance] = {}
+        for account in answer.get("info", {}).get("result", {}).get("list", []):
+            for coin in account.get("coin") or []:
+                try:
+                    asset, free, total = coin_balance(coin)
+                except ValueError as exc:
+                    raise MalformedAnswer(f"{self.name} wallet-balance: {exc}") from exc
+                out[asset] = Balance(asset, free, total)
+        return out
+
     def position_params(self) -> Mapping[str, Any]:
         return {"type": "swap", "subType": "linear"}
 
     def cancel_reason(self, info: Mapping[str, Any]) -> str:
-        reject = str(info.get("rejectReason") or "")
-        if reject and reject != "EC_NoError":
-            return reject
-        cancel = str(info.get("cancelType") or "")
-        return cancel if cancel not in ("", "UNKNOWN") else ""
+        return order_reason(info)
+
+
+def _tradable_as(market: Market, spot: bool) -> bool:
+    return bool(market.get("spot")) if spot else bool(market.get("swap") and market.get("linear"))

@@ -178,11 +178,11 @@ def test_position_when_short_is_negative_and_flat_has_no_entry_price() -> None:
         "symbol": "BTCUSDT",
         "side": "Sell",
         "size": "0.25",
-        "avgPrice": "60000.5",
+        "entryPrice": "60000.5",
         "unrealisedPnl": "-12.5",
         "updatedTime": "1700000000123",
     }
-    flat = short | {"side": "", "size": "0", "avgPrice": "0", "unrealisedPnl": "0"}
+    flat = short | {"side": "", "size": "0", "entryPrice": "0", "unrealisedPnl": "0"}
     first, second = _live().feed(_frame("position", short, flat), 3)
     assert first == PositionUpdate(
         "bybit", "BTCUSDT", D("-0.25"), D("60000.5"), D("-12.5"), 1700000000123, 3
@@ -199,7 +199,8 @@ def test_wallet_when_available_missing_derives_free_from_locked_and_margin() -> 
     ]  # fmt: skip
     usdt, btc = _live().feed(_frame("wallet", {"coin": coins}), 5)
     assert usdt == BalanceUpdate("bybit", "USDT", D("900.00"), D("1000.5"), NOW_MS, 5)
-    assert btc == BalanceUpdate("bybit", "BTC", D("0.09"), D("0.1"), NOW_MS, 5)
+    # availableToWithdraw is never read: nothing is locked or margined, so all of it is free.
+    assert btc == BalanceUpdate("bybit", "BTC", D("0.1"), D("0.1"), NOW_MS, 5)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,9 @@
 """Bybit v5 words for engine objects: instruments, orders, executions, positions, wallets.
 
-Shared by the REST answers and the private WS topics so both always agree.
+Shared by the REST answers and the private WS topics so both always agree, and shaped as Bybit's
+own messages are (the tests compare them, key path by key path, with captured ones): where a
+push and a listing differ, there is one function for each (`order` / `order_row`, `position` /
+`position_row`, `execution` / `execution_row`).
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ _REJECT_REASON = {
     CancelReason.FOK_NOT_FILLED: "EC_FOKCancel",
     CancelReason.IOC_REMAINDER: "EC_IOCCancel",
     CancelReason.NO_LIQUIDITY: "EC_NoImmediateQtyToFill",
+    # What Bybit printed for a partly filled order it then rejected (a captured push).
+    CancelReason.VENUE_REJECTED: "UNKNOWN",
 }
 
 
@@ -129,43 +134,71 @@ def instrument_info(inst: Instrument) -> dict[str, Any]:
 
 
 def order(o: Order) -> dict[str, Any]:
+    """An order as Bybit pushes it on the private `order` topic."""
     inst = o.instrument
     return {
-        "orderId": o.order_id,
-        "orderLinkId": o.client_id,
-        "symbol": inst.symbol,
         "category": category(inst),
+        "symbol": inst.symbol,
+        "orderId": o.order_id,
         "side": "Buy" if o.side.value == "buy" else "Sell",
         "orderType": "Market" if o.order_type.value == "market" else "Limit",
+        "cancelType": "CancelByUser" if o.cancel_reason is CancelReason.USER else "UNKNOWN",
         "price": s(o.price) if o.price is not None else "0",
         "qty": s(o.qty),
+        "orderIv": "",
         "timeInForce": _TIF[o.tif],
         "orderStatus": _STATUS[o.status],
-        "cancelType": "CancelByUser" if o.cancel_reason is CancelReason.USER else "UNKNOWN",
-        "rejectReason": _REJECT_REASON.get(o.cancel_reason, "EC_NoError")
-        if o.cancel_reason
-        else "EC_NoError",
-        "avgPrice": s(o.avg_price) if o.filled else "",
+        "orderLinkId": o.client_id,
+        "lastPriceOnCreated": "",
+        "reduceOnly": o.reduce_only,
         "leavesQty": s(o.leaves),
         "leavesValue": s(o.leaves * (o.price or Decimal(0))),
         "cumExecQty": s(o.filled),
         "cumExecValue": s(o.filled_value),
-        "cumExecFee": s(o.fee),
-        "feeCurrency": o.fee_coin,
-        "reduceOnly": o.reduce_only,
-        "closeOnTrigger": False,
+        # Bybit prints "0" until something fills (the documentation's example, open orders).
+        "avgPrice": s(o.avg_price),
+        "blockTradeId": "",
         "positionIdx": 0,
+        "cumExecFee": s(o.fee),
+        "createdTime": str(o.created_ms),
+        "updatedTime": str(o.updated_ms),
+        "rejectReason": _REJECT_REASON.get(o.cancel_reason, "EC_NoError")
+        if o.cancel_reason
+        else "EC_NoError",
+        "stopOrderType": "",
+        "tpslMode": "",
         "triggerPrice": "",
         "takeProfit": "",
         "stopLoss": "",
-        "stopOrderType": "",
-        "marketUnit": "",
-        "createdTime": str(o.created_ms),
-        "updatedTime": str(o.updated_ms),
+        "tpTriggerBy": "",
+        "slTriggerBy": "",
+        "tpLimitPrice": "",
+        "slLimitPrice": "",
+        "triggerDirection": 0,
+        "triggerBy": "",
+        "closeOnTrigger": False,
+        "placeType": "",
+        "smpType": "None",
+        "smpGroup": 0,
+        "smpOrderId": "",
+        "feeCurrency": o.fee_coin,
+        "createType": "CreateByUser",
     }
 
 
+def order_row(o: Order) -> dict[str, Any]:
+    """An order as `/v5/order/realtime` and `/v5/order/history` list it: the push's fields less
+    `category` (the answer names it once, beside the list), `feeCurrency` and `createType`,
+    plus `isLeverage`."""
+    row = order(o)
+    for key in ("category", "feeCurrency", "createType"):
+        del row[key]
+    row["isLeverage"] = ""
+    return row
+
+
 def execution(e: Execution) -> dict[str, Any]:
+    """A trade of one of the account's orders as the private `execution` topic pushes it."""
     o = e.order
     return {
         "category": category(o.instrument),
@@ -187,8 +220,27 @@ def execution(e: Execution) -> dict[str, Any]:
         "orderQty": s(o.qty),
         "orderType": "Market" if o.order_type.value == "market" else "Limit",
         "side": "Buy" if o.side.value == "buy" else "Sell",
+        "stopOrderType": "UNKNOWN",
+        "closedSize": "0",
+        "markPrice": "",
+        "indexPrice": "",
+        "underlyingPrice": "",
+        "blockTradeId": "",
+        "tradeIv": "",
+        "markIv": "",
+        "isLeverage": "0",
+        "createType": "CreateByUser",
         "seq": e.seq,
     }
+
+
+def execution_row(push: dict[str, Any]) -> dict[str, Any]:
+    """An execution (trade, funding, forced) as `/v5/execution/list` lists it: the push less
+    `category` (named once, beside the list) and `isLeverage`."""
+    row = dict(push)
+    row.pop("category", None)
+    row.pop("isLeverage", None)
+    return row
 
 
 def funding_execution(f: FundingSettled) -> dict[str, Any]:
@@ -220,6 +272,11 @@ def funding_execution(f: FundingSettled) -> dict[str, Any]:
         "orderType": "UNKNOWN",
         "stopOrderType": "UNKNOWN",
         "markPrice": s(f.mark),
+        "indexPrice": "",
+        "underlyingPrice": "",
+        "blockTradeId": "",
+        "tradeIv": "",
+        "markIv": "",
         "closedSize": "0",
         "side": side,
         "seq": f.seq,
@@ -251,71 +308,121 @@ def forced_execution(f: ForcedTraded) -> dict[str, Any]:
         "orderType": "Market",
         "stopOrderType": "UNKNOWN",
         "closedSize": s(f.qty),
+        "markPrice": s(f.price),
+        "indexPrice": "",
+        "underlyingPrice": "",
+        "blockTradeId": "",
+        "tradeIv": "",
+        "markIv": "",
+        "isLeverage": "0",
         "side": "Buy" if f.side.value == "buy" else "Sell",
         "seq": f.seq,
     }
 
 
 def position(p: Position, mark: Decimal, ts_ms: int) -> dict[str, Any]:
+    """A position as the private `position` topic pushes it: the entry price is `entryPrice`."""
     side = "Buy" if p.qty > 0 else "Sell" if p.qty < 0 else ""
     return {
-        "category": "linear",
-        "symbol": p.instrument.symbol,
         "positionIdx": 0,
+        "tradeMode": 0,
+        "riskId": 1,
+        "riskLimitValue": "2000000",
+        "symbol": p.instrument.symbol,
         "side": side,
         "size": s(abs(p.qty)),
-        "avgPrice": s(p.entry_price),
-        "positionValue": s(abs(p.base_qty) * p.entry_price),
+        "entryPrice": s(p.entry_price),
+        "sessionAvgPrice": "",
         "leverage": s(p.leverage),
+        "positionValue": s(abs(p.base_qty) * p.entry_price),
+        "positionBalance": s(p.margin()),
         "markPrice": s(mark),
         "positionIM": s(p.margin()),
+        "positionIMByMp": s(p.margin()),
         "positionMM": "0",
+        "positionMMByMp": "0",
+        "takeProfit": "0",
+        "stopLoss": "0",
+        "trailingStop": "0",
         "unrealisedPnl": s(p.unrealized_pnl(mark)),
         "cumRealisedPnl": s(p.realized_pnl - p.funding_paid),
         "curRealisedPnl": s(p.realized_pnl),
-        "tradeMode": 0,
-        "positionStatus": "Normal",
-        "liqPrice": "",
-        "takeProfit": "",
-        "stopLoss": "",
         "createdTime": str(p.updated_ms),
         "updatedTime": str(ts_ms),
+        "tpslMode": "Full",
+        "liqPrice": "",
+        "bustPrice": "",
+        "category": "linear",
+        "positionStatus": "Normal",
+        "adlRankIndicator": 0,
+        "autoAddMargin": 0,
+        "leverageSysUpdatedTime": "",
+        "mmrSysUpdatedTime": "",
         "seq": ts_ms,
+        "isReduceOnly": False,
     }
 
 
+def position_row(p: Position, mark: Decimal, ts_ms: int) -> dict[str, Any]:
+    """A position as `/v5/position/list` lists it: the entry price is `avgPrice` there, and
+    `category` is named once, beside the list."""
+    row = position(p, mark, ts_ms)
+    row["avgPrice"] = row.pop("entryPrice")
+    for key in ("category", "sessionAvgPrice", "positionIMByMp", "positionMMByMp"):
+        del row[key]
+    return row
+
+
 def wallet(engine: VenueEngine, account: Account) -> dict[str, Any]:
+    """The unified wallet as the `wallet` topic pushes it and `/v5/account/wallet-balance`
+    lists it. `availableToWithdraw` is "0", as Bybit sends it on a unified account whatever
+    the wallet holds: what is free is the wallet balance less `locked` (spot orders) and the
+    initial margin of positions and orders, which a client must compute."""
     upnl = sum(
         (p.unrealized_pnl(engine.mark(p.instrument)) for p in account.positions.values()),
         Decimal(0),
     )
+    holds = engine.holds(account)
     coins = []
     for coin, bal in sorted(account.balances.items()):
-        locked = Decimal(0)
-        coin_upnl = upnl if coin == "USDT" else Decimal(0)
+        locked, order_im = holds.get(coin, (Decimal(0), Decimal(0)))
+        settle = coin == "USDT"
+        coin_upnl = upnl if settle else Decimal(0)
         coins.append(
             {
                 "coin": coin,
-                "walletBalance": s(bal),
                 "equity": s(bal + coin_upnl),
                 "usdValue": s(bal),
-                "locked": s(locked),
-                "totalPositionIM": s(account.used_margin()) if coin == "USDT" else "0",
-                "totalOrderIM": "0",
+                "walletBalance": s(bal),
+                "availableToWithdraw": "0",
+                "availableToBorrow": "",
+                "borrowAmount": "0",
+                "accruedInterest": "0",
+                "totalOrderIM": s(order_im),
+                "totalPositionIM": s(account.used_margin()) if settle else "0",
+                "totalPositionMM": "0",
                 "unrealisedPnl": s(coin_upnl),
                 "cumRealisedPnl": "0",
-                "borrowAmount": "0",
-                "availableToWithdraw": "",
+                "bonus": "0",
+                "collateralSwitch": True,
+                "marginCollateral": True,
+                "locked": s(locked),
                 "spotHedgingQty": "0",
+                "spotBorrow": "0",
             }
         )
+    margin = account.used_margin() + holds.get("USDT", (Decimal(0), Decimal(0)))[1]
     return {
-        "accountType": "UNIFIED",
+        "accountIMRate": "0",
+        "accountMMRate": "0",
         "totalEquity": s(account.balance("USDT") + upnl),
         "totalWalletBalance": s(account.balance("USDT")),
-        "totalAvailableBalance": s(account.balance("USDT") - account.used_margin()),
+        "totalMarginBalance": s(account.balance("USDT") + upnl),
+        "totalAvailableBalance": s(account.balance("USDT") - margin),
         "totalPerpUPL": s(upnl),
-        "totalInitialMargin": s(account.used_margin()),
+        "totalInitialMargin": s(margin),
         "totalMaintenanceMargin": "0",
         "coin": coins,
+        "accountLTV": "0",
+        "accountType": "UNIFIED",
     }

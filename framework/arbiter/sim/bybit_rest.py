@@ -276,7 +276,7 @@ class BybitRest:
         assert account is not None
         now = self.engine.clock.now_ms()
         rows = [
-            codec.position(p, self.engine.mark(p.instrument), now)
+            codec.position_row(p, self.engine.mark(p.instrument), now)
             for p in account.positions.values()
             if p.qty != 0 and (not params.get("symbol") or p.instrument.symbol == params["symbol"])
         ]
@@ -383,7 +383,7 @@ class BybitRest:
             # Realtime lists open orders, plus recent closed ones when asked for one by id.
             if open_only and not o.status.is_open and not (oid or cid):
                 continue
-            out.append(codec.order(o))
+            out.append(codec.order_row(o))
         return out
 
     async def _realtime(self, account: Account | None, params: Params) -> Any:
@@ -468,14 +468,15 @@ class BybitRest:
 
         log = self.records.fills
         rows: list[tuple[int, dict[str, Any]]] = [
-            (e.seq, codec.execution(e)) for e in log.newest_first(account.api_key, keep)
+            (e.seq, codec.execution_row(codec.execution(e)))
+            for e in log.newest_first(account.api_key, keep)
         ]
         rows += [
-            (f.seq, codec.funding_execution(f))
+            (f.seq, codec.execution_row(codec.funding_execution(f)))
             for f in log.fundings_newest_first(account.api_key, keep_funding)
         ]
         rows += [
-            (f.seq, codec.forced_execution(f))
+            (f.seq, codec.execution_row(codec.forced_execution(f)))
             for f in log.forced_newest_first(account.api_key, keep_forced)
         ]
         rows.sort(key=lambda row: row[0], reverse=True)

@@ -3,9 +3,10 @@
 Public: `orderbook.{1,50,200}.SYMBOL` (snapshot then deltas; `u` rises by one per message of a
 topic, size "0" deletes a level), `tickers.SYMBOL`, `publicTrade.SYMBOL`, `{"op":"ping"}`.
 Private: `{"op":"auth","args":[key, expires, hex(hmac(secret, "GET/realtime"+expires))]}`, then
-`order`, `execution` (trades; funding settlements as executions of type Funding, forced trades
-as AdlTrade or BustTrade),
-`position`, `wallet`.
+`order` (an order refused after a partial fill is Rejected with its fills), `execution` (trades;
+funding settlements as executions of type Funding, forced trades as AdlTrade or BustTrade),
+`position` (the entry price is `entryPrice`), `wallet` (`availableToWithdraw` "0", as on a
+unified account). Shapes as in Bybit's own messages (`bybit_codec`).
 """
 
 from __future__ import annotations

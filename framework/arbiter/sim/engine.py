@@ -241,6 +241,42 @@ class VenueEngine:
         self._end(account, order, CancelReason.USER)
         return order
 
+    def reject_rest(self, account: Account, order: Order) -> Order:
+        """The venue refuses the rest of a working order that has partly traded, as Bybit does
+        (status Rejected with `cumExecQty` above 0): the order leaves the book, its fills
+        stand. Only the Bybit dialect reports such an order."""
+        if not order.status.is_open:
+            raise Rejected(
+                RejectReason.ORDER_NOT_FOUND,
+                f"expected an open order, {order.order_id} is {order.status.value}",
+            )
+        self._close(order)
+        order.status = OrderStatus.REJECTED
+        order.cancel_reason = CancelReason.VENUE_REJECTED
+        order.updated_ms = self.clock.now_ms()
+        self._emit(OrderChanged(account, order))
+        self._emit(WalletChanged(account))
+        return order
+
+    def holds(self, account: Account) -> dict[str, tuple[Decimal, Decimal]]:
+        """What the account's open orders hold, per coin: (locked, order margin). A spot buy
+        locks the quote it would pay, a spot sell the base it would sell; a perp order holds
+        its initial margin in the quote coin (what `_check_funds` counts as committed)."""
+        out: dict[str, tuple[Decimal, Decimal]] = {}
+        for o in self.open_orders(account):
+            inst = o.instrument
+            assert o.price is not None  # only limit orders rest
+            value = inst.base_qty(o.leaves) * o.price
+            if inst.kind is InstrumentKind.PERP:
+                coin, locked, margin = inst.quote, ZERO, value / account.position(inst).leverage
+            elif o.side is Side.BUY:
+                coin, locked, margin = inst.quote, value, ZERO
+            else:
+                coin, locked, margin = inst.base, o.leaves, ZERO
+            held = out.get(coin, (ZERO, ZERO))
+            out[coin] = (held[0] + locked, held[1] + margin)
+        return out
+
     def amend(
         self, account: Account, order: Order, qty: Decimal | None, price: Decimal | None
     ) -> Order:

@@ -58,6 +58,8 @@ class CancelReason(StrEnum):
     FOK_NOT_FILLED = "fok_not_filled"
     POST_ONLY_WOULD_TAKE = "post_only_would_take"
     NO_LIQUIDITY = "no_liquidity"
+    # The venue refused the rest of an order that had already traded (Bybit: Rejected).
+    VENUE_REJECTED = "venue_rejected"
 
 
 class Rejected(Exception):

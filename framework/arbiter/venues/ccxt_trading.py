@@ -3,8 +3,8 @@
 What ccxt unifies is done here once: orders (limit/market, GTC/IOC/FOK/post-only, reduce-only)
 with client order ids, queries, cancels and amends by client id, open orders, balances,
 positions, exact number handling and error translation. A subclass states its venue in class
-attributes (ccxt id, the venue's client id parameter, market types, limits, error codes) and
-implements these hooks:
+attributes (ccxt id, the venue's client id parameter, market types, limits, error codes and the
+keys of its own error message) and implements these hooks:
 
 - `parse_instruments(rows)`: the venue's raw instrument rows (ccxt keeps them as `info`) to
   `Instrument`s, with the plugin's own parser;
@@ -90,6 +90,8 @@ class CcxtTrading:
     # Venue error codes that decide over ccxt's class, and the JSON keys they are found under.
     error_codes: ClassVar[Mapping[str, type[VenueError]]] = {}
     error_code_keys: ClassVar[tuple[str, ...]] = ()
+    # The keys of the venue's own error message: errors then read in the venue's words.
+    error_message_keys: ClassVar[tuple[str, ...]] = ()
     # The venue's own place/cancel requests; None leaves them to ccxt.
     order_entry: ClassVar[type[OrderEntry] | None] = None
 
@@ -198,7 +200,9 @@ class CcxtTrading:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise map_ccxt_error(self.name, exc, self.error_codes, self.error_code_keys) from exc
+            raise map_ccxt_error(
+                self.name, exc, self.error_codes, self.error_code_keys, self.error_message_keys
+            ) from exc
         return OrderAck(self.name, request.client_id, order_id)
 
     def begin_order(self, request: OrderRequest) -> Awaitable[OrderAck]:
@@ -228,7 +232,9 @@ class CcxtTrading:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise map_ccxt_error(self.name, exc, self.error_codes, self.error_code_keys) from exc
+            raise map_ccxt_error(
+                self.name, exc, self.error_codes, self.error_code_keys, self.error_message_keys
+            ) from exc
         return OrderAck(self.name, request.client_id, order_id)
 
     def _checked(self, request: OrderRequest) -> tuple[Market, str, str | None]:
@@ -332,6 +338,10 @@ class CcxtTrading:
             rows = await self.client.fetch_positions(None, dict(self.position_params()))
             out = []
             for row in rows:
+                # A venue lists flat positions too, of products we may not trade (Bybit: every
+                # linear symbol ever held): only a held one needs its market.
+                if not convert.dec_or_none(row.get("contracts"), f"{self.name} contracts"):
+                    continue
                 market = self.client.market(row["symbol"])
                 update = convert.position(self.name, market["id"], row)
                 if update.size:
@@ -400,7 +410,7 @@ class CcxtTrading:
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
-        with translated(self.name, self.error_codes, self.error_code_keys):
+        with translated(self.name, self.error_codes, self.error_code_keys, self.error_message_keys):
             yield
 
     def _require_started(self) -> None:
