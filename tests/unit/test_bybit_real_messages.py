@@ -271,7 +271,7 @@ def test_rejected_after_a_partial_fill_when_tracked_ends_like_a_cancel_with_its_
         "UNKNOWN",
     )
     with Journal.open(tmp_path / "journal.sqlite") as journal:
-        tracker: OrderTracker = journal.tracker(clock=iter(range(10**9)).__next__)
+        tracker = OrderTracker(journal, clock=iter(range(10**9)).__next__)
         intent = make_intent(qty="100.0")
         tracker.add(intent)
         tracker.submitted(intent.client_id)
