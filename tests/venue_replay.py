@@ -47,7 +47,9 @@ def okx_listing(spot: Iterable[str], swaps: Iterable[str]) -> dict[str, Any]:
     spot_rows = []
     for inst in spot:
         base, quote = inst.split("-")
-        spot_rows.append(copy.deepcopy(spot_row) | {"instId": inst, "baseCcy": base, "quoteCcy": quote})
+        spot_rows.append(
+            copy.deepcopy(spot_row) | {"instId": inst, "baseCcy": base, "quoteCcy": quote}
+        )
     swap_rows = []
     for inst in swaps:
         base, quote, _ = inst.split("-")

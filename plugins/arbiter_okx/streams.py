@@ -16,8 +16,10 @@ verify")), then one subscribe to `orders` and `positions` (instType ANY), `accou
   `fee` since the previous push of that order, exact when pushes arrive in order. An order
   the venue made itself (`category` adl, full_liquidation, partial_liquidation: no clOrdId)
   is not ours: its fill is a `ForcedExecution`, its status pushes are dropped (counted).
-- `positions`: `pos` is signed in net mode; in long/short mode `posSide` gives the sign.
-- `account`: one `BalanceUpdate` per currency: total `cashBal`, free `availBal`.
+- `positions`: `pos` is signed in net mode; in long/short mode `posSide` gives the sign. Only
+  swaps (`instType` SWAP) are read; margin, futures and option positions are skipped (counted).
+- `account`: one `BalanceUpdate` per currency, read as `arbiter_okx.balances` says (total
+  `cashBal`, free `availBal`), exactly as the REST balance is read.
 - `balance_and_position`: read only for `eventType` funding_fee, which says a funding fee was
   settled but not how much: `SettlementsDue`, and the amounts come from the account's bills
   (`OkxTrading.account_events`). Its balances and positions repeat `account` and `positions`.
@@ -58,6 +60,7 @@ from arbiter.venues.stream_codec import (
     as_text,
 )
 from arbiter.venues.ws_session import Frame
+from arbiter_okx.balances import read_balance
 from arbiter_okx.codec import OkxCodec, book_arg
 
 BOOK_CHANNEL = "books"
@@ -73,6 +76,7 @@ _FORCED = {
     "full_liquidation": ForcedKind.LIQUIDATION,
     "partial_liquidation": ForcedKind.LIQUIDATION,
 }
+_POSITION_TYPES = frozenset({"SWAP", None})  # None: a push that leaves instType out
 _FEE_MEMORY = 10_000  # orders whose cumulative fee is remembered for the fillFee fallback
 
 _STATES = {
@@ -132,6 +136,7 @@ class OkxPrivateCodec(PrivateCodec):
         self._requests = OkxCodec(venue=venue)
         self._fees: dict[str, tuple[Decimal, Decimal]] = {}  # ordId -> (accFillSz, -fee)
         self.skipped_forced = 0  # status pushes of orders the venue made itself
+        self.skipped_positions = 0  # positions of products we do not trade (margin, futures)
 
     def login_frames(self) -> list[Frame]:
         keys = self._keys
@@ -279,6 +284,11 @@ class OkxPrivateCodec(PrivateCodec):
         self._fees[order_id] = (filled, paid)
 
     def _position(self, item: dict[str, Any], recv_ns: int) -> list[PrivateStreamEvent]:
+        if item.get("instType") not in _POSITION_TYPES:
+            # Margin, futures and options positions are not ours to trade: a margin position
+            # would otherwise read as a position on the spot instrument of the same name.
+            self.skipped_positions += 1
+            return []
         size = field_signed(item, "pos", default="0")
         pos_side = item.get("posSide", "net")
         if pos_side == "short":
@@ -302,11 +312,10 @@ class OkxPrivateCodec(PrivateCodec):
     def _account(self, item: dict[str, Any], recv_ns: int) -> list[PrivateStreamEvent]:
         events: list[PrivateStreamEvent] = []
         for detail in item["details"]:
-            total = field_signed(detail, "cashBal")
-            free = field_signed(detail, "availBal") if detail.get("availBal") else total
+            balance = read_balance(detail)
             ts = int(detail.get("uTime") or item.get("uTime") or 0)
             events.append(
-                BalanceUpdate(self.venue, field_text(detail, "ccy"), free, total, ts, recv_ns)
+                BalanceUpdate(self.venue, balance.asset, balance.free, balance.total, ts, recv_ns)
             )
         return events
 

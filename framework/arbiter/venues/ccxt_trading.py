@@ -333,6 +333,8 @@ class CcxtTrading:
             out = []
             for row in rows:
                 market = self.client.market(row["symbol"])
+                if not (market.get("swap") and market.get("linear")):
+                    continue  # a margin position is listed under its spot market: not a perp's
                 update = convert.position(self.name, market["id"], row)
                 if update.size:
                     out.append(update)
