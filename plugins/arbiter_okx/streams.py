@@ -15,7 +15,9 @@ verify")), then one subscribe to `orders` and `positions` (instType ANY), `accou
   `fillFee`; a push without it (older API versions) gets the change in the order's cumulative
   `fee` since the previous push of that order, exact when pushes arrive in order. An order
   the venue made itself (`category` adl, full_liquidation, partial_liquidation: no clOrdId)
-  is not ours: its fill is a `ForcedExecution`, its status pushes are dropped (counted).
+  is not ours: its fill is a `ForcedExecution`, its status pushes are dropped (counted). The
+  size and the cancel reason are read as `arbiter_okx.order_rows` says, as the REST rows are
+  (a spot market buy sized in quote is as large as what filled).
 - `positions`: `pos` is signed in net mode; in long/short mode `posSide` gives the sign. Only
   swaps (`instType` SWAP) are read; margin, futures and option positions are skipped (counted).
 - `account`: one `BalanceUpdate` per currency, read as `arbiter_okx.balances` says (total
@@ -62,6 +64,7 @@ from arbiter.venues.stream_codec import (
 from arbiter.venues.ws_session import Frame
 from arbiter_okx.balances import read_balance
 from arbiter_okx.codec import OkxCodec, book_arg
+from arbiter_okx.order_rows import base_size, cancel_reason
 
 BOOK_CHANNEL = "books"
 ARGS_PER_REQUEST = 50
@@ -202,7 +205,7 @@ class OkxPrivateCodec(PrivateCodec):
         order_id = field_text(item, "ordId")
         filled = field_decimal(item, "accFillSz")
         ts = int(item.get("uTime") or 0)
-        reason = str(item.get("cancelSourceReason") or item.get("cancelSource") or "")
+        reason = cancel_reason(item)
         events: list[PrivateStreamEvent] = []
         fill_qty = field_decimal(item, "fillSz", default="0")
         forced = _FORCED.get(str(item.get("category") or ""))
@@ -253,7 +256,7 @@ class OkxPrivateCodec(PrivateCodec):
                 venue_order_id=order_id,
                 status=status,
                 side=side,
-                qty=field_decimal(item, "sz"),
+                qty=base_size(item),
                 filled_qty=filled,
                 avg_price=field_price(item.get("avgPx"), "avgPx"),
                 price=field_price(item.get("px"), "px"),

@@ -44,6 +44,7 @@ from arbiter_okx.balances import read_balance
 from arbiter_okx.bills import FUNDING_FEE, funding_from_bill
 from arbiter_okx.instruments import parse_instruments
 from arbiter_okx.order_entry import OkxOrderEntry
+from arbiter_okx.order_rows import cancel_reason
 
 _INST_TYPE = {"spot": "SPOT", "perp": "SWAP"}
 _PAGE = 100  # the largest page /api/v5/trade/fills serves
@@ -199,5 +200,4 @@ class OkxTrading(CcxtTrading):
         return {"instType": "SWAP"}
 
     def cancel_reason(self, info: Mapping[str, Any]) -> str:
-        source = str(info.get("cancelSource") or "")
-        return f"cancelSource {source}" if source else ""
+        return cancel_reason(info)
