@@ -18,11 +18,15 @@ import pytest
 
 from arbiter.venues.contract import Balance
 from arbiter.venues.credentials import ApiKeys
+from arbiter.venues.errors import OrderRejected
 from arbiter.venues.orders import (
     BalanceUpdate,
     Fill,
     FundingSettlement,
+    OrderAck,
+    OrderRequest,
     OrderStatus,
+    OrderType,
     OrderUpdate,
     PositionUpdate,
     Side,
@@ -343,6 +347,32 @@ async def test_bill_of_another_type_when_listed_is_skipped(name: str) -> None:
     assert events == []
 
 
+# -- placing -------------------------------------------------------------------------------
+
+
+def _request() -> OrderRequest:
+    return OrderRequest(
+        client_id="corpus1",
+        symbol="BTC-USDT-SWAP",
+        side=Side.BUY,
+        type=OrderType.LIMIT,
+        qty=D(1),
+        price=D(100),
+    )
+
+
+async def test_place_answer_when_accepted_acks_with_the_venue_order_id() -> None:
+    answer = real_okx("rest_trade_order_place.json")
+    ack = await replayed({"/api/v5/trade/order": answer}, lambda t: t.place_order(_request()))
+    assert ack == OrderAck("okx", "corpus1", answer["data"][0]["ordId"])
+
+
+async def test_place_answer_when_refused_raises_naming_the_venue_code() -> None:
+    answer = real_okx("rest_trade_order_place_rejected.json")
+    with pytest.raises(OrderRejected, match=answer["data"][0]["sCode"]):
+        await replayed({"/api/v5/trade/order": answer}, lambda t: t.place_order(_request()))
+
+
 # -- books -----------------------------------------------------------------------------------
 
 
@@ -374,6 +404,8 @@ NAMED_HERE = {
     "rest_account_bills_trade_doc.json",
     "rest_account_bills_trade.json",
     "rest_account_bills_transfer.json",
+    "rest_trade_order_place.json",
+    "rest_trade_order_place_rejected.json",
     *NOT_READ,
 }
 
