@@ -232,3 +232,43 @@ async def test_simulator_speaks_with_okx_own_key_paths_and_types(sim: Simulation
             if (name, path) not in KNOWN:
                 problems.append(f"{name}: the simulator sends {path} ({kind}), OKX does not")
     assert not problems, "\n".join(problems)
+
+
+async def test_simulator_order_row_after_fills_and_a_cancel_names_its_last_fill(
+    sim: Simulation,
+) -> None:
+    # OKX's REST rows keep what filled and name the last fill after a cancel
+    # (rest_trade_orders_history_canceled_after_fill.json); the simulator's must too.
+    ep = sim.endpoints("okx")
+    engine = sim.engine("okx")
+    perp = engine.instrument(InstrumentKind.PERP, PERP)
+    ask_ticks, ask_lots = engine.book(perp).depth(BookSide.SELL, 1)[0]
+    over = str(perp.lots_to_qty(ask_lots) + perp.lot_size)
+    order = {
+        "instId": PERP,
+        "tdMode": "cross",
+        "side": "buy",
+        "ordType": "ioc",
+        "px": str(perp.ticks_to_price(ask_ticks)),
+        "sz": over,
+        "clOrdId": "ioc1",
+    }
+    async with aiohttp.ClientSession() as session:
+        placed = await okx_request(session, ep, "POST", "/api/v5/trade/order", order)
+        assert placed.json()["code"] == "0"
+        query = {"instId": PERP, "clOrdId": "ioc1"}
+        (row,) = (await okx_request(session, ep, "GET", "/api/v5/trade/order", query)).json()[
+            "data"
+        ]
+        fills = (await okx_request(session, ep, "GET", "/api/v5/trade/fills", {})).json()["data"]
+
+    truth = engine.find_order(engine.account(ep.api_key), None, "ioc1")
+    assert (row["state"], row["cancelSource"]) == ("canceled", "14")
+    assert Decimal(row["accFillSz"]) == truth.filled == perp.lots_to_qty(ask_lots)
+    newest = fills[0]  # newest first
+    assert (row["tradeId"], row["fillSz"], row["fillPx"], row["fillTime"]) == (
+        newest["tradeId"],
+        newest["fillSz"],
+        newest["fillPx"],
+        newest["fillTime"],
+    )

@@ -176,12 +176,14 @@ def instrument_info(inst: Instrument) -> dict[str, Any]:
     }
 
 
-def order(o: Order) -> dict[str, Any]:
-    """An order as REST rows list it (`/trade/order`, `orders-pending`, `orders-history`)."""
+def order(o: Order, last_fill: Execution | None = None) -> dict[str, Any]:
+    """An order as REST rows list it (`/trade/order`, `orders-pending`, `orders-history`),
+    which name its last fill (`fillPx`, `fillSz`, `tradeId`, `fillTime`; "" and "0" before
+    any)."""
     inst = o.instrument
     spot = inst.kind is InstrumentKind.SPOT
     source = "" if o.cancel_reason is None else _CANCEL_SOURCE[o.cancel_reason]
-    return _ORDER_UNUSED | {
+    row = _ORDER_UNUSED | {
         "instType": inst_type(inst),
         "instId": inst.symbol,
         "ordId": o.order_id,
@@ -218,10 +220,19 @@ def order(o: Order) -> dict[str, Any]:
         "cTime": str(o.created_ms),
         "uTime": str(o.updated_ms),
     }
+    if last_fill is not None:
+        row |= {
+            "fillPx": s(last_fill.price),
+            "fillSz": s(last_fill.qty),
+            "tradeId": last_fill.exec_id,
+            "fillTime": str(last_fill.ts_ms),
+        }
+    return row
 
 
 def order_push(o: Order) -> dict[str, Any]:
-    """An order as the `orders` channel pushes it: the REST row plus the push's own fields."""
+    """An order as the `orders` channel pushes it: the REST row plus the push's own fields;
+    its fill fields name the fill this push reports, none unless `okx_ws` adds one."""
     return order(o) | _PUSH_ONLY
 
 
