@@ -183,16 +183,16 @@ class OkxTrading(CcxtTrading):
         """Read as the `account` channel is (`arbiter_okx.balances`); ccxt's own reading takes
         equity (`eq`) for the total, which includes unrealized PnL."""
         self._require_started()
+        out: dict[str, Balance] = {}
         with self._translated():
             answer = await self.client.privateGetAccountBalance()
-        out: dict[str, Balance] = {}
-        for account in answer.get("data") or []:
-            for detail in account.get("details") or []:
-                try:
-                    balance = read_balance(detail)
-                except ValueError as exc:
-                    raise MalformedAnswer(f"{self.name} balance: {exc}") from exc
-                out[balance.asset] = balance
+            for account in answer.get("data") or []:
+                for detail in account.get("details") or []:
+                    try:
+                        balance = read_balance(detail)
+                    except ValueError as exc:
+                        raise MalformedAnswer(f"{self.name} balance: {exc}") from exc
+                    out[balance.asset] = balance
         return out
 
     def position_params(self) -> Mapping[str, Any]:
