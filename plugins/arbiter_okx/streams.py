@@ -19,7 +19,8 @@ verify")), then one subscribe to `orders` and `positions` (instType ANY), `accou
   size and the cancel reason are read as `arbiter_okx.order_rows` says, as the REST rows are
   (a spot market buy sized in quote is as large as what filled).
 - `positions`: `pos` is signed in net mode; in long/short mode `posSide` gives the sign. Only
-  swaps (`instType` SWAP) are read; margin, futures and option positions are skipped (counted).
+  swaps (`instType` SWAP) the session lists as perps are read; margin, futures, option and
+  inverse-swap positions are skipped (counted), as `OkxTrading.positions` leaves them out.
 - `account`: one `BalanceUpdate` per currency, read as `arbiter_okx.balances` says (total
   `cashBal`, free `availBal`), exactly as the REST balance is read.
 - `balance_and_position`: read only for `eventType` funding_fee, which says a funding fee was
@@ -37,6 +38,7 @@ from typing import Any
 
 import msgspec
 
+from arbiter.market.instrument import Instrument
 from arbiter.venues.credentials import ApiKeys
 from arbiter.venues.fields import (
     field_decimal,
@@ -128,10 +130,20 @@ class OkxPrivateCodec(PrivateCodec):
     """OKX's private stream: login, orders/positions/account, normalized events out.
 
     `clock_s` is the wall clock in whole seconds that dates the login (OKX allows 30 s).
+    `instruments` (kind, symbol) -> instrument, when given (the session's, filled at start),
+    are the perps whose positions are read; another swap's (an inverse swap, which the plugin
+    does not list) is skipped like a margin position.
     """
 
-    def __init__(self, keys: ApiKeys, venue: str, clock_s: Callable[[], str] = wall_s) -> None:
+    def __init__(
+        self,
+        keys: ApiKeys,
+        venue: str,
+        clock_s: Callable[[], str] = wall_s,
+        instruments: Mapping[tuple[str, str], Instrument] | None = None,
+    ) -> None:
         super().__init__(venue)
+        self._instruments = instruments
         if not keys.passphrase:
             raise ValueError(f"{venue}: expected an OKX passphrase with the API keys, was none")
         self._keys = keys
@@ -287,9 +299,12 @@ class OkxPrivateCodec(PrivateCodec):
         self._fees[order_id] = (filled, paid)
 
     def _position(self, item: dict[str, Any], recv_ns: int) -> list[PrivateStreamEvent]:
-        if item.get("instType") not in _POSITION_TYPES:
-            # Margin, futures and options positions are not ours to trade: a margin position
-            # would otherwise read as a position on the spot instrument of the same name.
+        listed = self._instruments
+        if item.get("instType") not in _POSITION_TYPES or (
+            listed is not None and ("perp", item.get("instId")) not in listed
+        ):
+            # Margin, futures, options and inverse swaps are not ours to trade: a margin
+            # position would otherwise read as a position on the spot instrument of its name.
             self.skipped_positions += 1
             return []
         size = field_signed(item, "pos", default="0")

@@ -43,7 +43,7 @@ from arbiter.venues.orders import (
     Side,
 )
 from arbiter.venues.stream_codec import SettlementsDue, StreamError
-from arbiter_okx import OkxCodec, okx_checksum
+from arbiter_okx import OkxCodec, okx_checksum, parse_instruments
 from arbiter_okx.messages import BOOKS
 from arbiter_okx.streams import OkxPrivateCodec
 from tests.venue_replay import REAL_OKX, real_okx
@@ -376,6 +376,25 @@ def test_positions_push_of_a_future_is_skipped_and_counted() -> None:
         7,
     )
     assert codec.skipped_positions == 1
+
+
+def test_positions_push_when_instruments_known_reads_only_listed_perps() -> None:
+    listed = parse_instruments(real_okx("rest_public_instruments_swap.json"))
+    assert {i.symbol for i in listed} == {"ETH-USDT-SWAP", "BTC-USDT-SWAP"}  # no inverse swap
+    codec = OkxPrivateCodec(
+        ApiKeys("key", "secret", "pass"),
+        "okx",
+        clock_s=lambda: "1",
+        instruments={(i.kind.value, i.symbol): i for i in listed},
+    )
+    codec.decode(json.dumps({"event": "login", "code": "0"}), 0)
+    # An expiry future and an inverse swap (ETH-USD-SWAP): neither is a perp the plugin lists.
+    assert codec.decode(frame("ws_positions_doc.json"), 7) == []
+    assert codec.skipped_positions == 2
+    m = item("ws_positions.json")
+    (update,) = codec.decode(frame("ws_positions.json"), 7)
+    assert isinstance(update, PositionUpdate)
+    assert (update.symbol, update.size) == (m["instId"], D(m["pos"]))
 
 
 def test_balance_and_position_funding_fee_when_fed_asks_for_the_bills() -> None:
