@@ -19,6 +19,7 @@ install: $(STAMP)
 lint: install
 	$(BIN)/ruff check framework plugins tests benchmarks
 	$(BIN)/ruff format --check framework plugins tests benchmarks
+	$(BIN)/lint-imports
 
 types: install
 	$(BIN)/mypy --strict framework/arbiter plugins/arbiter_bybit plugins/arbiter_okx

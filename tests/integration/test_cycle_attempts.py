@@ -127,14 +127,14 @@ async def _post(url: str, token: str, command: str, body: dict[str, str]) -> tup
 async def test_pair_in_error_waits_for_an_operator_across_a_restart_then_trades_again(
     desk: Desk, tmp_path: Path
 ) -> None:
-    def broken(pair: Any, legs: list[LegOrder]) -> str:
+    def broken(pair: Any, legs: list[LegOrder], held: Decimal) -> str:
         raise RuntimeError("a bug in the pre-trade checks")
 
-    real = desk.pair.services.pretrade
-    desk.pair.services.pretrade = broken
+    checks = desk.pair.services.checks
+    checks.check = broken  # type: ignore[method-assign]
     await desk.basis("80")
     await desk.until(lambda: desk.pair.machine.state == "error", "the pair broke")
-    desk.pair.services.pretrade = real
+    del checks.check  # the class's own again
     incident = desk.runtime.incidents.get("error:alpha/btc")
     assert incident is not None
     assert incident.state == "open"

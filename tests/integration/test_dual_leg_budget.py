@@ -14,9 +14,9 @@ from arbiter.execution.dual_leg import DualLegExecutor, LegOrder
 from arbiter.execution.gateway import OrderGateway
 from arbiter.execution.intent import Intent
 from arbiter.store import Journal
+from arbiter.testing.session_harness import Orders, Recorder
 from arbiter.venues.client_ids import IntentId
 from arbiter.venues.orders import OrderType, Side, TimeInForce
-from arbiter.venues.testing.session_harness import Orders, Recorder
 from tests.session_sim import sim_harness
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from arbiter.venues.testing.session import VenueSessionContract
-from arbiter.venues.testing.session_harness import SessionHarness
+from arbiter.testing.session import VenueSessionContract
+from arbiter.testing.session_harness import SessionHarness
 from tests.session_sim import sim_harness
 from tests.trading_sim import loopback_only
 

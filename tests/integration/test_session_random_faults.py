@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 from arbiter.sim import FaultKind, FaultPlan, FaultRule, start
-from arbiter.venues.orders import Side, TimeInForce
-from arbiter.venues.session import BookRef
-from arbiter.venues.testing.session_harness import (
+from arbiter.testing.session_harness import (
     KINDS,
     Orders,
     Recorder,
     SessionHarness,
     book_matches,
 )
+from arbiter.venues.orders import Side, TimeInForce
+from arbiter.venues.session import BookRef
 from tests.session_sim import SimSessionObserver, make_session
 from tests.trading_sim import SIZES, SYMBOLS, loopback_only
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from arbiter.sim import start
+from arbiter.testing.trading import TradingHarness, TradingVenueContract
 from arbiter.venues.contract import TradingVenue
-from arbiter.venues.testing.trading import TradingHarness, TradingVenueContract
 from tests.trading_sim import (
     PLUGINS,
     SIZES,

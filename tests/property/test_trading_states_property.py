@@ -12,7 +12,6 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arbiter.control.incidents import IncidentLog
 from arbiter.execution.intent import Intent
 from arbiter.risk.trading import (
     ACTIVE,
@@ -71,7 +70,7 @@ def test_effective_state_when_sources_set_and_cleared_is_the_strictest_held(
 ) -> None:
     changes: list[StateChange] = []
     reported: list[HoldChange] = []
-    states = TradingStates(IncidentLog(clock=lambda: 0.0), changes.append, reported.append)
+    states = TradingStates(changes.append, reported.append)
     model: dict[tuple[str, str], str] = {}
     for event, drawn, source, state in steps:
         scope = GLOBAL if is_kill(source) else drawn  # kills are global by definition
@@ -107,7 +106,7 @@ def test_effective_state_when_sources_set_and_cleared_is_the_strictest_held(
         else:
             del journal[key]
     assert {key: hold.state for key, hold in journal.items()} == model
-    restarted = TradingStates(IncidentLog(clock=lambda: 0.0))
+    restarted = TradingStates()
     restarted.restore(journal.values())
     for each in (*SCOPES, "never-seen"):
         assert restarted.state(each) == states.state(each)

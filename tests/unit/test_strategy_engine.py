@@ -12,12 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from arbiter.control.incidents import IncidentLog
 from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.execution.gateway import OrderGateway
+from arbiter.execution.pretrade import PretradeChecker
+from arbiter.execution.reservations import Reservations
 from arbiter.manifest import load_manifest_bytes
 from arbiter.market import Instrument, InstrumentKind, OrderBook
+from arbiter.risk.trading import TradingStates
 from arbiter.runtime.market import MarketState
-from arbiter.runtime.strategy_runner import StrategyHooks, StrategyRunner
+from arbiter.runtime.pair_desk import PairDesk
+from arbiter.runtime.pair_services import CycleJournal, EntryChecks
+from arbiter.runtime.strategy_runner import StrategyRunner, StrategyServices
 from arbiter.store.journal import Journal
 from tests.manifest_samples import MINIMAL
 
@@ -51,8 +57,15 @@ def runner(market: MarketState, tmp_path: Path) -> Iterator[StrategyRunner]:
     journal = Journal.open(tmp_path / "journal.sqlite")
     try:
         executor = DualLegExecutor(OrderGateway(journal.tracker(), {}))
-        hooks = StrategyHooks(journal_cycle=lambda *a: None, on_fills=lambda *a: None)
-        yield StrategyRunner(load_manifest_bytes(TWO_PAIRS), market, executor, hooks)
+        incidents, states = IncidentLog(), TradingStates()
+        services = StrategyServices(
+            market,
+            executor,
+            CycleJournal(journal, incidents, lambda: None),
+            EntryChecks(PretradeChecker(Reservations()), market),
+            PairDesk({}, incidents, states, journal, market),
+        )
+        yield StrategyRunner(load_manifest_bytes(TWO_PAIRS), services)
     finally:
         journal.close()
 

@@ -25,6 +25,7 @@ from arbiter.risk.trading import (
     kill_file,
     risk,
 )
+from arbiter.runtime.halts import hold_incident
 
 NO_INTENT: Intent = None  # type: ignore[assignment]  # admission looks at no field of it
 
@@ -32,7 +33,9 @@ NO_INTENT: Intent = None  # type: ignore[assignment]  # admission looks at no fi
 def _states() -> tuple[TradingStates, IncidentLog, list[StateChange]]:
     changes: list[StateChange] = []
     incidents = IncidentLog(clock=lambda: 1000.0)
-    return TradingStates(incidents, changes.append), incidents, changes
+    # as the runtime wires it: every source latched raises an incident
+    states = TradingStates(changes.append, lambda change: hold_incident(incidents, change))
+    return states, incidents, changes
 
 
 def test_active_when_any_order_is_allowed() -> None:

@@ -74,6 +74,8 @@ class GatePlan:
 
 @dataclass(frozen=True, slots=True)
 class PairPlan:
+    """One pair as it trades. Its direction names which leg an entry buys (`DIRECTIONS`)."""
+
     id: str
     type: str
     asset: str
@@ -91,12 +93,39 @@ class PairPlan:
                 return leg
         raise KeyError(f"pair {self.id} has no {role} leg; legs: {[leg.role for leg in self.legs]}")
 
+    def directions(self) -> dict[str, tuple[str, str]]:
+        """direction -> (role an entry buys, role it sells): one direction, or both."""
+        table = DIRECTIONS[self.type]
+        return dict(table) if self.direction == "both" else {self.direction: table[self.direction]}
+
     def gate(self, guard: str) -> GatePlan:
         name = guard.removeprefix(GATE_GUARD_PREFIX)
         for gate in self.gates:
             if gate.name == name:
                 return gate
         raise KeyError(f"pair {self.id} has no gate {name!r}")
+
+
+# pair type -> direction -> (the role an entry buys, the role it sells); an exit the reverse
+DIRECTIONS: dict[str, dict[str, tuple[str, str]]] = {
+    "spot_perp": {"buy_spot_short_perp": ("spot", "perp"), "sell_spot_long_perp": ("perp", "spot")},
+    "spot_spot": {"buy_a_sell_b": ("a", "b"), "buy_b_sell_a": ("b", "a")},
+}
+
+
+def buy_role(direction: str) -> str:
+    """The role an entry in `direction` buys (its long leg)."""
+    for table in DIRECTIONS.values():
+        if direction in table:
+            return table[direction][0]
+    raise KeyError(
+        f"expected a direction of {sorted(d for t in DIRECTIONS.values() for d in t)}, was {direction!r}"
+    )
+
+
+def direction_buying(pair_type: str, role: str) -> str | None:
+    """The direction whose entry buys `role` on a pair of `pair_type`, if any."""
+    return next((d for d, (b, _) in DIRECTIONS[pair_type].items() if b == role), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,15 +212,16 @@ class OrderGateway:
                 )
             venues.append(venue)
         submitted = self.tracker.submit_all(intents)
+        # Every request is written here, before the first wait, where its venue can
+        # (`begin_order`); the answers are applied by their own tasks. No answer can be read
+        # before this returns, so the bookkeeping below waits until the bytes are out.
+        answers = [_begin_safely(v, i) for v, i in zip(venues, intents, strict=True)]
         loop = asyncio.get_running_loop()
         now, wall = self._clock(), self._wall_ms()
         for intent in intents:
             self._in_flight.add(intent.client_id)
             self._sent_ns[intent.client_id] = now
             self._sent_ms[intent.client_id] = wall
-        # Every request is written here, before the first wait, where its venue can
-        # (`begin_order`); the answers are applied by their own tasks.
-        answers = [_begin_safely(v, i) for v, i in zip(venues, intents, strict=True)]
         sends = [
             loop.create_task(self._settle(i, a)) for i, a in zip(intents, answers, strict=True)
         ]

@@ -15,6 +15,9 @@ Rules kept by this table:
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from arbiter.fsm.runner import GuardResult
 from arbiter.fsm.table import MachineDef, State, Transition, every_state_but
 
 _STATES = (
@@ -55,7 +58,10 @@ CYCLE = MachineDef(
         Transition("exit", ("open",), "exiting", note="net spread converged to the exit threshold"),
         Transition("exit_filled", ("exiting",), "cooling_down"),
         Transition(
-            "exit_failed", ("exiting",), "open", note="neither exit leg filled: still hedged"
+            "exit_failed",
+            ("exiting",),
+            "open",
+            note="nothing traded, or both legs exited alike in part: still hedged, exits again",
         ),
         Transition(
             "repaired",
@@ -113,3 +119,21 @@ CYCLE = MachineDef(
 
 ENTRY_TRIGGER = "enter"
 EXIT_TRIGGER = "exit"
+
+# State groups, named here so code elsewhere names the group instead of spelling its states:
+IN_FLIGHT = frozenset({"entering", "exiting", "legging"})  # orders out: nothing may change it
+FLAT = frozenset({"idle", "armed", "cooling_down"})  # no cycle open: nothing held or in flight
+ENDED = frozenset({"idle", "cooling_down"})  # the last cycle is over (armed: its next is not begun)
+ACTING = frozenset({"armed", "open"})  # a signal there may send orders (gates are retried)
+NEEDS_OPERATOR = frozenset({"halted", "error"})  # trades nothing until an operator acts
+CYCLE_STATES = frozenset(CYCLE.state_names)
+
+
+def position_guard(name: str, held: Decimal, asset: str) -> GuardResult:
+    """The guards of `resume` and `handed_to_hedger`: whether the pair still holds `held`."""
+    holding = held > 0
+    if name == "has_position":
+        return GuardResult(holding, f"holding {held} {asset}")
+    if name == "is_flat":
+        return GuardResult(not holding, f"holding {held} {asset}")
+    return GuardResult(False, f"unknown guard {name}")

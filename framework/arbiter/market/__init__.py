@@ -4,6 +4,7 @@ from arbiter.market.book import OrderBook, Side
 from arbiter.market.codec import CodecStats, MarketCodec, load_codec
 from arbiter.market.events import (
     BookDelta,
+    BookKey,
     BookSnapshot,
     CodecError,
     CodecErrorKind,
@@ -13,6 +14,7 @@ from arbiter.market.events import (
     Ticker,
     Trade,
     TradeSide,
+    book_name,
 )
 from arbiter.market.handoff import Coalesced, CoalescingHub, Subscription
 from arbiter.market.instrument import Instrument, InstrumentKind
@@ -20,6 +22,7 @@ from arbiter.market.spread import LegRef, PairSpec, SignalKind, SpreadEngine, Sp
 
 __all__ = [
     "BookDelta",
+    "BookKey",
     "BookSnapshot",
     "Coalesced",
     "CoalescingHub",
@@ -43,5 +46,6 @@ __all__ = [
     "Ticker",
     "Trade",
     "TradeSide",
+    "book_name",
     "load_codec",
 ]

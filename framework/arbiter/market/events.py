@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 import msgspec
 
@@ -109,3 +110,23 @@ class ResyncRequested(msgspec.Struct, frozen=True):
 
 
 MarketEvent = BookSnapshot | BookDelta | Ticker | Trade | Funding | CodecError | ResyncRequested
+
+
+class BookKey(NamedTuple):
+    """One order book of one venue account: its account, product kind and symbol.
+
+    Market events and books name their book by `book` ("account:kind", e.g. "bybit:spot"):
+    one account can list a symbol on two products (Bybit's "BTCUSDT" is spot and linear)."""
+
+    account: str
+    kind: str
+    symbol: str
+
+    @property
+    def book(self) -> str:
+        return book_name(self.account, self.kind)
+
+
+def book_name(account: str, kind: str) -> str:
+    """The name events and books of `account`'s `kind` product carry (see `BookKey`)."""
+    return f"{account}:{kind}"

@@ -6,7 +6,7 @@ set it and why. A scope's state is the strictest of its sources (`active` with n
 strategy's effective state is the stricter of its own and GLOBAL's. The trading-state machine
 (`arbiter.fsm.trading_state`) follows each scope's state. Every source latched, changed or
 released is reported (`on_hold`), and so is every change of a scope's state (`on_change`), each
-with who and why, for the journal; every source latched raises an incident.
+with who and why, for the journal (and the runtime raises an incident for every source latched).
 
 A source clears only through its owner, never through another source's (`owner`, `clears`):
 
@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from arbiter.control.incidents import IncidentLog
 from arbiter.execution.intent import Intent
 from arbiter.fsm.runner import MachineRunner
 from arbiter.fsm.trading_state import TRADING_STATE
@@ -165,13 +164,13 @@ class StateChange:
 class TradingStates:
     def __init__(
         self,
-        incidents: IncidentLog,
         on_change: Callable[[StateChange], None] | None = None,
         on_hold: Callable[[HoldChange], None] | None = None,
     ) -> None:
+        """`on_hold`: every source latched or cleared (the runtime journals it and raises an
+        incident for each one latched); `on_change`: every change of a scope's state."""
         self._machines: dict[str, MachineRunner] = {GLOBAL: MachineRunner(TRADING_STATE)}
         self._holds: dict[str, dict[str, Hold]] = {}  # scope -> source -> hold
-        self._incidents = incidents
         self._on_change, self._on_hold = on_change, on_hold
         self._kill_reason = ""  # why every placement is refused now; "" when none is
 
@@ -243,9 +242,6 @@ class TradingStates:
         held[source] = hold
         if self._on_hold is not None:
             self._on_hold(HoldChange("hold", hold, by, reason))
-        self._incidents.raise_(
-            f"trading:{scope}", "trading_state", by, f"{state} by {source}: {reason}"
-        )
         return self._settle(scope, by, reason)
 
     def release(self, scope: str, source: str, by: str, reason: str) -> StateChange:

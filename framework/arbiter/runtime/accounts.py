@@ -8,7 +8,9 @@ it and closes when the last one lets go, so a reload that keeps the venue sectio
 connection.
 
 With a simulator (`arbiter run --sim`), an account whose endpoint is `sim` takes its URLs and a
-funded test account's keys from the simulator; no environment variable is read.
+funded test account's keys from the simulator; no environment variable is read. The runtime
+does not know a simulator: the command starts one and hands over what any venue would be to
+it, where it listens and which keys to use (`SimulatedVenues`).
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import asyncio
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from loguru import logger
 
 from arbiter.manifest.models import Credentials, Endpoint, Venue
-from arbiter.market.events import Funding, MarketEvent, Ticker
+from arbiter.market.events import Funding, MarketEvent, Ticker, book_name
 from arbiter.risk.snapshot import BalanceView
 from arbiter.runtime.market import MarketState
-from arbiter.sim.server import Simulation
 from arbiter.venues.contract import Balance, VenueLimits
 from arbiter.venues.credentials import ApiKeys, resolve
 from arbiter.venues.orders import BalanceUpdate, PrivateEvent
@@ -36,6 +38,26 @@ KINDS = ("spot", "perp")
 
 class AccountError(Exception):
     """An account cannot be opened or two manifests disagree about it."""
+
+
+class VenueAddress(Protocol):
+    """Where one venue listens, and the keys of the account to trade there."""
+
+    rest: str
+    ws_public: str
+    ws_private: str
+    api_key: str
+    secret: str
+    passphrase: str
+
+
+class SimulatedVenues(Protocol):
+    """The venues a simulator serves, by plugin (`arbiter.sim.Simulation` is one)."""
+
+    @property
+    def venues(self) -> Mapping[str, object]: ...
+
+    def endpoints(self, venue: str) -> VenueAddress: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +115,7 @@ class VenueAccounts:
         *,
         on_market: MarketHandler,
         on_private: PrivateHandler,
-        sim: Simulation | None = None,
+        sim: SimulatedVenues | None = None,
         environ: dict[str, str] | None = None,
         limits: Mapping[str, VenueLimits] | None = None,
     ) -> None:
@@ -177,7 +199,7 @@ class VenueAccounts:
         acct = _Account(spec, session)
         self._accounts[spec.name] = acct
         for kind in KINDS:
-            self.market.books[f"{spec.name}:{kind}"] = session.books(kind)
+            self.market.books[book_name(spec.name, kind)] = session.books(kind)
         for (kind, symbol), inst in session.instruments().items():
             self.market.instruments[(spec.name, kind, symbol)] = inst
         self.market.rules[spec.name] = session.trading.limits.client_ids
@@ -262,7 +284,7 @@ class VenueAccounts:
     async def _close(self, name: str) -> None:
         acct = self._accounts.pop(name)
         for kind in KINDS:
-            self.market.books.pop(f"{name}:{kind}", None)
+            self.market.books.pop(book_name(name, kind), None)
         for key in [k for k in self.market.instruments if k[0] == name]:
             del self.market.instruments[key]
         self.market.healthy.pop(name, None)

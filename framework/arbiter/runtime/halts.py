@@ -49,6 +49,7 @@ from arbiter.risk.trading import (
     OPERATOR,
     SHUTDOWN,
     Hold,
+    HoldChange,
     Owner,
     TradingStates,
     clears,
@@ -249,3 +250,15 @@ class Halts:
             "released": list(released),
             "holding": holding,
         }
+
+
+def hold_incident(incidents: IncidentLog, change: HoldChange) -> None:
+    """Every source latched is an operator-visible incident, with who latched it and why."""
+    if change.event == "hold":
+        hold = change.hold
+        incidents.raise_(
+            f"trading:{hold.scope}",
+            "trading_state",
+            change.by,
+            f"{hold.state} by {hold.source}: {change.reason}",
+        )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from arbiter.execution.intent import Intent
 from arbiter.manifest.loader import LoadedManifest
+from arbiter.market.events import BookKey
 from arbiter.risk.hedger import Hedger
 from arbiter.runtime.accounts import AccountSpec
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
@@ -22,7 +23,7 @@ class StrategyHost:
     ledger: Ledger
     hedger: Hedger | None = None
     accounts: dict[str, AccountSpec] = field(default_factory=dict)  # account name -> spec
-    watched: set[tuple[str, str, str]] = field(default_factory=set)  # (account, kind, symbol)
+    watched: set[BookKey] = field(default_factory=set)  # the books it streams
     reload_ms: list[float] = field(default_factory=list)  # file seen -> change in effect
     residual_on_start: bool = False  # a restart found a one-legged cycle to hedge
     hedge_seq: int = 0  # last hedge intent number used (continues across restarts)

@@ -2,7 +2,8 @@
 
 Every line carries what it is about (`logger.bind(strategy=..., pair=..., cycle=...)`); the JSON
 sink puts those bound fields at the top level so a log shipper can index them. Every registered
-secret is replaced by `***` in the message and in bound fields before any sink sees it.
+secret (`arbiter.venues.secrets`) is replaced by `***` in the message and in bound fields
+before any sink sees it.
 """
 
 from __future__ import annotations
@@ -14,24 +15,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
 
+from arbiter.venues.secrets import redact
+
 if TYPE_CHECKING:
     from loguru import Message, Record
-
-_SECRETS: set[str] = set()
-_MIN_SECRET_LEN = 6  # shorter values would mask ordinary words
-
-
-def register_secret(value: str) -> None:
-    """Never print `value` (an API key, secret or passphrase) in any log line."""
-    if len(value) >= _MIN_SECRET_LEN:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
 
 
 def _patch(record: Record) -> None:

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from arbiter.compiler.plan import LegPlan
 from arbiter.market.book import OrderBook
+from arbiter.market.events import book_name
 from arbiter.market.instrument import Instrument
 from arbiter.risk.snapshot import BalanceView
 from arbiter.venues.client_ids import ClientIdRules
@@ -20,7 +21,7 @@ from arbiter.venues.orders import Side
 
 
 def book_key(leg: LegPlan) -> str:
-    return f"{leg.venue}:{leg.kind}"
+    return book_name(leg.venue, leg.kind)
 
 
 @dataclass

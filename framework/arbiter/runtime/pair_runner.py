@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
 
-from arbiter.compiler.plan import LegPlan, PairPlan, Plan
+from arbiter.compiler.plan import PairPlan, Plan, buy_role
 from arbiter.execution.dual_leg import (
     DualLegExecutor,
     DualResult,
@@ -34,45 +34,54 @@ from arbiter.execution.dual_leg import (
 )
 from arbiter.execution.fees import is_dust
 from arbiter.execution.intent import Intent
+from arbiter.fsm.cycle import ACTING, FLAT, IN_FLIGHT, NEEDS_OPERATOR, position_guard
 from arbiter.fsm.runner import Decision as FsmDecision
 from arbiter.fsm.runner import GuardResult, MachineRunner
 from arbiter.market.instrument import Instrument
 from arbiter.market.spread import SignalKind, SpreadSignal
 from arbiter.risk.gates import Decision, GateStats, PairGates
 from arbiter.risk.snapshot import RiskSnapshot
-from arbiter.venues.client_ids import ClientIdRules, IntentId
+from arbiter.runtime.market import MarketState
+from arbiter.runtime.pair_services import CycleJournal, EntryChecks
+from arbiter.venues.client_ids import IntentId
 from arbiter.venues.orders import OrderType, Side, TimeInForce
 
 BPS = Decimal(10_000)
 ZERO = Decimal(0)
 
 
-@dataclass
+class PairEvents(Protocol):
+    """What the runtime does with a pair's outcomes (`arbiter.runtime.pair_desk.PairDesk`),
+    and the strategy's trading state: active, reducing (exits pass), or halted (nothing new;
+    a repair always goes on)."""
+
+    def trading_state(self, strategy: str) -> str:
+        """active, reducing (exits pass), or halted (nothing new; a repair always goes on)."""
+
+    def on_fills(
+        self, strategy: str, pair: PairPlan, result: DualResult | RepairResult, step: str
+    ) -> None: ...
+
+    async def hand_to_hedger(self, strategy: str, asset: str, residual: Decimal) -> None: ...
+
+
+class RiskView(Protocol):
+    """The books and balances a pair's gates read (`StrategyRunner.snapshot`)."""
+
+    def snapshot(self, pair: PairPlan) -> RiskSnapshot: ...
+
+
+@dataclass(frozen=True, slots=True)
 class PairServices:
-    """What a pair runner needs from the runtime around it."""
+    """What a pair runner uses from the strategy and the runtime around it."""
 
     strategy: str
+    market: MarketState  # instruments, live books, client id rules
     executor: DualLegExecutor
-    instrument: Callable[[LegPlan], Instrument | None]
-    touch: Callable[[LegPlan, Side], Decimal | None]  # the price a taker order on `side` crosses
-    snapshot: Callable[[PairPlan], RiskSnapshot]
-    rules: Callable[[LegPlan], ClientIdRules | None]
-    journal_cycle: Callable[[str, int, FsmDecision], None]
-    on_fills: Callable[[PairPlan, DualResult | RepairResult, str], None]
-    hand_to_hedger: Callable[[str, Decimal], Any] | None = None
-    cycle_numbers: Callable[[str], int] = field(default=lambda pair: 0)
-    # The highest attempt number the journal holds for (pair, cycle), -1 for none: a restart
-    # continues from there, so no two orders of a cycle ever share a client id.
-    last_attempt: Callable[[str, int], int] = field(default=lambda pair, cycle: -1)
-    # The strategy's trading state (active, reducing, halted): reducing lets exits through,
-    # halted nothing; a leg being repaired is never stopped.
-    trading_state: Callable[[], str] = field(default=lambda: "active")
-    # Pre-trade checks of both legs (instrument rules, funds net of reservations, position
-    # limit); returns why they failed, or "" after reserving funds for both legs.
-    pretrade: Callable[[PairPlan, list[LegOrder]], str] = field(default=lambda pair, legs: "")
-    # Both legs of an entry or exit were not sent after all (the gateway refused them: a kill
-    # holds): what `pretrade` reserved for them is released.
-    unsent: Callable[[PairPlan, list[LegOrder]], None] = field(default=lambda pair, legs: None)
+    cycles: CycleJournal
+    checks: EntryChecks
+    events: PairEvents
+    risk: RiskView
 
 
 @dataclass
@@ -94,8 +103,9 @@ class PairRunner:
         self.plan, self.pair, self.services = plan, pair, services
         self.gates = PairGates(pair, stats, other=self._position_guard)
         self.machine = MachineRunner(pair.cycle, self.gates.resolve)
-        self.cycle = services.cycle_numbers(pair.id)
-        self.attempt = services.last_attempt(pair.id, self.cycle)  # the cycle's last used
+        self.cycle = services.cycles.last_cycle(services.strategy, pair.id)
+        # the cycle's last attempt number used (a restart continues from the journal's)
+        self.attempt = services.cycles.last_attempt(services.strategy, pair.id, self.cycle)
         self.direction: str | None = None
         self.open_base = ZERO  # base quantity held by the current cycle (long spot / buy leg)
         self.stats = PairStats()
@@ -125,7 +135,7 @@ class PairRunner:
         """Advance the machine as far as the current signals allow, without waiting."""
         if self._busy is not None and not self._busy.done():
             return  # legs in flight: the outcome will call step() again
-        mode = self.services.trading_state()
+        mode = self.services.events.trading_state(self.services.strategy)
         if mode == "halted":
             return
         state = self.machine.state
@@ -148,7 +158,7 @@ class PairRunner:
 
     def retry_gates(self) -> None:
         """Called on a timer while armed: gates may pass now (depth came back, window opened)."""
-        if self.machine.state in ("armed", "open"):
+        if self.machine.state in ACTING:
             self.step()
 
     # -- reload ----------------------------------------------------------------------------
@@ -156,7 +166,7 @@ class PairRunner:
     def retune(self, plan: Plan, pair: PairPlan) -> bool:
         """New thresholds/sizing/gates/execution for the same pair: applied now if at a safe
         point, else when the legs in flight have settled (never mid-entry)."""
-        if self.machine.state in ("entering", "exiting", "legging"):
+        if self.machine.state in IN_FLIGHT:
             self._pending_params = (plan, pair)
             return False
         self._apply_params(plan, pair)
@@ -203,7 +213,7 @@ class PairRunner:
     @property
     def flat(self) -> bool:
         """No position and nothing in flight: safe to remove."""
-        return self.open_base == 0 and self.machine.state in ("idle", "armed", "cooling_down")
+        return self.open_base == 0 and self.machine.state in FLAT
 
     def _apply_params(self, plan: Plan, pair: PairPlan) -> None:
         self.plan, self.pair = plan, pair
@@ -222,18 +232,14 @@ class PairRunner:
     def _after(self, task: asyncio.Task[bool]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self._log.opt(exception=task.exception()).error("pair step failed; halting the pair")
-            if self.machine.state not in ("halted", "error"):
+            if self.machine.state not in NEEDS_OPERATOR:
                 self._fire("fail")
-        if self._pending_params is not None and self.machine.state not in (
-            "entering",
-            "exiting",
-            "legging",
-        ):
+        if self._pending_params is not None and self.machine.state not in IN_FLIGHT:
             self._apply_params(*self._pending_params)
         if self.machine.state == "cooling_down":
             cooldown = self.pair.thresholds.cooldown_s
             asyncio.get_running_loop().call_later(cooldown, self._cooled)
-        elif self.machine.state in ("armed", "open") and _acted(task):
+        elif self.machine.state in ACTING and _acted(task):
             # Legs went out and came back: act on the signals as they stand now. A refusal
             # is not retried here (that would spin): the next crossing or `retry_gates` is.
             self.step()
@@ -262,14 +268,16 @@ class PairRunner:
         # mid-entry must leave the new number there, not the previous cycle's.
         self.cycle, attempt = next_cycle, self.attempt
         self.attempt = 0  # the entry's legs are the new cycle's attempt 0
-        verdict = self._fire("enter", decision=decision, snapshot=self.services.snapshot(self.pair))
+        verdict = self._fire(
+            "enter", decision=decision, snapshot=self.services.risk.snapshot(self.pair)
+        )
         if not verdict.accepted:
             # refused by a gate: nothing journaled, nothing used
             self.cycle, self.attempt = next_cycle - 1, attempt
             self.stats.entries_refused += 1
             self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
             return False
-        refused = self.services.pretrade(self.pair, orders)
+        refused = self.services.checks.check(self.pair, orders, self.open_base)
         if refused:  # nothing was sent: leave through the machine's no-exposure edge
             self.stats.entries_refused += 1
             self.last_refusal = f"pre-trade: {refused}"
@@ -279,16 +287,16 @@ class PairRunner:
         self.stats.entries += 1
         result = await self._execute(orders)
         if result.outcome == "refused":  # nothing was sent: leave through the no-exposure edge
-            self.services.unsent(self.pair, orders)
+            self.services.checks.release(orders)
             self.stats.entries_refused += 1
             self.last_refusal = result.reason
             self._fire("both_failed")
             return False
         self.stats.decision_to_sent_ns.append(time.perf_counter_ns() - started)
-        self.services.on_fills(self.pair, result, "entry")
+        self._report(result, "entry")
         if result.outcome == "both_filled":
             # what both legs hold alike: the buy's coins net of its fee, down to dust
-            self.open_base = held_after(_buy_role(direction), ZERO, result.legs)
+            self.open_base = held_after(buy_role(direction), ZERO, result.legs)
             self._fire("both_filled")
         elif result.outcome == "both_failed":
             self._fire("both_failed")
@@ -316,7 +324,7 @@ class PairRunner:
         and its fills reach the books (and the hedger) when they come."""
         assert self.direction is not None
         self.stats.unresolved += 1
-        self.open_base = held_after(_buy_role(self.direction), before, result.legs)
+        self.open_base = held_after(buy_role(self.direction), before, result.legs)
         self._fire("unresolved")
 
     async def _exit(self) -> bool:
@@ -330,22 +338,24 @@ class PairRunner:
             return False
         base, orders = legs
         decision = Decision("exit", self.direction, base, base * self._price(orders[0]))
-        verdict = self._fire("exit", decision=decision, snapshot=self.services.snapshot(self.pair))
+        verdict = self._fire(
+            "exit", decision=decision, snapshot=self.services.risk.snapshot(self.pair)
+        )
         if not verdict.accepted:
             self.last_refusal = "; ".join(f"{name}: {r.reason}" for name, r in verdict.failures)
             return False
         self.attempt = attempt + 1  # both exit legs carry it
         result = await self._execute(orders)
         if result.outcome == "refused":  # nothing was sent: still hedged
-            self.services.unsent(self.pair, orders)
+            self.services.checks.release(orders)
             self.last_refusal = result.reason
             self._fire("exit_failed")
             return False
-        self.services.on_fills(self.pair, result, "exit")
+        self._report(result, "exit")
         before = self.open_base
         if result.outcome == "both_filled":
             # what both legs still hold alike; below one lot of every leg, nothing
-            held = held_after(_buy_role(self.direction), before, result.legs)
+            held = held_after(buy_role(self.direction), before, result.legs)
             self.open_base = ZERO if is_dust(held, [o.instrument for o in orders]) else held
             if self.open_base > 0:
                 self._fire("exit_failed")  # partly exited but still hedged: exit the rest later
@@ -371,16 +381,16 @@ class PairRunner:
             result,
             orders,
             policy=policy.policy.value,
-            touch=lambda role, side: self.services.touch(self.pair.leg(role), side),
+            touch=self._touch,
             max_chase_steps=policy.max_chase_steps,
             chase_step_bps=policy.chase_step_bps,
             max_slippage_bps=self.plan.execution.max_slippage_bps,
             max_unhedged_ms=self.plan.risk.max_unhedged_ms,
             leg_timeout_ms=self.plan.execution.leg_timeout_ms,
             next_attempt=self._next_attempt,
-            hand_to_hedger=self._hand_over if self.services.hand_to_hedger else None,
+            hand_to_hedger=self._hand_over,
         )
-        self.services.on_fills(self.pair, repaired, "repair")
+        self._report(repaired, "repair")
         self.stats.repairs[repaired.outcome] = self.stats.repairs.get(repaired.outcome, 0) + 1
         # Whatever the policy did, the pair now holds what both its legs hold alike: a partial
         # fill repaired leaves a smaller hedged position, never nothing. Any residual beyond
@@ -405,11 +415,17 @@ class PairRunner:
     ) -> Decimal:
         assert self.direction is not None
         before = ZERO if entering else self.open_base
-        return held_after(_buy_role(self.direction), before, (*result.legs, *repaired.legs))
+        return held_after(buy_role(self.direction), before, (*result.legs, *repaired.legs))
+
+    def _report(self, result: DualResult | RepairResult, step: str) -> None:
+        self.services.events.on_fills(self.services.strategy, self.pair, result, step)
+
+    def _touch(self, role: str, side: Side) -> Decimal | None:
+        """The price an order on `side` of the `role` leg would cross now."""
+        return self.services.market.touch(self.pair.leg(role), side)
 
     async def _hand_over(self, residual: Decimal) -> None:
-        assert self.services.hand_to_hedger is not None
-        await self.services.hand_to_hedger(self.pair.asset, residual)
+        await self.services.events.hand_to_hedger(self.services.strategy, self.pair.asset, residual)
 
     def _finish_cycle(self) -> None:
         self.open_base = ZERO
@@ -421,15 +437,16 @@ class PairRunner:
         self, direction: str, step: str, *, cycle: int, attempt: int, qty: Decimal | None = None
     ) -> tuple[Decimal, list[LegOrder]] | None:
         """Both legs of an entry or exit in `direction`, sized on both lot grids, or None."""
-        buyer = _buy_role(direction)
+        buyer = buy_role(direction)
         roles = [leg.role for leg in self.pair.legs]
-        instruments = {role: self.services.instrument(self.pair.leg(role)) for role in roles}
+        market = self.services.market
+        instruments = {role: market.instrument(self.pair.leg(role)) for role in roles}
         if any(i is None for i in instruments.values()):
             return None
         sides = {role: (Side.BUY if role == buyer else Side.SELL) for role in roles}
         if step == "exit":
             sides = {role: side.opposite for role, side in sides.items()}
-        touches = {role: self.services.touch(self.pair.leg(role), sides[role]) for role in roles}
+        touches = {role: market.touch(self.pair.leg(role), sides[role]) for role in roles}
         if any(t is None for t in touches.values()):
             return None
         buy_touch = touches[buyer]
@@ -449,18 +466,18 @@ class PairRunner:
                 if side is Side.BUY
                 else inst.round_price_down(touch * (1 - slip / BPS))
             )
-            market = self.plan.execution.order_type.value == "market"
+            at_market = self.plan.execution.order_type.value == "market"
             intent = Intent.build(
                 IntentId(self.services.strategy, self.pair.id, cycle, f"{step}.{role}", attempt),
                 self.pair.leg(role).venue,
-                self.services.rules(self.pair.leg(role)),
+                market.rules.get(self.pair.leg(role).venue),
                 symbol=inst.symbol,
                 side=side,
-                order_type=OrderType.MARKET if market else OrderType.LIMIT,
+                order_type=OrderType.MARKET if at_market else OrderType.LIMIT,
                 # a spot buy pays its fee in the coins bought: buy that much more, so the
                 # account holds `base` and the pair stays hedged
                 qty=inst.gross_buy_qty(base) if side is Side.BUY else base / inst.contract_value,
-                price=None if market else limit,
+                price=None if at_market else limit,
                 decision_price=touch,
                 tif=TimeInForce.IOC,
                 reduce_only=step == "exit" and inst.kind.value == "perp",
@@ -484,19 +501,14 @@ class PairRunner:
     def _fire(self, trigger: str, **context: Any) -> FsmDecision:
         decision = self.machine.fire(trigger, **context)
         if decision.dest != decision.source:
-            self.services.journal_cycle(self.pair.id, self.cycle, decision)
+            self.services.cycles.record(self.services.strategy, self.pair.id, self.cycle, decision)
             self._log.bind(cycle=self.cycle).info(
                 "{} -> {} on {}", decision.source, decision.dest, trigger
             )
         return decision
 
     def _position_guard(self, name: str, context: Mapping[str, Any]) -> GuardResult:
-        held = self.open_base > 0
-        if name == "has_position":
-            return GuardResult(held, f"holding {self.open_base} {self.pair.asset}")
-        if name == "is_flat":
-            return GuardResult(not held, f"holding {self.open_base} {self.pair.asset}")
-        return GuardResult(False, f"unknown guard {name}")
+        return position_guard(name, self.open_base, self.pair.asset)
 
 
 def held_after(long_role: str, before: Decimal, legs: Iterable[LegResult]) -> Decimal:
@@ -514,15 +526,6 @@ def held_after(long_role: str, before: Decimal, legs: Iterable[LegResult]) -> De
 
 def _acted(task: asyncio.Task[bool]) -> bool:
     return not task.cancelled() and task.exception() is None and task.result()
-
-
-def _buy_role(direction: str) -> str:
-    return {
-        "buy_spot_short_perp": "spot",
-        "sell_spot_long_perp": "perp",
-        "buy_a_sell_b": "a",
-        "buy_b_sell_a": "b",
-    }[direction]
 
 
 def _on_both_grids(base: Decimal, instruments: list[Instrument]) -> Decimal:

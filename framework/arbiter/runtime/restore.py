@@ -20,20 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from arbiter.compiler.plan import LegPlan, PairPlan
+from arbiter.compiler.plan import LegPlan, PairPlan, direction_buying
 from arbiter.execution.fees import base_change, is_dust
 from arbiter.execution.intent import Intent
+from arbiter.fsm.cycle import ENDED
 from arbiter.market.instrument import Instrument
 from arbiter.venues.orders import Fill, Side
 
 ZERO = Decimal(0)
-_IN_FLIGHT = ("armed", "entering", "open", "exiting", "legging", "halted", "error")
-_DIRECTION = {
-    ("spot_perp", "spot"): "buy_spot_short_perp",
-    ("spot_perp", "perp"): "sell_spot_long_perp",
-    ("spot_spot", "a"): "buy_a_sell_b",
-    ("spot_spot", "b"): "buy_b_sell_a",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +64,7 @@ def restore_cycle(
         return RestoredCycle(pair.id, cycle, last_state, state, direction, held, residual, reason)
 
     own = [(i, f) for i, f in fills if i.id.pair == pair.id and i.id.cycle == cycle]
-    if last_state not in _IN_FLIGHT or not own:
+    if last_state in ENDED or not own:
         return resumes("idle")
     signed: dict[str, Decimal] = {}  # role -> signed base, net of fees paid in it
     direction = None
@@ -86,7 +80,7 @@ def restore_cycle(
         instruments.append(inst)
         signed[role] = signed.get(role, ZERO) + base_change(fill, inst)
         if parts[0] == "entry" and intent.request.side is Side.BUY:
-            direction = _DIRECTION.get((pair.type, role))
+            direction = direction_buying(pair.type, role)
             long_role = role
     residual = sum(signed.values(), ZERO)
     if is_dust(residual, instruments):

@@ -1,39 +1,30 @@
 """The shared runtime: many strategies on one event loop, changed while they run.
 
+This module runs the whole: start-up, shutdown, the loops, and what the trading states and
+incidents set off. The jobs are in their own modules, wired together here:
+- `runtime.routing`: venue events (books to the spread engines watching them, private events
+  to the gateway and the journal, order changes into the strategies' books);
+- `runtime.registry`: the strategies (started, reloaded in place, drained, refused);
+- `runtime.pair_desk`: what becomes of a pair's outcomes, and the operator's pair commands;
+- `runtime.halts`: who halts trading and who may resume it; `runtime.status`: the status view.
+
 Start-up, in this order (nothing trades before recovery has finished):
 1. open the journal, put every order it left open back into the tracker and latch again every
    trading-state source it holds (`runtime.halts`); watch the kill file;
 2. load every manifest; open the venue accounts they name (one session per account, shared);
 3. reconcile the journal with every open venue by client order id (`execution.recovery`);
 4. start the strategies: their kill-switch gates' files watched, books watched, spread engines
-   built once their books are synced, hedgers scheduled; the safety loops and the control API
-   start.
+   built once their books are synced, hedgers scheduled; the accounts' records since the
+   newest one kept are read (a settlement made while the runtime was down); the safety loops
+   and the control API start.
 
-The order gateway admits no placement while a kill holds (`TradingStates.admit`).
-
-While running: book events go from the venue readers straight into the strategies' spread
-engines (`_on_market`, synchronous, never awaits); private events go into the order gateway;
-every fill the tracker accepts goes into its strategy's ledger once. Funding settlements go to
-the funding desk (`runtime.funding`: journaled once by the venue's id, split among the
-strategies holding the perp); forced executions (auto-deleveraging, liquidations) go to the
-forced desk (`runtime.forced`: booked into the positions they reduced) and raise an incident.
-Settlements reported before the strategies are back (a reconnect's REST read during start-up)
-wait for them, and start-up reads each account's records since the newest one the journal
-holds, so a settlement made while the runtime was down is booked too. A tick (`TICK_S`)
-retries gates of armed pairs, checks risk limits, refreshes venue health and collects drained
-pairs. The manifest watcher is polled every `DEFAULT_POLL_S`; a reload applies in place
-(`StrategyRunner.reload`) and is journaled with its hash and diff.
-
-A version is checked against the venues before it is applied (every symbol listed as the
-product its leg needs, `arbiter.manifest.listings`), when a file starts a strategy (start-up
-too) and before a reload replaces the running version. If that check, opening an account, or
-applying the version fails, the running version stays as it was (pairs, engine, watched books,
-hedger) and the error, with file:line:col, shows in `status()` and as an incident
-(`manifest:<file>`, journaled), resolved once a later version of the file is in effect. The
-watch loop outlives any one file.
+The order gateway admits no placement while a kill holds (`TradingStates.admit`). A tick
+(`TICK_S`) retries gates of armed pairs, checks risk limits, refreshes venue health and collects
+drained pairs. The manifest watcher is polled every `DEFAULT_POLL_S`.
 
 `stop()` shuts down in order: entries stop (`shutdown` halts "*"), resting orders are
-cancelled, the supervisor's tasks end, the venue sessions close, the journal closes.
+cancelled, the gateway's background work and the supervisor's tasks end, the venue sessions
+close, the journal closes.
 """
 
 from __future__ import annotations
@@ -41,8 +32,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,22 +41,12 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
-from arbiter.compiler.plan import PairPlan
 from arbiter.control.incidents import Incident, IncidentLog
-from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
+from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.execution.gateway import OrderGateway
-from arbiter.execution.intent import Intent
-from arbiter.execution.order_tracker import Applied
-from arbiter.execution.pretrade import PlannedLeg, PositionLimit, PretradeChecker
-from arbiter.execution.records import ChangeKind, OrderSnapshot
-from arbiter.execution.recovery import RecoveryReport, reconcile
+from arbiter.execution.pretrade import PretradeChecker
+from arbiter.execution.recovery import reconcile
 from arbiter.execution.reservations import Reservations
-from arbiter.fsm.runner import Decision as FsmDecision
-from arbiter.manifest.diff import ManifestDiff
-from arbiter.manifest.listings import check_listings
-from arbiter.manifest.loader import LoadedManifest
-from arbiter.manifest.yaml_source import SourceError
-from arbiter.market.events import BookDelta, BookSnapshot, Funding, MarketEvent, Ticker
 from arbiter.risk.kill_switch import KillSwitch
 from arbiter.risk.trading import (
     GLOBAL,
@@ -77,43 +58,30 @@ from arbiter.risk.trading import (
     TradingStates,
     legging,
 )
-from arbiter.runtime.accounts import AccountSpec, VenueAccounts
-from arbiter.runtime.forced import ForcedDesk, forced_fill
-from arbiter.runtime.funding import FundingDesk, payment_of
-from arbiter.runtime.halts import Halts
+from arbiter.runtime.accounts import SimulatedVenues, VenueAccounts
+from arbiter.runtime.forced import ForcedDesk
+from arbiter.runtime.funding import FundingDesk
+from arbiter.runtime.halts import Halts, hold_incident
 from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
-from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
 from arbiter.runtime.market import MarketState
-from arbiter.runtime.pair_runner import PairRunner
-from arbiter.runtime.reload import DEFAULT_POLL_S, ManifestWatcher, ReloadDecision, ReloadManager
-from arbiter.runtime.restore import restore_cycle
+from arbiter.runtime.pair_desk import PairDesk
+from arbiter.runtime.pair_services import CycleJournal, EntryChecks
+from arbiter.runtime.registry import StrategyRegistry
+from arbiter.runtime.reload import DEFAULT_POLL_S, ManifestWatcher, ReloadManager
 from arbiter.runtime.risk_monitor import RiskMonitor
-from arbiter.runtime.strategy_runner import StrategyHooks, StrategyRunner
-from arbiter.runtime.summary import fast_lane_percentiles
+from arbiter.runtime.routing import BookRouter, EventRouter
+from arbiter.runtime.stats import RuntimeStats
+from arbiter.runtime.status import runtime_status
+from arbiter.runtime.strategy_runner import StrategyServices
 from arbiter.runtime.supervisor import Supervised, Supervisor
-from arbiter.sim.server import Simulation
 from arbiter.store.journal import Journal
 from arbiter.store.replay import (
-    last_account_record_ms,
-    load_strategy_fills,
-    load_strategy_forced,
-    load_strategy_funding,
     restore_orders,
 )
 from arbiter.venues.contract import TradingVenue, VenueLimits
-from arbiter.venues.orders import (
-    AccountEvent,
-    Fill,
-    ForcedExecution,
-    FundingSettlement,
-    PositionUpdate,
-    PrivateEvent,
-    Side,
-)
 from arbiter.venues.private_stream import wall_ms
 from arbiter.venues.registry import Installed, installed
-from arbiter.venues.session import BookRef
 
 TICK_S = 0.25
 ZERO = Decimal(0)
@@ -133,17 +101,6 @@ class RuntimeOptions:
     venue_limits: Mapping[str, VenueLimits] = field(default_factory=dict)
     cancel_timeout_s: float = 5.0
     restart_backoff_s: float = 0.1  # a dying task's first restart delay (doubling, to 5 s)
-
-
-@dataclass
-class RuntimeStats:
-    started_ns: int = field(default_factory=time.monotonic_ns)
-    book_events: int = 0
-    private_events: int = 0
-    reloads: int = 0
-    reloads_rejected: int = 0
-    dispatch_errors: int = 0  # book events a strategy's engine raised on (logged, skipped)
-    recovery: RecoveryReport | None = None
 
 
 class _TradingVenues(Mapping[str, TradingVenue]):
@@ -167,7 +124,7 @@ class Runtime:
         self,
         options: RuntimeOptions,
         *,
-        sim: Simulation | None = None,
+        sim: SimulatedVenues | None = None,
         plugins: Installed | None = None,
         environ: dict[str, str] | None = None,
         clock_ms: Callable[[], int] = wall_ms,
@@ -178,9 +135,7 @@ class Runtime:
         self.stats = RuntimeStats()
         self.market = MarketState()
         self.incidents = IncidentLog()
-        self.states = TradingStates(
-            self.incidents, on_change=self._on_state_change, on_hold=self._on_hold
-        )
+        self.states = TradingStates(on_change=self._on_state_change, on_hold=self._on_hold)
         self.supervisor = Supervisor(
             on_give_up=self._gave_up, base_backoff_s=options.restart_backoff_s
         )
@@ -188,27 +143,50 @@ class Runtime:
         plugins = plugins or installed()
         self.reloads = ReloadManager(plugins=plugins.names)
         self.strategies: dict[str, StrategyHost] = {}
-        self.accounts = VenueAccounts(
-            self.market,
-            plugins,
-            on_market=self._on_market,
-            on_private=self._on_private,
-            sim=sim,
-            environ=environ,
-            limits=options.venue_limits,
-        )
         # WAL checkpoints run on their own thread, never inside an order's commit.
         self.journal = Journal.open(options.journal, checkpoint_interval_s=1.0)
         self.tracker = self.journal.tracker()
         self.funding = FundingDesk(self.journal)
         self.forced = ForcedDesk(self.journal)
-        # the accounts' records reported before start() has brought the strategies back
-        self._early_records: list[AccountEvent] | None = []
-        self.gateway = OrderGateway(self.tracker, _TradingVenues(self.accounts))
-        self.gateway.on_applied.append(self._on_applied)
-        self.gateway.admit = self.states.admit  # a kill refuses every placement, whatever path
-        self.executor = DualLegExecutor(self.gateway)
         self.checker = PretradeChecker(Reservations())
+        self.books = BookRouter(self.stats)
+        self.events = EventRouter(
+            strategies=self.strategies,
+            books=self.books,
+            journal=self.journal,
+            tracker=self.tracker,
+            checker=self.checker,
+            market=self.market,
+            funding=self.funding,
+            forced=self.forced,
+            incidents=self.incidents,
+            stats=self.stats,
+            changed=self._notify,
+        )
+        self.accounts = VenueAccounts(
+            self.market,
+            plugins,
+            on_market=self.events.on_market,
+            on_private=self.events.on_private,
+            sim=sim,
+            environ=environ,
+            limits=options.venue_limits,
+        )
+        self.gateway = OrderGateway(self.tracker, _TradingVenues(self.accounts))
+        self.gateway.on_applied.append(self.events.on_applied)
+        self.gateway.admit = self.states.admit  # a kill refuses every placement, whatever path
+        self.events.attach(self.accounts, self.gateway)
+        self.executor = DualLegExecutor(self.gateway)
+        self.pairs = PairDesk(
+            self.strategies, self.incidents, self.states, self.journal, self.market
+        )
+        self.services = StrategyServices(
+            self.market,
+            self.executor,
+            CycleJournal(self.journal, self.incidents, self._notify),
+            EntryChecks(self.checker, self.market),
+            self.pairs,
+        )
         self.scheduler = AsyncIOScheduler()
         self.hedges = HedgeDesk(
             self.market,
@@ -218,14 +196,26 @@ class Runtime:
             self.scheduler,
             cancel_timeout_s=options.cancel_timeout_s,
         )
-        # ("{account}:{kind}", symbol) -> strategies watching that book
-        self._by_book: dict[tuple[str, str], list[StrategyHost]] = {}
         self.risk = RiskMonitor(self.market, self.states, options.venue_grace_s)
         self.halts = Halts(self.states, self.supervisor, self.incidents, self.risk, self.strategies)
         self.kill_switches: dict[Path, KillSwitch] = self.halts.kill_switches
         self._reload_now = asyncio.Event()
-        # strategy -> (file, new version) to start once its old version has drained
-        self._after_drain: dict[str, tuple[Path, LoadedManifest]] = {}
+        self.registry = StrategyRegistry(
+            strategies=self.strategies,
+            accounts=self.accounts,
+            market=self.market,
+            journal=self.journal,
+            tracker=self.tracker,
+            services=self.services,
+            hedges=self.hedges,
+            halts=self.halts,
+            incidents=self.incidents,
+            reloads=self.reloads,
+            books=self.books,
+            events=self.events,
+            stats=self.stats,
+            clock_ms=clock_ms,
+        )
         self._changed = asyncio.Condition()
         self._stopped = False
         self.incidents.subscribe(self._journal_incident)
@@ -239,18 +229,18 @@ class Runtime:
         self.halts.restore(state.holds)
         if self.options.kill_file is not None:
             self._kill_switch(self.options.kill_file)
-        self._journal_cycles = dict(state.cycles)  # (strategy, pair) -> last cycle record
+        self.registry.cycle_records = dict(state.cycles)
         decisions = self.reloads.apply(self.watcher.scan())
         startable = [d for d in decisions if d.action == "start" and d.manifest is not None]
         for decision in decisions:
             if decision.action == "rejected":
-                self._report_refusal(decision.path, decision.strategy, decision.describe())
+                self.registry.report_refusal(decision.path, decision.strategy, decision.describe())
         # Every account any manifest names is open before recovery, so recovery sees them all.
         for decision in startable:
             assert decision.manifest is not None
-            _, errors = await self._open_accounts(decision.manifest)
+            _, errors = await self.registry.open_accounts(decision.manifest)
             if errors:
-                self._refuse(decision.path, decision.strategy, errors, keep=None)
+                self.registry.refuse(decision.path, decision.strategy, errors, keep=None)
         self.stats.recovery = await reconcile(
             self.gateway, _TradingVenues(self.accounts), self.journal
         )
@@ -267,8 +257,10 @@ class Runtime:
         for decision in startable:
             assert decision.manifest is not None
             if self.reloads.running.get(decision.path) is decision.manifest:  # not refused
-                await self._start_strategy(decision.path, decision.manifest, time.perf_counter())
-        await self._catch_up_records()
+                await self.registry.start_strategy(
+                    decision.path, decision.manifest, time.perf_counter()
+                )
+        await self.events.catch_up_records()
         # Everything built so far (modules, markets, restored orders) lives as long as the
         # runtime: keep it out of every future collection, so a full GC pass never lands on
         # an order's path (a scan of this heap costs tens of ms).
@@ -327,540 +319,11 @@ class Runtime:
         """Re-read the manifests at once (SIGHUP, `arbiter reload`)."""
         self._reload_now.set()
 
-    # -- strategies ------------------------------------------------------------------------
-
-    async def _open_accounts(
-        self, loaded: LoadedManifest
-    ) -> tuple[dict[str, AccountSpec], list[SourceError]]:
-        """Acquire every account the manifest names for its strategy; on any failure, the
-        errors (each at its `venues.<name>` entry) and none of the accounts kept."""
-        name = loaded.manifest.strategy.name
-        specs = {n: AccountSpec.of(n, v) for n, v in loaded.manifest.venues.items()}
-        errors = [
-            loaded.error_at(("venues", venue), problem)
-            for venue, spec in specs.items()
-            for problem in self.accounts.check([spec])
-        ]
-        if errors:
-            return specs, errors
-        # Every account opens at once: each start is a few rate-limited REST reads.
-        results = await asyncio.gather(
-            *(self.accounts.acquire(spec, name) for spec in specs.values()),
-            return_exceptions=True,
-        )
-        for venue, result in zip(specs, results, strict=True):
-            if isinstance(result, Exception):
-                errors.append(loaded.error_at(("venues", venue), f"cannot open: {result}"))
-            elif isinstance(result, BaseException):
-                raise result  # cancelled: the runtime is stopping
-        if errors:
-            await self._release(specs, name)
-        return specs, errors
-
-    async def _release(self, specs: Mapping[str, AccountSpec], owner: str) -> None:
-        for account in specs:
-            if self.accounts.spec(account) is not None:
-                await self.accounts.release(account, owner)
-
-    def _listing_errors(self, loaded: LoadedManifest) -> list[SourceError]:
-        """What the venues do not list of the manifest's legs, among the accounts open with
-        this manifest's definition of them (the others are checked once they are)."""
-        same = [
-            name
-            for name, venue in loaded.manifest.venues.items()
-            if name in self.accounts and not self.accounts.check([AccountSpec.of(name, venue)])
-        ]
-        return check_listings(loaded, self.market.instruments, same)
-
-    async def _start_strategy(
-        self,
-        path: Path,
-        loaded: LoadedManifest,
-        seen_at: float,
-        *,
-        keep: LoadedManifest | None = None,
-    ) -> bool:
-        """Start the strategy of `loaded`; False when refused (an account would not open, a
-        venue does not list a leg, starting raised), with nothing of it left running and
-        `keep` as the file's version again."""
-        name = loaded.manifest.strategy.name
-        specs, errors = await self._open_accounts(loaded)
-        errors = errors or self._listing_errors(loaded)
-        if not errors:
-            try:
-                self._launch(path, loaded, specs)
-            except Exception as exc:
-                logger.bind(strategy=name).opt(exception=True).error("starting {} failed", name)
-                errors = [SourceError(f"could not start this version: {exc!r}")]
-        if errors:
-            await self._release(specs, name)
-            self._refuse(path, name, errors, keep=keep)
-            return False
-        host = self.strategies[name]
-        host.reload_ms.append((time.perf_counter() - seen_at) * 1000)
-        logger.bind(strategy=name).info(
-            "strategy {} started from {} ({} pairs)", name, path, len(host.runner.pairs)
-        )
-        return True
-
-    def _launch(self, path: Path, loaded: LoadedManifest, specs: dict[str, AccountSpec]) -> None:
-        """Build and register the strategy's host; if any step raises, none of it stays."""
-        name = loaded.manifest.strategy.name
-        runner = StrategyRunner(loaded, self.market, self.executor, self._hooks())
-        ledger = Ledger(
-            name,
-            runner.inventory,
-            clock_ms=self.clock_ms,
-            day_start=loaded.manifest.risk.trading_day_start,
-        )
-        host = StrategyHost(path, loaded, runner, ledger, accounts=specs)
-        host.hedge_seq = self._last_cycle(name, HEDGE_PAIR)
-        self.strategies[name] = host
-        for gate in loaded.manifest.gates:  # watched before anything of it can trade
-            if gate.type == "kill_switch":
-                self._kill_switch(Path(gate.file))
-        try:
-            self._restore(host)
-            self.hedges.attach(host)
-            self._rewatch(host)
-            runner.build_engine()
-        except BaseException:
-            self._unregister(host)
-            raise
-        self.journal.record_manifest(name, loaded.text)
-
-    def _restore(self, host: StrategyHost) -> None:
-        """Rebuild the strategy's books and each pair's last cycle from the journal."""
-        self.journal.settle()  # a submission's outbox row into its tables before reading them
-        history = load_strategy_fills(self.journal.connection, host.name)
-        # A forced trade goes back among the fills where it happened (venue time): average cost
-        # depends on the order positions moved in.
-        forced = load_strategy_forced(self.journal.connection, host.name)
-        for intent, fill in history:
-            while forced and forced[0][0].ts_venue_ms < fill.ts_venue_ms:
-                self._replay_forced(host, *forced.pop(0))
-            self._book_fill(intent, fill, host)
-        for event, qty, fee in forced:
-            self._replay_forced(host, event, qty, fee)
-        for settlement, share in load_strategy_funding(self.journal.connection, host.name):
-            host.ledger.on_funding(payment_of(settlement, share))
-        for snap in self.tracker.open_orders():  # still working, or in doubt: may yet fill
-            intent = self.tracker.intent(snap.client_id)
-            if intent.id.strategy == host.name:
-                self._pending(host, intent, snap)
-        for pid, runner in host.runner.pairs.items():
-            record = self._journal_cycles.get((host.name, pid))
-            if record is None:
-                continue
-            restored = restore_cycle(
-                runner.pair,
-                record.cycle,
-                record.state,
-                history,
-                self.market.instrument,
-                handed_over=record.handed_over,
-            )
-            if record.state == "error":
-                # A broken invariant waits for an operator (`arbiter pair reset`), restart or
-                # not: the pair keeps what its fills say it holds, and trades nothing.
-                runner.resume_from("error", restored.direction, restored.held_base)
-                self.incidents.raise_(
-                    f"error:{host.name}/{pid}",
-                    "pair_error",
-                    "restart",
-                    f"pair was in error before the restart ({restored.reason}); "
-                    "`arbiter pair reset` once looked at",
-                )
-                continue
-            runner.resume_from(restored.state, restored.direction, restored.held_base)
-            if restored.last_state != "idle":
-                logger.bind(strategy=host.name, pair=pid).warning(
-                    "restored: {} -> {} ({})", restored.last_state, restored.state, restored.reason
-                )
-            if restored.state == "halted":
-                self.incidents.raise_(
-                    f"legging:{host.name}/{pid}", "legging", "restart", restored.reason
-                )
-                host.residual_on_start = True  # the hedger takes it once the books are live
-
-    def _replay_forced(
-        self, host: StrategyHost, event: ForcedExecution, qty: Decimal, fee: Decimal
-    ) -> None:
-        inst = self.market.instruments.get((event.venue, "perp", event.symbol))
-        if inst is not None:
-            host.ledger.on_forced(forced_fill(event, qty, fee), inst, inst.base)
-
-    async def _drain_strategy(self, name: str) -> None:
-        """The manifest is gone: no new entries; pairs exit as usual and the strategy ends
-        once flat (its accounts close when no other strategy uses them)."""
-        host = self.strategies.get(name)
-        if host is None:
-            return
-        host.runner.drain_all()
-        logger.bind(strategy=name).info("strategy {} draining", name)
-
-    async def _finish_drained(self, host: StrategyHost) -> None:
-        name = host.name
-        self._unregister(host)
-        for acct in host.accounts:
-            await self.accounts.release(acct, name)
-        logger.bind(strategy=name).info("strategy {} stopped (drained)", name)
-        waiting = self._after_drain.pop(name, None)
-        if waiting is not None:
-            await self._start_strategy(waiting[0], waiting[1], time.perf_counter())
-
-    def _unregister(self, host: StrategyHost) -> None:
-        """The strategy leaves the runtime: no hedger, no books watched, no book events."""
-        self.hedges.detach(host)
-        for acct, kind, symbol in host.watched:
-            self.accounts.unwatch(acct, [BookRef(kind, symbol)])
-        host.watched.clear()
-        if self.strategies.get(host.name) is host:
-            del self.strategies[host.name]
-        self._index()
-
-    def _rewatch(self, host: StrategyHost) -> None:
-        """Watch what the strategy's pairs need now, and no longer what they do not; if a
-        venue refuses a book, the watches stand as they were and the error propagates."""
-        want = host.runner.watched()
-        added: list[tuple[str, str, str]] = []
-        try:
-            for acct, kind, symbol in sorted(want - host.watched):
-                self.accounts.watch(acct, [BookRef(kind, symbol)])
-                added.append((acct, kind, symbol))
-        except BaseException:
-            for acct, kind, symbol in added:
-                self.accounts.unwatch(acct, [BookRef(kind, symbol)])
-            raise
-        for acct, kind, symbol in host.watched - want:
-            self.accounts.unwatch(acct, [BookRef(kind, symbol)])
-        host.watched = want
-        self._index()
-
-    def _index(self) -> None:
-        index: dict[tuple[str, str], list[StrategyHost]] = {}
-        for host in self.strategies.values():
-            for acct, kind, symbol in host.watched:
-                bucket = index.setdefault((f"{acct}:{kind}", symbol), [])
-                if host not in bucket:
-                    bucket.append(host)
-        self._by_book = index
-
-    # -- what strategies call back -----------------------------------------------------------
-
-    def _hooks(self) -> StrategyHooks:
-        return StrategyHooks(
-            journal_cycle=self._journal_cycle,
-            on_fills=self._on_fills,
-            trading_state=self.states.state,
-            pretrade=self._pretrade,
-            unsent=self._unsent,
-            hand_to_hedger=self._hand_to_hedger,
-            cycle_numbers=self._last_cycle,
-            last_attempt=self.journal.last_attempt,
-        )
-
-    def _last_cycle(self, strategy: str, pair: str) -> int:
-        """A restart never reuses a cycle number, so never a client order id."""
-        return self.journal.last_cycle(strategy, pair)
-
-    def _journal_cycle(self, strategy: str, pair: str, cycle: int, d: FsmDecision) -> None:
-        self.journal.record_cycle(
-            strategy, pair, cycle, trigger=d.trigger, source=d.source, dest=d.dest
-        )
-        if d.dest == "error":
-            self.incidents.raise_(
-                f"error:{strategy}/{pair}",
-                "pair_error",
-                "runtime",
-                f"cycle {cycle} {d.source} -> error on {d.trigger}: the pair trades nothing "
-                "until an operator resets it (`arbiter pair reset`)",
-            )
-        self._notify()
-
-    def _on_fills(
-        self, strategy: str, pair: PairPlan, result: DualResult | RepairResult, step: str
-    ) -> None:
-        pair_log = logger.bind(strategy=strategy, pair=pair.id)
-        where = f"{strategy}/{pair.id}"
-        if step == "exit" and result.outcome == "both_failed":
-            # The position stays, hedged, and the pair tries again at the next signal; an
-            # operator should know an exit went out and traded nothing.
-            self.incidents.raise_(
-                f"exit:{where}", "exit_failed", "execution", f"exit traded nothing: {result.reason}"
-            )
-        elif step == "exit" and result.outcome == "both_filled":
-            self._resolve_incident(f"exit:{where}", "a later exit traded")
-        if result.outcome == "unresolved":
-            self.incidents.raise_(
-                f"unresolved:{where}",
-                "order_unresolved",
-                "execution",
-                f"{step}: {result.reason}; the pair is halted, the order is being finished",
-            )
-        if isinstance(result, RepairResult) and result.outcome in (
-            "repair_budget_exceeded",
-            "refused",
-        ):
-            self.incidents.raise_(
-                f"legging:{strategy}/{pair.id}",
-                "legging",
-                "execution",
-                f"residual {result.residual_base} {pair.asset} left after repair: {result.reason}",
-            )
-            on_breach = self.strategies[strategy].loaded.manifest.risk.on_breach
-            self.states.hold(strategy, legging(pair.id), on_breach, "execution", result.reason)
-            host = self.strategies[strategy]
-            if host.hedger is not None:
-                host.hedger.take_residual()
-        pair_log.info("{}: {} ({})", step, result.outcome, result.reason)
-
-    async def _hand_to_hedger(self, strategy: str, asset: str, residual: Decimal) -> None:
-        """The hedger takes the residual now, on its own task: the pair does not wait for the
-        hedge orders (their answers may be slow; the pair's budget is not theirs)."""
-        host = self.strategies[strategy]
-        if host.hedger is None:
-            raise RuntimeError(f"{strategy}: repair policy hedge but no hedge section")
-        logger.bind(strategy=strategy).info("residual {} {} handed to the hedger", residual, asset)
-        host.hedger.take_residual()
-
-    def _pretrade(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> str:
-        host = self.strategies[strategy]
-        runner = host.runner.pairs.get(pair.id) or host.runner.draining.get(pair.id)
-        price = legs[0].intent.decision_price
-        current = (runner.open_base if runner else ZERO) * price
-        planned = [
-            PlannedLeg(leg.intent, replace(leg.instrument, venue=leg.intent.venue)) for leg in legs
-        ]
-        limit = PositionLimit(pair.sizing.max_position_notional, current)
-        verdict = self.checker.check_and_reserve(planned, self.market.free_balances(), limit)
-        return "" if verdict.passed else verdict.reason
-
-    def _unsent(self, strategy: str, pair: PairPlan, legs: list[LegOrder]) -> None:
-        """The legs `_pretrade` reserved funds for were refused before they left."""
-        for leg in legs:
-            self.checker.reservations.release(leg.intent.client_id)
-
-    def _resolve_incident(self, key: str, detail: str) -> None:
-        incident = self.incidents.get(key)
-        if incident is not None and incident.state != "resolved":
-            self.incidents.resolve(key, detail)
-
-    # -- the operator's pair commands ----------------------------------------------------------
-
-    def _pair_runner(self, strategy: str, pair: str) -> PairRunner:
-        host = self.strategies.get(strategy)
-        if host is None:
-            raise KeyError(
-                f"no strategy {strategy!r}; running: {', '.join(self.strategies) or 'none'}"
-            )
-        runner = host.runner.pairs.get(pair) or host.runner.draining.get(pair)
-        if runner is None:
-            known = ", ".join(r.pair.id for r in host.runner.runners())
-            raise KeyError(f"{strategy}: no pair {pair!r}; pairs: {known}")
-        return runner
-
     def reset_pair(self, strategy: str, pair: str, by: str) -> str:
-        """An operator has looked at a pair in `error`: it moves to `halted` (journaled)."""
-        runner = self._pair_runner(strategy, pair)
-        decision = runner.reset()
-        self._journal_operator(strategy, pair, "reset", by, f"{decision.source} -> {decision.dest}")
-        self._resolve_incident(f"error:{strategy}/{pair}", f"pair reset by {by}")
-        return decision.dest
+        return self.pairs.reset_pair(strategy, pair, by)
 
     def resume_pair(self, strategy: str, pair: str, by: str) -> str:
-        """An operator resumes a halted pair on what the journal's fills say it holds: both
-        legs' common base (`open`), or nothing (`idle`); a residual beyond it is the hedger's,
-        who measures at once. The pair's open incidents are resolved, and the strategy's
-        `legging:<pair>` hold released (journaled)."""
-        dest = self._resume_pair(strategy, pair, by)
-        if legging(pair) in self.states.holds(strategy):
-            self.states.release(strategy, legging(pair), by, f"pair {pair} resumed")
-        return dest
-
-    def _resume_pair(self, strategy: str, pair: str, by: str) -> str:
-        runner = self._pair_runner(strategy, pair)
-        if runner.machine.state != "halted":
-            raise ValueError(
-                f"{strategy}/{pair}: resume moves a halted pair; it is {runner.machine.state}"
-            )
-        self.journal.settle()
-        fills = load_strategy_fills(self.journal.connection, strategy)
-        held = restore_cycle(
-            runner.pair,
-            runner.cycle,
-            "halted",
-            fills,
-            self.market.instrument,
-            handed_over=True,  # the operator hands any residual to the hedger
-        )
-        decision = runner.resume(held.direction, held.held_base)
-        detail = f"{decision.source} -> {decision.dest}; holds {held.held_base} {runner.pair.asset}"
-        self._journal_operator(strategy, pair, "resume", by, detail)
-        for prefix in ("legging", "unresolved", "exit"):
-            self._resolve_incident(f"{prefix}:{strategy}/{pair}", f"pair resumed by {by}")
-        host = self.strategies[strategy]
-        if host.hedger is not None:
-            host.hedger.take_residual()
-        return decision.dest
-
-    def _journal_operator(
-        self, strategy: str, pair: str, action: str, by: str, detail: str
-    ) -> None:
-        self.journal.record_incident_event(
-            f"pair:{strategy}/{pair}", kind="operator", event=action, source=by, reason=detail
-        )
-        logger.bind(strategy=strategy, pair=pair).warning("pair {} by {}: {}", action, by, detail)
-
-    # -- venue events ------------------------------------------------------------------------
-
-    def _on_market(self, account: str, events: Sequence[MarketEvent]) -> None:
-        """Called by a venue reader for every frame's events: never blocks, never raises."""
-        received = time.perf_counter_ns()
-        for event in events:
-            if isinstance(event, BookDelta | BookSnapshot):
-                self.stats.book_events += 1
-                # the session names each book "{account}:{kind}" (Bybit spot and linear
-                # share symbols)
-                for host in self._by_book.get((event.venue, event.symbol), ()):
-                    runner = host.runner
-                    try:
-                        if runner.engine is None:
-                            runner.build_engine()
-                        else:
-                            runner.on_book(event.venue, event.symbol, received)
-                    except Exception:  # one strategy's bug must not starve the others
-                        self.stats.dispatch_errors += 1
-                        logger.bind(strategy=host.name).opt(exception=True).error(
-                            "book event {}:{} failed in the spread engine",
-                            event.venue,
-                            event.symbol,
-                        )
-            elif isinstance(event, Funding | Ticker):
-                self.accounts.on_slow_market(account, event)
-
-    def _on_private(self, account: str, event: PrivateEvent) -> None:
-        self.stats.private_events += 1
-        if isinstance(event, PositionUpdate):
-            self.journal.record_position(event)
-            return
-        if isinstance(event, FundingSettlement | ForcedExecution):
-            if self._early_records is not None:
-                self._early_records.append(event)
-            else:
-                self._on_record(event)
-            return
-        self.gateway.on_private(event)
-
-    def _on_record(self, event: AccountEvent) -> None:
-        if isinstance(event, FundingSettlement):
-            self.funding.on_settlement(event, self.strategies.values())
-            self._notify()
-        else:
-            self._on_forced(event)
-
-    async def _catch_up_records(self) -> None:
-        """Book what waited for the strategies, then each account's records since the newest
-        one the journal holds (a settlement made while the runtime was down)."""
-        early, self._early_records = self._early_records or [], None
-        for event in sorted(early, key=lambda e: e.ts_venue_ms):
-            self._on_record(event)
-        for name, session in self.accounts.sessions().items():
-            newest = last_account_record_ms(self.journal.connection, name)
-            if newest is None:
-                continue  # nothing of ours was ever there
-            try:
-                records = await session.trading.account_events(newest - RECORDS_SLACK_MS)
-            except Exception as exc:  # the private stream reads them again on its next connect
-                logger.bind(venue=name).error("account records not read at start: {}", exc)
-                continue
-            for event in records:
-                self._on_private(name, event)
-
-    def _on_forced(self, event: ForcedExecution) -> None:
-        """The venue traded the account's position by itself: book it into the positions it
-        reduced, and an operator must know."""
-        outcome = self.forced.on_forced(event, self.strategies.values(), self.market.instruments)
-        if not outcome.new:
-            return
-        booked = ", ".join(f"{name} {qty}" for name, (qty, _) in sorted(outcome.shares.items()))
-        if outcome.unbooked:
-            booked += " (not booked: instrument unknown)"
-        self.incidents.raise_(
-            f"forced:{event.venue}:{event.trade_id}",
-            "forced_execution",
-            "venue",
-            f"{event.venue}:{event.symbol} {event.kind.value}: {event.side.value} {event.qty} at "
-            f"{event.price} (trade {event.trade_id}); reduced {booked or 'no strategy'}",
-        )
-        self._notify()
-
-    def _on_applied(self, applied: Applied) -> None:
-        self._notify()
-        change = applied.change
-        if change is not None:
-            self.checker.reservations.update(change.snapshot)
-            intent = self.tracker.intent(applied.client_id)
-            host = self.strategies.get(intent.id.strategy)  # None: a strategy since stopped
-            if host is not None and change.kind is ChangeKind.SUBMIT:
-                self._pending(host, intent, change.snapshot)
-            if change.fill is not None and host is not None:
-                self._book_fill(intent, change.fill, host)
-            if change.snapshot.is_final:
-                self.checker.reservations.release(applied.client_id)
-                if host is not None:
-                    self._pending(host, intent, change.snapshot)
-                    self._after_late_end(host, intent)
-        if applied.incident is not None:
-            i = applied.incident
-            self.incidents.raise_(
-                f"order:{i.client_id}",
-                i.kind.value,
-                "execution",
-                f"{i.venue}:{i.symbol} {i.message}",
-            )
-
-    def _pending(self, host: StrategyHost, intent: Intent, snap: OrderSnapshot) -> None:
-        """What of the order may still fill counts in the strategy's net delta: every order of
-        it from its submit (entries, exits, repairs, retries: their fills arriving one
-        after the other never read as exposure, and one in doubt never hides the other leg's),
-        until it ends; past its end, what the venue reported filled that our fills do not show
-        yet (they are being read). The hedger's orders too: their fills are booked as they
-        come, like any other's."""
-        inventory = host.runner.inventory
-        if snap.is_final and snap.missing_fill_qty <= 0:
-            inventory.release(snap.client_id)
-            return
-        asset = host.asset_of(intent)
-        kind = intent.request.kind or "spot"
-        inst = self.market.instruments.get((intent.venue, kind, intent.request.symbol))
-        if asset is None or inst is None:
-            return
-        left = snap.missing_fill_qty if snap.is_final else snap.qty - snap.filled_qty
-        base = inst.base_qty(left)
-        inventory.reserve(
-            snap.client_id,
-            asset,
-            "spot" if kind == "spot" else "perp",
-            base if intent.request.side is Side.BUY else -base,
-        )
-
-    def _after_late_end(self, host: StrategyHost, intent: Intent) -> None:
-        """An order of a pair that halted without it (it was in doubt past the budget) ended:
-        what it traded is in the books now, so the hedger measures at once."""
-        runners = host.runner.runners()
-        pair = next((r for r in runners if r.pair.id == intent.id.pair), None)
-        if pair is not None and pair.machine.state == "halted" and host.hedger is not None:
-            host.hedger.take_residual()
-
-    def _book_fill(self, intent: Intent, fill: Fill, host: StrategyHost) -> None:
-        kind = intent.request.kind or "spot"
-        inst = self.market.instruments.get((intent.venue, kind, intent.request.symbol))
-        asset = host.asset_of(intent)
-        if inst is None or asset is None:
-            logger.error("fill {} of {}: no instrument or asset to book it", fill, intent.id)
-            return
-        host.ledger.on_fill(intent, fill, inst, asset)
+        return self.pairs.resume_pair(strategy, pair, by)
 
     # -- trading states, incidents, kill switches --------------------------------------------
 
@@ -877,6 +340,7 @@ class Runtime:
     def _on_hold(self, change: HoldChange) -> None:
         hold = change.hold
         self._notify()
+        hold_incident(self.incidents, change)
         pair = hold.source.removeprefix(legging(""))
         if change.event == "release" and hold.source == legging(pair):
             # The operator cleared a failed repair's hold: the pair it halted resumes with it.
@@ -884,7 +348,7 @@ class Runtime:
             runners = host.runner.runners() if host is not None else []
             if any(r.pair.id == pair and r.machine.state == "halted" for r in runners):
                 try:
-                    self._resume_pair(hold.scope, pair, change.by)
+                    self.pairs.resume_halted(hold.scope, pair, change.by)
                 except ValueError as exc:  # a step still in flight: `arbiter pair resume`
                     logger.bind(strategy=hold.scope, pair=pair).warning("{}", exc)
         self.journal.record_hold(
@@ -943,10 +407,10 @@ class Runtime:
             for pair in runner.runners():
                 pair.retry_gates()
             if runner.collect_drained():
-                self._rewatch(host)
+                self.registry.rewatch(host)
             self.risk.check(host, now)
             if not runner.pairs and not runner.draining:
-                await self._finish_drained(host)
+                await self.registry.finish_drained(host)
         self._notify()
 
     async def _watch_loop(self) -> None:
@@ -961,136 +425,8 @@ class Runtime:
             changes = self.watcher.scan()
             if changes:
                 for decision in self.reloads.apply(changes):
-                    await self._apply_decision(decision, seen_at)
+                    await self.registry.apply_decision(decision, seen_at)
                 self._notify()
-
-    async def _apply_decision(self, decision: ReloadDecision, seen_at: float) -> None:
-        if decision.action == "rejected":
-            self._report_refusal(decision.path, decision.strategy, decision.describe())
-            return
-        try:
-            if decision.action == "start" and decision.manifest is not None:
-                await self._start_strategy(decision.path, decision.manifest, seen_at)
-            elif decision.action == "drain":
-                await self._drain_strategy(decision.strategy)
-            elif decision.action == "apply" and decision.manifest is not None:
-                await self._apply_reload(decision, seen_at)
-        except Exception as exc:  # the watch loop outlives any one file
-            logger.bind(strategy=decision.strategy).opt(exception=True).error(
-                "{} of {} failed", decision.action, decision.path
-            )
-            running = any(h.path == decision.path for h in self.strategies.values())
-            error = SourceError(f"could not apply this version: {exc!r}")
-            self._refuse(
-                decision.path,
-                decision.strategy,
-                [error],
-                keep=decision.previous if running else None,
-            )
-            return
-        if decision.path in self.reloads.last_error:
-            return  # refused on the way
-        if decision.action != "unchanged":
-            self.stats.reloads += 1
-        incident = self.incidents.get(f"manifest:{decision.path}")
-        if incident is not None and incident.state != "resolved":
-            self.incidents.resolve(incident.key, f"{decision.action}: {decision.describe()}")
-
-    def _refuse(
-        self,
-        path: Path,
-        strategy: str,
-        errors: Sequence[SourceError],
-        *,
-        keep: LoadedManifest | None,
-    ) -> None:
-        """A decided version of `path` could not be put in effect: `keep` stays its version."""
-        self._report_refusal(path, strategy, self.reloads.refuse(path, errors, keep))
-
-    def _report_refusal(self, path: Path, strategy: str, text: str) -> None:
-        self.stats.reloads_rejected += 1
-        running = any(h.path == path for h in self.strategies.values())
-        self.incidents.raise_(f"manifest:{path}", "manifest_refused", "reload", text)
-        logger.bind(strategy=strategy).error(
-            "{} refused, {}:\n{}",
-            path,
-            "the running version stays" if running else "nothing runs from it",
-            text,
-        )
-
-    async def _apply_reload(self, decision: ReloadDecision, seen_at: float) -> None:
-        assert decision.manifest is not None
-        assert decision.diff is not None
-        loaded, diff = decision.manifest, decision.diff
-        old_name = self.reloads_old_name(decision)
-        host = self.strategies.get(old_name)
-        # Legs on accounts open with the same definition are checked before the running
-        # version is touched; a changed venue section's are checked when it reopens.
-        errors = self._listing_errors(loaded)
-        if errors:
-            self._refuse(decision.path, old_name, errors, keep=decision.previous)
-            return
-        if host is None or diff.strategy_renamed or diff.venues_changed:
-            # A renamed strategy is a new one; a changed venue section restarts its accounts:
-            # the old version drains, and the new one starts once the old one is gone (its
-            # accounts closed, so they reopen with the new definition).
-            new_name = loaded.manifest.strategy.name
-            if host is not None:
-                await self._drain_strategy(old_name)
-            if new_name in self.strategies:
-                self._after_drain[new_name] = (decision.path, loaded)
-            else:
-                await self._start_strategy(decision.path, loaded, seen_at)
-            return
-        try:
-            done = self._reload_in_place(host, loaded, diff)
-        except Exception as exc:
-            logger.bind(strategy=host.name).opt(exception=True).error("reload failed")
-            error = SourceError(f"could not apply this version, the running one stays: {exc!r}")
-            self._refuse(decision.path, host.name, [error], keep=decision.previous)
-            return
-        self.journal.record_manifest(
-            host.name, loaded.text, sha256=loaded.sha256, diff="\n".join(diff.lines())
-        )
-        host.reload_ms.append((time.perf_counter() - seen_at) * 1000)
-        logger.bind(strategy=host.name).info(
-            "reloaded in {:.1f} ms: {}", host.reload_ms[-1], "; ".join(done) or "no change"
-        )
-
-    def _reload_in_place(
-        self, host: StrategyHost, loaded: LoadedManifest, diff: ManifestDiff
-    ) -> list[str]:
-        """Apply a new version to a running strategy, all or nothing: if any step raises, the
-        running version is back as it was (pairs, engine, watched books, hedger)."""
-        old = host.loaded
-        hedger_rebuilt = (
-            "hedge" in diff.strategy_params
-            or "execution" in diff.strategy_params
-            or bool(diff.pairs_added or diff.pairs_restarted)
-        )  # a new band, slippage bound or hedge instrument
-        attached = False
-        try:
-            with host.runner.reloading(loaded, diff) as done:
-                host.loaded = loaded
-                self._rewatch(host)
-                if hedger_rebuilt:
-                    attached = True
-                    self.hedges.attach(host)
-        except BaseException:
-            host.loaded = old
-            self._rewatch(host)  # the running version's books again
-            if attached:  # its hedger was replaced: one on the running version's settings
-                self.hedges.attach(host)
-            raise
-        host.ledger.set_day_start(loaded.manifest.risk.trading_day_start)
-        return done
-
-    def reloads_old_name(self, decision: ReloadDecision) -> str:
-        """The running strategy a modified file belonged to."""
-        for name, host in self.strategies.items():
-            if host.path == decision.path:
-                return name
-        return decision.strategy
 
     async def _balance_loop(self) -> None:
         while True:
@@ -1104,44 +440,12 @@ class Runtime:
     # -- status ------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        strategies = []
-        by_path_error = dict(self.reloads.last_error)
-        for name, host in self.strategies.items():
-            body = host.runner.status(self.states.state(name))
-            body["last_reload_error"] = by_path_error.get(host.path)
-            body["file"] = str(host.path)
-            inventory = host.runner.inventory
-            # what the venues may hold, orders in doubt counted at their worst (see Inventory)
-            body["net_delta"] = {a: str(inventory.delta(a).worst_base) for a in inventory.assets()}
-            body["net_delta_expected"] = {
-                a: str(inventory.delta(a).base) for a in inventory.assets()
-            }
-            body["realized_pnl"] = str(host.ledger.realized)
-            body["pnl"] = host.ledger.lines().as_text()
-            body["gates_failed"] = dict(host.runner.gate_stats.failed)
-            holding = self.states.holding(name)
-            body["holds"] = [hold.describe() for hold in holding]
-            body["breaches"] = {  # the risk monitor's conditions holding now
-                h.source.removeprefix("risk:"): h.reason
-                for h in holding
-                if h.scope == name and h.source.startswith("risk:")
-            }
-            body["hedger"] = host.hedger.machine.state if host.hedger else None
-            body["fast_lane_us"] = fast_lane_percentiles(host.runner.stats.decide_ns)
-            strategies.append(body)
-        return {
-            "strategies": strategies,
-            "rejected_files": {
-                str(p): e
-                for p, e in by_path_error.items()
-                if not any(h.path == p for h in self.strategies.values())
-            },
-            "venues": self.accounts.connection_states(),
-            "global_state": self.states.state(GLOBAL),
-            "orders_being_finished": self.gateway.finishing(),
-            "global_holds": [hold.describe() for hold in self.states.holding(GLOBAL)],
-            "incidents": [
-                {"key": i.key, "kind": i.kind, "state": i.state, "reason": i.reason}
-                for i in self.incidents.open()
-            ],
-        }
+        """What `arbiter status` shows (see `arbiter.runtime.status`)."""
+        return runtime_status(
+            strategies=self.strategies,
+            states=self.states,
+            reloads=self.reloads,
+            accounts=self.accounts,
+            gateway=self.gateway,
+            incidents=self.incidents,
+        )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -28,10 +28,11 @@ from decimal import Decimal
 from loguru import logger
 
 from arbiter.compiler.plan import LegPlan, PairPlan, Plan, compile_manifest
-from arbiter.execution.dual_leg import DualLegExecutor, DualResult, LegOrder, RepairResult
-from arbiter.fsm.runner import Decision as FsmDecision
+from arbiter.execution.dual_leg import DualLegExecutor
+from arbiter.fsm.cycle import FLAT, NEEDS_OPERATOR
 from arbiter.manifest.diff import ManifestDiff
 from arbiter.manifest.loader import LoadedManifest
+from arbiter.market.events import BookKey
 from arbiter.market.instrument import Instrument
 from arbiter.market.spread import LegRef, PairSpec, SpreadEngine
 from arbiter.risk.book_view import OrderBookView
@@ -39,19 +40,9 @@ from arbiter.risk.gates import GateStats
 from arbiter.risk.inventory import Inventory
 from arbiter.risk.snapshot import RiskSnapshot
 from arbiter.runtime.market import MarketState, book_key
-from arbiter.runtime.pair_runner import PairRunner, PairServices
+from arbiter.runtime.pair_runner import PairEvents, PairRunner, PairServices
+from arbiter.runtime.pair_services import CycleJournal, EntryChecks
 from arbiter.venues.orders import Side
-
-_DIRECTIONS = {
-    "spot_perp": {"buy_spot_short_perp": ("spot", "perp"), "sell_spot_long_perp": ("perp", "spot")},
-    "spot_spot": {"buy_a_sell_b": ("a", "b"), "buy_b_sell_a": ("b", "a")},
-}
-
-
-def directions(pair: PairPlan) -> dict[str, tuple[str, str]]:
-    """direction -> (role bought on entry, role sold on entry)."""
-    table = _DIRECTIONS[pair.type]
-    return dict(table) if pair.direction == "both" else {pair.direction: table[pair.direction]}
 
 
 @dataclass
@@ -67,36 +58,30 @@ class StrategyStats:
 DECIDE_SAMPLES = 100_000
 
 
-@dataclass
-class StrategyHooks:
-    """What the runtime around a strategy provides to each of its pairs."""
+@dataclass(frozen=True, slots=True)
+class StrategyServices:
+    """What the runtime provides to every strategy, and through it to each of its pairs."""
 
-    journal_cycle: Callable[[str, str, int, FsmDecision], None]  # (strategy, pair, cycle, d)
-    on_fills: Callable[[str, PairPlan, DualResult | RepairResult, str], None]
-    trading_state: Callable[[str], str] = lambda strategy: "active"
-    pretrade: Callable[[str, PairPlan, list[LegOrder]], str] = lambda strategy, pair, legs: ""
-    unsent: Callable[[str, PairPlan, list[LegOrder]], None] = lambda strategy, pair, legs: None
-    hand_to_hedger: Callable[[str, str, Decimal], Awaitable[None]] | None = None
-    cycle_numbers: Callable[[str, str], int] = lambda strategy, pair: 0
-    last_attempt: Callable[[str, str, int], int] = lambda strategy, pair, cycle: -1
+    market: MarketState
+    executor: DualLegExecutor
+    cycles: CycleJournal
+    checks: EntryChecks
+    events: PairEvents
 
 
 class StrategyRunner:
     def __init__(
         self,
         loaded: LoadedManifest,
-        market: MarketState,
-        executor: DualLegExecutor,
-        hooks: StrategyHooks,
+        services: StrategyServices,
         *,
         gate_stats: GateStats | None = None,
     ) -> None:
         self.loaded = loaded
         self.plan: Plan = compile_manifest(loaded)
         self.name = self.plan.strategy
-        self.market = market
-        self.executor = executor
-        self.hooks = hooks
+        self.services = services
+        self.market = services.market
         self.gate_stats = gate_stats or GateStats()
         self.inventory = Inventory(
             loaded.manifest.hedge.ratio if loaded.manifest.hedge else Decimal(1)
@@ -111,35 +96,27 @@ class StrategyRunner:
         self.last_reload_error = ""
 
     def _runner(self, pair: PairPlan) -> PairRunner:
-        hooks, name = self.hooks, self.name
-        hand = hooks.hand_to_hedger
+        shared = self.services
         services = PairServices(
-            strategy=name,
-            executor=self.executor,
-            instrument=self.market.instrument,
-            touch=self.market.touch,
-            snapshot=self.snapshot,
-            rules=lambda leg: self.market.rules.get(leg.venue),
-            journal_cycle=lambda pair_id, cycle, d: hooks.journal_cycle(name, pair_id, cycle, d),
-            on_fills=lambda pair_plan, result, step: hooks.on_fills(name, pair_plan, result, step),
-            hand_to_hedger=(lambda asset, residual: hand(name, asset, residual)) if hand else None,
-            cycle_numbers=lambda pair_id: hooks.cycle_numbers(name, pair_id),
-            last_attempt=lambda pair_id, cycle: hooks.last_attempt(name, pair_id, cycle),
-            trading_state=lambda: hooks.trading_state(name),
-            pretrade=lambda pair_plan, legs: hooks.pretrade(name, pair_plan, legs),
-            unsent=lambda pair_plan, legs: hooks.unsent(name, pair_plan, legs),
+            self.name,
+            shared.market,
+            shared.executor,
+            shared.cycles,
+            shared.checks,
+            shared.events,
+            risk=self,
         )
         return PairRunner(self.plan, pair, services, self.gate_stats)
 
     # -- the spread engine -----------------------------------------------------------------
 
-    def watched(self) -> set[tuple[str, str, str]]:
-        """(account, kind, symbol) of every leg and hedge instrument: what must be streamed."""
+    def watched(self) -> set[BookKey]:
+        """The book of every leg and hedge instrument: what must be streamed."""
         out = set()
         for runner in self.runners():
             for leg in (*runner.pair.legs, runner.pair.hedge_leg):
                 if leg is not None:
-                    out.add((leg.venue, leg.kind, leg.symbol))
+                    out.add(BookKey(leg.venue, leg.kind, leg.symbol))
         return out
 
     def runners(self) -> list[PairRunner]:
@@ -283,7 +260,7 @@ class StrategyRunner:
         """(direction, the engine's spec, its legs' instruments keyed by book) per direction of
         `pair`, or None while a leg has no instrument or a quote-sized pair no touch."""
         out = []
-        for direction, (buy_role, sell_role) in directions(pair).items():
+        for direction, (buy_role, sell_role) in pair.directions().items():
             buy, sell = pair.leg(buy_role), pair.leg(sell_role)
             legs: dict[tuple[str, str], Instrument] = {}
             for leg in (buy, sell):
@@ -379,10 +356,7 @@ class StrategyRunner:
             funding_rates=dict(self.market.funding),
             venue_healthy=dict(self.market.healthy),
             # draining pairs too: a removed pair still holding a position has a cycle open
-            open_cycles={
-                r.pair.id: int(r.machine.state not in ("idle", "armed", "cooling_down"))
-                for r in self.runners()
-            },
+            open_cycles={r.pair.id: int(r.machine.state not in FLAT) for r in self.runners()},
             entry_spread_bps={
                 direction: entry
                 for direction, (entry, _) in self.spreads(pair.id).items()
@@ -402,7 +376,7 @@ class StrategyRunner:
                     "id": runner.pair.id,
                     "state": runner.machine.state,
                     # halted or in error: trades nothing until an operator resumes (or resets)
-                    "needs_operator": runner.machine.state in ("halted", "error"),
+                    "needs_operator": runner.machine.state in NEEDS_OPERATOR,
                     "draining": runner.draining,
                     "cycle": runner.cycle,
                     "attempt": runner.attempt,

@@ -68,7 +68,15 @@ from arbiter.store import codec
 from arbiter.store.checkpointer import Checkpointer
 from arbiter.store.codec import dec, dec_or_none
 from arbiter.store.outbox import DEFAULT_SIZE, OutboxFile, OutboxFull
-from arbiter.store.replay import JournalState, load_order, load_state
+from arbiter.store.replay import (
+    JournalState,
+    last_account_record_ms,
+    load_order,
+    load_state,
+    load_strategy_fills,
+    load_strategy_forced,
+    load_strategy_funding,
+)
 from arbiter.store.schema import migrate
 from arbiter.venues.orders import Fill, ForcedExecution, FundingSettlement, PositionUpdate
 
@@ -637,6 +645,25 @@ class Journal:
             (strategy, pair, strategy, pair),
         ).fetchone()
         return int(row[0] or 0)
+
+    def strategy_fills(self, strategy: str) -> list[tuple[Intent, Fill]]:
+        """Every fill of every order `strategy` placed, with its intent, oldest first."""
+        self.settle()
+        return load_strategy_fills(self._conn, strategy)
+
+    def strategy_funding(self, strategy: str) -> list[tuple[FundingSettlement, Decimal]]:
+        """Every funding settlement `strategy` had a share of, with that share, oldest first."""
+        return load_strategy_funding(self._conn, strategy)
+
+    def strategy_forced(self, strategy: str) -> list[tuple[ForcedExecution, Decimal, Decimal]]:
+        """Every forced execution `strategy` had a share of, with its (qty, fee), oldest first."""
+        return load_strategy_forced(self._conn, strategy)
+
+    def last_account_record_ms(self, venue: str) -> int | None:
+        """The venue time of the newest record (fill, settlement, forced trade) of an account:
+        where a restart reads the account's records from."""
+        self.settle()
+        return last_account_record_ms(self._conn, venue)
 
     def last_attempt(self, strategy: str, pair: str, cycle: int) -> int:
         """The highest attempt number of the cycle's intents, -1 for none: the next order of

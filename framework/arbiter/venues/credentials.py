@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from arbiter.manifest.models import Credentials
-from arbiter.runtime.logs import register_secret
+from arbiter.venues.secrets import register_secret
 
 
 class CredentialsError(Exception):

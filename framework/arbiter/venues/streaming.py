@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from arbiter.market.book import OrderBook
-from arbiter.market.events import MarketEvent
+from arbiter.market.events import MarketEvent, book_name
 from arbiter.market.instrument import Instrument
 from arbiter.venues.contract import TradingVenue
 from arbiter.venues.private_stream import PrivateStream, SessionTrading, stop_task, wall_ms
@@ -258,7 +258,7 @@ class StreamingSession:
                 f"{self.config.account}: expected kind in {sorted(self.dialect.public_urls)},"
                 f" was {kind!r}"
             )
-        venue = f"{self.config.account}:{kind}"
+        venue = book_name(self.config.account, kind)
         instruments = [
             replace(inst, venue=venue) for (k, _), inst in self._instruments.items() if k == kind
         ]

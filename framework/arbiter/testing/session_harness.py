@@ -25,6 +25,7 @@ from arbiter.market.book import OrderBook
 from arbiter.market.book import Side as BookSide
 from arbiter.market.events import MarketEvent
 from arbiter.store.journal import Journal
+from arbiter.testing.trading_harness import ObservedOrder
 from arbiter.venues.client_ids import IntentId
 from arbiter.venues.errors import VenueError
 from arbiter.venues.orders import (
@@ -38,7 +39,6 @@ from arbiter.venues.orders import (
     TimeInForce,
 )
 from arbiter.venues.session import VenueSession
-from arbiter.venues.testing.trading_harness import ObservedOrder
 
 Levels = list[tuple[Decimal, Decimal]]  # (price, size), best first
 TIMEOUT_S = 20.0

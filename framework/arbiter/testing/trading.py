@@ -23,6 +23,17 @@ from typing import ClassVar
 
 import pytest
 
+from arbiter.testing.trading_harness import (
+    FaultInjector,
+    ObservedOrder,
+    TradingHarness,
+    VenueFault,
+    VenueObserver,
+    client_id,
+    far_bid,
+    now_ms,
+    spot_request,
+)
 from arbiter.venues.errors import (
     Ambiguous,
     Definitive,
@@ -37,17 +48,6 @@ from arbiter.venues.orders import (
     OrderType,
     Side,
     TimeInForce,
-)
-from arbiter.venues.testing.trading_harness import (
-    FaultInjector,
-    ObservedOrder,
-    TradingHarness,
-    VenueFault,
-    VenueObserver,
-    client_id,
-    far_bid,
-    now_ms,
-    spot_request,
 )
 
 __all__ = [

@@ -24,10 +24,15 @@ from typing import ClassVar
 
 import pytest
 
-from arbiter.market.events import BookDelta, BookSnapshot, Funding, ResyncRequested, Ticker
-from arbiter.venues.orders import Side, TimeInForce
-from arbiter.venues.session import BookRef
-from arbiter.venues.testing.session_harness import (
+from arbiter.market.events import (
+    BookDelta,
+    BookSnapshot,
+    Funding,
+    ResyncRequested,
+    Ticker,
+    book_name,
+)
+from arbiter.testing.session_harness import (
     KINDS,
     Orders,
     Recorder,
@@ -36,6 +41,8 @@ from arbiter.venues.testing.session_harness import (
     StreamFaults,
     book_matches,
 )
+from arbiter.venues.orders import Side, TimeInForce
+from arbiter.venues.session import BookRef
 
 
 class VenueSessionContract:
@@ -85,7 +92,7 @@ class VenueSessionContract:
             await h.observer.move()
         await recorder.until(lambda: book_matches(h, kind, symbol), "the book to follow")
         assert h.session.connection_states()[f"public.{kind}"] == "live"
-        venue = f"{h.session.config.account}:{kind}"
+        venue = book_name(h.session.config.account, kind)
         book_events = [e for e in recorder.market if isinstance(e, BookSnapshot | BookDelta)]
         assert book_events
         assert {e.venue for e in book_events} == {venue}
@@ -157,7 +164,7 @@ class VenueSessionContract:
             lambda: any(isinstance(e, ResyncRequested) for e in recorder.market[start:]),
             "a resync request",
         )
-        venue = f"{h.session.config.account}:{kind}"
+        venue = book_name(h.session.config.account, kind)
         after = [
             e
             for e in recorder.market[start:]
