@@ -10,7 +10,6 @@ fee's coin, a bill's `pnl`).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -202,7 +201,6 @@ async def _session_of_the_simulator(sim: Simulation) -> Heard:
             ),
             "the forced trade's push",
         )
-        await asyncio.sleep(0)
         await rest("/api/v5/account/balance", {})
         await rest("/api/v5/account/positions", {"instType": "SWAP"})
         await rest("/api/v5/trade/orders-history", {"instType": "SWAP"})

@@ -147,37 +147,24 @@ def test_books_snapshot_when_its_checksum_is_not_its_levels_is_refused_not_trust
     )
     assert f"expected checksum {data['checksum']}" in error.detail
     assert f"computed {expected}" in error.detail
-    book = codec.books["BTC-USDT"]
-    assert book.stale
-    levels = [(book.price(p), book.size(q)) for p, q in book.depth(BookSide.BID)]
-    assert levels == [(D(p), D(s)) for p, s, *_ in data["bids"]]
-    levels = [(book.price(p), book.size(q)) for p, q in book.depth(BookSide.ASK)]
-    assert levels == [(D(p), D(s)) for p, s, *_ in data["asks"]]
+    assert codec.books["BTC-USDT"].stale
+    assert levels(codec, "BTC-USDT", BookSide.BID) == [(D(p), D(q)) for p, q, *_ in data["bids"]]
+    assert levels(codec, "BTC-USDT", BookSide.ASK) == [(D(p), D(q)) for p, q, *_ in data["asks"]]
+
+
+def levels(codec: OkxCodec, inst: str, side: BookSide) -> list[tuple[Decimal, Decimal]]:
+    book = codec.books[inst]
+    return [(book.price(p), book.size(q)) for p, q in book.depth(side)]
 
 
 def test_bbo_tbt_when_fed_is_a_whole_book_of_its_one_level() -> None:
     data = item("ws_bbo_tbt.json")
-    (snap,) = OkxCodec().feed(frame("ws_bbo_tbt.json"))
+    codec = OkxCodec()
+    (snap,) = codec.feed(frame("ws_bbo_tbt.json"))
     assert isinstance(snap, BookSnapshot)
-    assert snap.update_id == data["seqId"]
-    assert snap.ts_ms == int(data["ts"])
-    codec_book = OkxCodec()
-    codec_book.feed(frame("ws_bbo_tbt.json"))
-    book = codec_book.books["BTC-USDT"]
-    assert (
-        book.price(book.depth(BookSide.BID)[0][0]),
-        book.size(book.depth(BookSide.BID)[0][1]),
-    ) == (
-        D(data["bids"][0][0]),
-        D(data["bids"][0][1]),
-    )
-    assert (
-        book.price(book.depth(BookSide.ASK)[0][0]),
-        book.size(book.depth(BookSide.ASK)[0][1]),
-    ) == (
-        D(data["asks"][0][0]),
-        D(data["asks"][0][1]),
-    )
+    assert (snap.update_id, snap.ts_ms) == (data["seqId"], int(data["ts"]))
+    assert levels(codec, "BTC-USDT", BookSide.BID) == [(D(p), D(q)) for p, q, *_ in data["bids"]]
+    assert levels(codec, "BTC-USDT", BookSide.ASK) == [(D(p), D(q)) for p, q, *_ in data["asks"]]
 
 
 def test_trades_ticker_funding_when_fed_read_every_field_exactly() -> None:
