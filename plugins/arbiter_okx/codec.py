@@ -11,10 +11,9 @@ Rules this file keeps for the incremental book channels (`books`, `books50-l2-tb
   continues from the new, smaller seqId (counted in `stats.sequence_resets`).
 - checksum: when non-zero it must equal the CRC32 of the top 25 levels after the update
   (`arbiter_okx.checksum`); a mismatch stales the book. Zero means "not provided".
-- two sync modes: a snapshot pushed on subscribe (default), or `expect_rest_snapshot(inst)`
-  which buffers updates (bounded) until `apply_rest_snapshot(inst, body)`; then buffered
-  updates with `seqId <= snapshot.seqId` are dropped and the first applied one must straddle
-  the snapshot (`prevSeqId <= snapshot.seqId < seqId`).
+- one way to (re)sync a book: the snapshot OKX pushes on subscribe; a stale book resubscribes
+  (`resync_frames`). OKX's REST book (`GET /api/v5/market/books`) is no starting point: the
+  answers the venue sends carry no `seqId`, so no update could be chained onto one.
 
 `books5` and `bbo-tbt` push whole top-of-book views: each push replaces the book.
 Malformed frames, crossed books and negative sizes become `CodecError`s; `feed` never raises.
@@ -25,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
@@ -53,7 +51,6 @@ from arbiter_okx.checksum import CHECKSUM_DEPTH
 VENUE = "okx"
 INCREMENTAL_CHANNELS = frozenset({"books", "books50-l2-tbt", "books-l2-tbt"})
 FULL_VIEW_CHANNELS = frozenset({"books5", "bbo-tbt"})
-DEFAULT_BUFFER_LIMIT = 1_000
 
 _FRAME_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
@@ -82,10 +79,6 @@ class _BookState:
         self.channel = channel
         self.bid_text: dict[int, str] = {}  # price units -> "price:size" as received
         self.ask_text: dict[int, str] = {}
-        self.buffering = False  # REST sync: waiting for the REST snapshot
-        self.buffer: deque[_Parsed] = deque(maxlen=DEFAULT_BUFFER_LIMIT)
-        self.overflowed = False
-        self.bridge_from: int | None = None  # REST snapshot seqId the next update must straddle
 
 
 class OkxCodec:
@@ -95,13 +88,11 @@ class OkxCodec:
         self,
         instruments: Iterable[Instrument] = (),
         venue: str = VENUE,
-        buffer_limit: int = DEFAULT_BUFFER_LIMIT,
     ) -> None:
         self.venue = venue
         self._keeper = BookKeeper(venue, instruments)
         self.stats: CodecStats = self._keeper.stats
         self._states: dict[str, _BookState] = {}
-        self._buffer_limit = buffer_limit
 
     @property
     def books(self) -> Mapping[str, OrderBook]:
@@ -158,11 +149,6 @@ class OkxCodec:
                 inst,
                 channel,
             )
-        if state.buffering:
-            if len(state.buffer) == state.buffer.maxlen:
-                state.overflowed = True  # the oldest update is lost: the bridge will fail
-            state.buffer.append(parsed)
-            return []
         return self._update(state, parsed)
 
     def _parse(self, inst: str, push: messages.BookData, channel: str) -> _Parsed:
@@ -198,9 +184,6 @@ class OkxCodec:
         state.ask_text = {}
         _apply_text(state.bid_text, p.bids, p.bid_text)  # same last-wins rule as the book
         _apply_text(state.ask_text, p.asks, p.ask_text)
-        state.buffering = False
-        state.buffer.clear()
-        state.bridge_from = None
         failure = self._verify(state, p)
         if failure:
             return failure
@@ -214,20 +197,7 @@ class OkxCodec:
         symbol = book.symbol
         if book.stale:
             return keeper.dropped(symbol, state.channel)
-        if state.bridge_from is not None:
-            # First update after a REST snapshot: old ones are skipped, the first applied one
-            # must cover the snapshot's seqId.
-            if p.seq <= state.bridge_from:
-                return []
-            if p.prev_seq > state.bridge_from:
-                return keeper.gap(
-                    symbol,
-                    f"expected the first update to straddle snapshot seqId {state.bridge_from},"
-                    f" was prevSeqId={p.prev_seq} seqId={p.seq}",
-                    state.channel,
-                )
-            state.bridge_from = None
-        elif p.prev_seq != book.update_id:
+        if p.prev_seq != book.update_id:
             return keeper.gap(
                 symbol, f"expected prevSeqId={book.update_id}, was {p.prev_seq}", state.channel
             )
@@ -273,49 +243,7 @@ class OkxCodec:
         state = self._states.get(inst)
         if state is None:
             state = self._states[inst] = _BookState(self._keeper.book(inst), channel)
-            state.buffer = deque(maxlen=self._buffer_limit)
         return state
-
-    # -- REST snapshot sync ------------------------------------------------------------------
-
-    def expect_rest_snapshot(self, inst: str, channel: str = "books") -> None:
-        """Buffer `inst`'s updates until `apply_rest_snapshot`; call before subscribing."""
-        state = self._state(inst, channel)
-        state.book.mark_stale("waiting for REST snapshot")
-        state.buffering = True
-        state.overflowed = False
-        state.buffer.clear()
-
-    def apply_rest_snapshot(self, inst: str, body: bytes | str) -> list[MarketEvent]:
-        """Merge a `GET /api/v5/market/books` response with the buffered updates."""
-        state = self._states.get(inst)
-        keeper = self._keeper
-        if state is None or not state.buffering:
-            return keeper.malformed(
-                CodecErrorKind.UNKNOWN, f"{inst}: expected expect_rest_snapshot() first"
-            )
-        try:
-            rest = messages.REST.decode(body)
-            if rest.code != "0" or len(rest.data) != 1:
-                raise ValueError(f"expected code 0 and one book, was {rest.code!r}: {rest.msg}")
-            parsed = self._parse(inst, rest.data[0], state.channel)
-        except _FRAME_ERRORS as exc:
-            return keeper.malformed(
-                CodecErrorKind.BAD_FIELD, f"REST books: {exc}", inst, state.channel
-            )
-        buffered = list(state.buffer)
-        overflowed = state.overflowed
-        events = self._snapshot(state, parsed)
-        if state.book.stale:
-            return events
-        if overflowed:
-            return events + keeper.gap(
-                inst, "update buffer overflowed before the REST snapshot", state.channel
-            )
-        state.bridge_from = parsed.seq
-        for update in buffered:
-            events.extend(self._update(state, update))
-        return events
 
     # -- other channels ----------------------------------------------------------------------
 
@@ -399,11 +327,6 @@ class OkxCodec:
 
 def book_arg(inst: str, channel: str = "books") -> dict[str, str]:
     return {"channel": channel, "instId": inst}
-
-
-def rest_snapshot_path(inst: str, depth: int = 400) -> str:
-    """The REST request for `apply_rest_snapshot`, as data: GET this path on the REST host."""
-    return f"/api/v5/market/books?instId={inst}&sz={depth}"
 
 
 def _apply_text(texts: dict[int, str], levels: list[tuple[int, int]], raw: list[str]) -> None:

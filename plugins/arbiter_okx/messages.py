@@ -31,12 +31,6 @@ class BookData(msgspec.Struct):
     seqId: int | None = None
 
 
-class RestBody(msgspec.Struct):
-    code: str
-    data: list[BookData]
-    msg: str = ""
-
-
 class TickerData(msgspec.Struct):
     instId: str
     ts: str
@@ -66,7 +60,6 @@ class FundingData(msgspec.Struct):
 
 ENVELOPE = msgspec.json.Decoder(Envelope)
 BOOKS = msgspec.json.Decoder(list[BookData])
-REST = msgspec.json.Decoder(RestBody)
 TICKERS = msgspec.json.Decoder(list[TickerData])
 TRADES = msgspec.json.Decoder(list[TradeData])
 FUNDING = msgspec.json.Decoder(list[FundingData])

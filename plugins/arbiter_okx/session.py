@@ -43,7 +43,7 @@ def stream_dialect(config: VenueConfig, keys: ApiKeys) -> StreamDialect:
         return BookStream(codec, OkxBooks(codec, funding=kind == "perp"))
 
     def private_codec(instruments: Mapping[tuple[str, str], Instrument]) -> PrivateCodec:
-        return OkxPrivateCodec(keys, config.account)
+        return OkxPrivateCodec(keys, config.account, instruments=instruments)
 
     return StreamDialect(
         public_urls={"spot": urls["ws_public"], "perp": urls["ws_public"]},

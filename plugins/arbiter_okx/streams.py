@@ -15,9 +15,14 @@ verify")), then one subscribe to `orders` and `positions` (instType ANY), `accou
   `fillFee`; a push without it (older API versions) gets the change in the order's cumulative
   `fee` since the previous push of that order, exact when pushes arrive in order. An order
   the venue made itself (`category` adl, full_liquidation, partial_liquidation: no clOrdId)
-  is not ours: its fill is a `ForcedExecution`, its status pushes are dropped (counted).
-- `positions`: `pos` is signed in net mode; in long/short mode `posSide` gives the sign.
-- `account`: one `BalanceUpdate` per currency: total `cashBal`, free `availBal`.
+  is not ours: its fill is a `ForcedExecution`, its status pushes are dropped (counted). The
+  size and the cancel reason are read as `arbiter_okx.order_rows` says, as the REST rows are
+  (a spot market buy sized in quote is as large as what filled).
+- `positions`: `pos` is signed in net mode; in long/short mode `posSide` gives the sign. Only
+  swaps (`instType` SWAP) the session lists as perps are read; margin, futures, option and
+  inverse-swap positions are skipped (counted), as `OkxTrading.positions` leaves them out.
+- `account`: one `BalanceUpdate` per currency, read as `arbiter_okx.balances` says (total
+  `cashBal`, free `availBal`), exactly as the REST balance is read.
 - `balance_and_position`: read only for `eventType` funding_fee, which says a funding fee was
   settled but not how much: `SettlementsDue`, and the amounts come from the account's bills
   (`OkxTrading.account_events`). Its balances and positions repeat `account` and `positions`.
@@ -33,6 +38,7 @@ from typing import Any
 
 import msgspec
 
+from arbiter.market.instrument import Instrument
 from arbiter.venues.credentials import ApiKeys
 from arbiter.venues.fields import (
     field_decimal,
@@ -58,7 +64,9 @@ from arbiter.venues.stream_codec import (
     as_text,
 )
 from arbiter.venues.ws_session import Frame
+from arbiter_okx.balances import read_balance
 from arbiter_okx.codec import OkxCodec, book_arg
+from arbiter_okx.order_rows import base_size, cancel_reason
 
 BOOK_CHANNEL = "books"
 ARGS_PER_REQUEST = 50
@@ -73,6 +81,7 @@ _FORCED = {
     "full_liquidation": ForcedKind.LIQUIDATION,
     "partial_liquidation": ForcedKind.LIQUIDATION,
 }
+_POSITION_TYPES = frozenset({"SWAP", None})  # None: a push that leaves instType out
 _FEE_MEMORY = 10_000  # orders whose cumulative fee is remembered for the fillFee fallback
 
 _STATES = {
@@ -121,10 +130,20 @@ class OkxPrivateCodec(PrivateCodec):
     """OKX's private stream: login, orders/positions/account, normalized events out.
 
     `clock_s` is the wall clock in whole seconds that dates the login (OKX allows 30 s).
+    `instruments` (kind, symbol) -> instrument, when given (the session's, filled at start),
+    are the perps whose positions are read; another swap's (an inverse swap, which the plugin
+    does not list) is skipped like a margin position.
     """
 
-    def __init__(self, keys: ApiKeys, venue: str, clock_s: Callable[[], str] = wall_s) -> None:
+    def __init__(
+        self,
+        keys: ApiKeys,
+        venue: str,
+        clock_s: Callable[[], str] = wall_s,
+        instruments: Mapping[tuple[str, str], Instrument] | None = None,
+    ) -> None:
         super().__init__(venue)
+        self._instruments = instruments
         if not keys.passphrase:
             raise ValueError(f"{venue}: expected an OKX passphrase with the API keys, was none")
         self._keys = keys
@@ -132,6 +151,7 @@ class OkxPrivateCodec(PrivateCodec):
         self._requests = OkxCodec(venue=venue)
         self._fees: dict[str, tuple[Decimal, Decimal]] = {}  # ordId -> (accFillSz, -fee)
         self.skipped_forced = 0  # status pushes of orders the venue made itself
+        self.skipped_positions = 0  # positions of products we do not trade (margin, futures)
 
     def login_frames(self) -> list[Frame]:
         keys = self._keys
@@ -197,7 +217,7 @@ class OkxPrivateCodec(PrivateCodec):
         order_id = field_text(item, "ordId")
         filled = field_decimal(item, "accFillSz")
         ts = int(item.get("uTime") or 0)
-        reason = str(item.get("cancelSourceReason") or item.get("cancelSource") or "")
+        reason = cancel_reason(item)
         events: list[PrivateStreamEvent] = []
         fill_qty = field_decimal(item, "fillSz", default="0")
         forced = _FORCED.get(str(item.get("category") or ""))
@@ -248,7 +268,7 @@ class OkxPrivateCodec(PrivateCodec):
                 venue_order_id=order_id,
                 status=status,
                 side=side,
-                qty=field_decimal(item, "sz"),
+                qty=base_size(item),
                 filled_qty=filled,
                 avg_price=field_price(item.get("avgPx"), "avgPx"),
                 price=field_price(item.get("px"), "px"),
@@ -279,6 +299,14 @@ class OkxPrivateCodec(PrivateCodec):
         self._fees[order_id] = (filled, paid)
 
     def _position(self, item: dict[str, Any], recv_ns: int) -> list[PrivateStreamEvent]:
+        listed = self._instruments
+        if item.get("instType") not in _POSITION_TYPES or (
+            listed is not None and ("perp", item.get("instId")) not in listed
+        ):
+            # Margin, futures, options and inverse swaps are not ours to trade: a margin
+            # position would otherwise read as a position on the spot instrument of its name.
+            self.skipped_positions += 1
+            return []
         size = field_signed(item, "pos", default="0")
         pos_side = item.get("posSide", "net")
         if pos_side == "short":
@@ -302,11 +330,10 @@ class OkxPrivateCodec(PrivateCodec):
     def _account(self, item: dict[str, Any], recv_ns: int) -> list[PrivateStreamEvent]:
         events: list[PrivateStreamEvent] = []
         for detail in item["details"]:
-            total = field_signed(detail, "cashBal")
-            free = field_signed(detail, "availBal") if detail.get("availBal") else total
+            balance = read_balance(detail)
             ts = int(detail.get("uTime") or item.get("uTime") or 0)
             events.append(
-                BalanceUpdate(self.venue, field_text(detail, "ccy"), free, total, ts, recv_ns)
+                BalanceUpdate(self.venue, balance.asset, balance.free, balance.total, ts, recv_ns)
             )
         return events
 

@@ -6,6 +6,11 @@
   `maker`/`taker` first). OKX prints commissions as negative rates; ours are positive.
 - Recent fills: `GET /api/v5/trade/fills` (the last 3 days), paged backwards by `billId`;
   older windows go to `/api/v5/trade/fills-history` (3 months), one instrument type at a time.
+  A fill is dated by `fillTime` (as the private stream dates it) and keeps its fee coin
+  (`feeCcy`) when OKX prints no fee amount ("").
+- Balances: `GET /api/v5/account/balance` read by `arbiter_okx.balances`, as the private
+  `account` channel is (total `cashBal`, free `availBal`; not ccxt's `eq`).
+- Positions: swaps only (`instType` SWAP).
 - Funding settlements: `GET /api/v5/account/bills` (the last 7 days; older windows
   `/api/v5/account/bills-archive`, 3 months) of type 8, newest first, paged backwards by
   `billId` (`arbiter_okx.bills`); a bill that cannot be read is logged and skipped, so one bad
@@ -32,12 +37,14 @@ from arbiter.venues.ccxt_convert import MalformedAnswer, dec
 from arbiter.venues.ccxt_requests import Market, kind_of
 from arbiter.venues.ccxt_trading import CcxtTrading, FeeTable
 from arbiter.venues.client_ids import OKX_CLIENT_IDS
-from arbiter.venues.contract import Capabilities, VenueLimits
+from arbiter.venues.contract import Balance, Capabilities, VenueLimits
 from arbiter.venues.errors import DuplicateClientId, VenueError
 from arbiter.venues.orders import AccountEvent, FundingSettlement
+from arbiter_okx.balances import read_balance
 from arbiter_okx.bills import FUNDING_FEE, funding_from_bill
 from arbiter_okx.instruments import parse_instruments
 from arbiter_okx.order_entry import OkxOrderEntry
+from arbiter_okx.order_rows import cancel_reason
 
 _INST_TYPE = {"spot": "SPOT", "perp": "SWAP"}
 _PAGE = 100  # the largest page /api/v5/trade/fills serves
@@ -102,7 +109,24 @@ class OkxTrading(CcxtTrading):
     async def _pages(
         self, endpoint: Any, params: dict[str, Any], market: Market | None
     ) -> list[dict[str, Any]]:
-        return [self.client.parse_trade(row, market) for row in await self._rows(endpoint, params)]
+        return [self._trade(row, market) for row in await self._rows(endpoint, params)]
+
+    def _trade(self, row: Mapping[str, Any], market: Market | None) -> dict[str, Any]:
+        """ccxt's trade of one fills row, with what ccxt loses put back: the fee's coin when
+        OKX prints no amount (`fee` "", `feeCcy` kept), and the fill's own time."""
+        trade: dict[str, Any] = self.client.parse_trade(row, market)
+        fee = trade.get("fee") or {}
+        coin = str(row.get("feeCcy") or "")
+        if coin and not fee.get("currency"):
+            trade["fee"] = {
+                "cost": fee.get("cost") or "0",
+                "currency": self.client.safe_currency_code(coin),
+            }
+        if row.get("fillTime"):
+            # ccxt dates a fill by `ts`, when OKX wrote the row; the private stream dates it by
+            # `fillTime`, when it traded: one fill must have one time on both paths.
+            trade["timestamp"] = int(row["fillTime"])
+        return trade
 
     async def _rows(self, endpoint: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Every page's raw rows, newest first, each page older than the last `billId` seen."""
@@ -155,6 +179,25 @@ class OkxTrading(CcxtTrading):
                 raise MalformedAnswer(f"{self.name}: open orders page ends without a new ordId")
             params["after"] = last
 
+    async def balances(self) -> dict[str, Balance]:
+        """Read as the `account` channel is (`arbiter_okx.balances`); ccxt's own reading takes
+        equity (`eq`) for the total, which includes unrealized PnL."""
+        self._require_started()
+        out: dict[str, Balance] = {}
+        with self._translated():
+            answer = await self.client.privateGetAccountBalance()
+            for account in answer.get("data") or []:
+                for detail in account.get("details") or []:
+                    try:
+                        balance = read_balance(detail)
+                    except ValueError as exc:
+                        raise MalformedAnswer(f"{self.name} balance: {exc}") from exc
+                    out[balance.asset] = balance
+        return out
+
+    def position_params(self) -> Mapping[str, Any]:
+        # Swaps only: OKX also lists margin positions, under the spot instrument's name.
+        return {"instType": "SWAP"}
+
     def cancel_reason(self, info: Mapping[str, Any]) -> str:
-        source = str(info.get("cancelSource") or "")
-        return f"cancelSource {source}" if source else ""
+        return cancel_reason(info)

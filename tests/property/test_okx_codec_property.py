@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -102,54 +101,3 @@ def test_codec_when_a_checksum_is_wrong_detects_exactly_that_update(
             break
         assert not codec.books["BTC-USDT"].stale
     assert codec.stats.checksum_failures == 1
-
-
-@settings(derandomize=True, max_examples=150)
-@given(updates, st.data())
-def test_rest_sync_when_snapshot_lands_mid_stream_ends_equal_to_full_replay(
-    changes: list[tuple[list[tuple[int, str]], list[tuple[int, str]]]], data: st.DataObject
-) -> None:
-    # The full history: a start book, then updates; states[i] is the book after i updates.
-    bids: Texts = {Decimal(_px(MID - 50)): (_px(MID - 50), "1")}
-    asks: Texts = {Decimal(_px(MID + 50)): (_px(MID + 50), "1")}
-    states = [(dict(bids), dict(asks))]
-    frames = []
-    for i, (bid_changes, ask_changes) in enumerate(changes):
-        bid_levels = [[_px(MID - k), size] for k, size in bid_changes]
-        ask_levels = [[_px(MID + k), size] for k, size in ask_changes]
-        _apply(bids, bid_levels)
-        _apply(asks, ask_levels)
-        states.append((dict(bids), dict(asks)))
-        seq = 10 * (i + 1)
-        frames.append(
-            okx_book(
-                "update", seq + 10, seq, bid_levels, ask_levels, checksum=_checksum(bids, asks)
-            )
-        )
-    # The REST snapshot reflects update `at`; the socket delivered updates from `first` onward,
-    # which may overlap the snapshot (those are dropped) but never leave a hole.
-    at = data.draw(st.integers(0, len(changes)))
-    first = data.draw(st.integers(0, at))
-    snap_bids, snap_asks = states[at]
-    body = {
-        "code": "0",
-        "data": [
-            {
-                "bids": [[*snap_bids[p], "0", "1"] for p in sorted(snap_bids, reverse=True)],
-                "asks": [[*snap_asks[p], "0", "1"] for p in sorted(snap_asks)],
-                "ts": "1",
-                "seqId": 10 * (at + 1),
-            }
-        ],
-    }
-    codec = OkxCodec()
-    codec.expect_rest_snapshot("BTC-USDT")
-    for frame in frames[first:]:
-        assert codec.feed(frame) == []  # buffered, not applied
-    codec.apply_rest_snapshot("BTC-USDT", json.dumps(body).encode())
-
-    book = codec.books["BTC-USDT"]
-    assert (codec.stats.gaps, codec.stats.checksum_failures) == (0, 0)
-    assert not book.stale
-    assert [book.price(p) for p, _ in book.depth(Side.BID)] == sorted(bids, reverse=True)
-    assert [book.price(p) for p, _ in book.depth(Side.ASK)] == sorted(asks)

@@ -23,7 +23,7 @@ from arbiter.market import (
     Trade,
     TradeSide,
 )
-from arbiter_okx import OkxCodec, book_arg, okx_checksum, parse_instruments, rest_snapshot_path
+from arbiter_okx import OkxCodec, book_arg, okx_checksum, parse_instruments
 from tests.fastlane_support import fixture_bytes, okx_book, reference_checksum
 
 BIDS = [["100.1", "7"], ["100", "6"]]
@@ -219,87 +219,6 @@ def test_books5_when_pushed_replaces_whole_book_each_time() -> None:
     assert codec.stats.gaps == 0
 
 
-# -- REST snapshot sync ------------------------------------------------------------------
-
-
-def _rest_body(seq: int, bids: list[list[str]], asks: list[list[str]]) -> bytes:
-    book = {
-        "asks": [[*a, "0", "1"] for a in asks],
-        "bids": [[*b, "0", "1"] for b in bids],
-        "ts": "1700000000000",
-        "seqId": seq,
-    }
-    return json.dumps({"code": "0", "msg": "", "data": [book]}).encode()
-
-
-def test_rest_sync_when_buffered_updates_straddle_snapshot_merges_them() -> None:
-    codec = OkxCodec()
-    codec.expect_rest_snapshot("BTC-USDT")
-    assert codec.feed(okx_book("update", 20, 15, [["100.1", "1"]], [], checksum=0)) == []
-    assert codec.feed(okx_book("update", 30, 20, [["100.1", "2"]], [], checksum=0)) == []
-    assert codec.feed(okx_book("update", 40, 30, [["100.1", "3"]], [], checksum=0)) == []
-
-    events = codec.apply_rest_snapshot("BTC-USDT", _rest_body(25, BIDS, ASKS))
-
-    # seqId 20 <= 25 dropped; 30 straddles (prev 20 <= 25 < 30); 40 chains on.
-    assert [type(e) for e in events] == [BookSnapshot, BookDelta, BookDelta]
-    assert [e.update_id for e in events] == [25, 30, 40]
-    assert _top(codec)[1] == Decimal("3")
-    assert codec.stats.gaps == 0
-    assert isinstance(codec.feed(okx_book("update", 41, 40, [], []))[0], BookDelta)
-
-
-def test_rest_sync_when_first_update_after_snapshot_does_not_straddle_is_a_gap() -> None:
-    codec = OkxCodec()
-    codec.expect_rest_snapshot("BTC-USDT")
-    codec.feed(okx_book("update", 40, 30, [], [], checksum=0))
-    events = codec.apply_rest_snapshot("BTC-USDT", _rest_body(25, BIDS, ASKS))
-    assert isinstance(events[-1], ResyncRequested)
-    assert "straddle snapshot seqId 25" in events[-1].reason
-    assert codec.stats.gaps == 1
-
-
-def test_rest_sync_when_no_updates_buffered_bridges_the_first_live_update() -> None:
-    codec = OkxCodec()
-    codec.expect_rest_snapshot("BTC-USDT")
-    codec.apply_rest_snapshot("BTC-USDT", _rest_body(25, BIDS, ASKS))
-    assert codec.feed(okx_book("update", 24, 20, [], [], checksum=0)) == []  # old, skipped
-    (event,) = codec.feed(okx_book("update", 27, 22, [], [], checksum=0))
-    assert isinstance(event, BookDelta)
-    assert codec.stats.gaps == 0
-
-
-def test_rest_sync_when_buffer_overflows_reports_gap() -> None:
-    codec = OkxCodec(buffer_limit=2)
-    codec.expect_rest_snapshot("BTC-USDT")
-    for seq in (30, 40, 50):
-        codec.feed(okx_book("update", seq, seq - 10, [], [], checksum=0))
-    events = codec.apply_rest_snapshot("BTC-USDT", _rest_body(25, BIDS, ASKS))
-    assert isinstance(events[-1], ResyncRequested)
-    assert codec.stats.gaps == 1
-
-
-def test_rest_sync_when_body_is_an_error_is_refused() -> None:
-    codec = OkxCodec()
-    codec.expect_rest_snapshot("BTC-USDT")
-    events = codec.apply_rest_snapshot("BTC-USDT", b'{"code":"50011","msg":"rate","data":[]}')
-    assert isinstance(events[0], CodecError)
-    assert "expected code 0" in events[0].detail
-
-
-def test_rest_sync_when_not_expected_is_refused() -> None:
-    events = OkxCodec().apply_rest_snapshot("BTC-USDT", _rest_body(1, BIDS, ASKS))
-    assert isinstance(events[0], CodecError)
-
-
-def test_rest_sync_when_ws_snapshot_arrives_first_uses_it() -> None:
-    codec = OkxCodec()
-    codec.expect_rest_snapshot("BTC-USDT")
-    (event,) = codec.feed(okx_book("snapshot", 10, -1, BIDS, ASKS))
-    assert isinstance(event, BookSnapshot)
-    assert isinstance(codec.feed(okx_book("update", 11, 10, [], []))[0], BookDelta)
-
-
 # -- other channels and requests -----------------------------------------------------------
 
 
@@ -351,7 +270,6 @@ def test_requests_when_built_are_okx_frames() -> None:
     login = json.loads(codec.login("k", "s", "p", "1700000000"))["args"][0]
     digest = hmac.new(b"s", b"1700000000GET/users/self/verify", hashlib.sha256).digest()
     assert login["sign"] == base64.b64encode(digest).decode()
-    assert rest_snapshot_path("BTC-USDT", 400) == "/api/v5/market/books?instId=BTC-USDT&sz=400"
 
 
 def test_parse_instruments_when_fixture_given_keeps_linear_swaps_with_contract_value() -> None:

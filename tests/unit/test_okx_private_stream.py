@@ -287,3 +287,19 @@ def test_orders_when_venue_made_the_order_its_fill_is_forced_never_ours(
     # The order's own status pushes (no fill) are not ours either.
     quiet = item | {"fillSz": "0", "tradeId": "", "state": "live"}
     assert _live().feed(_orders(quiet), 3) == []
+
+
+def test_account_when_available_balance_is_empty_frees_the_cash_less_what_is_frozen() -> None:
+    details = [{"ccy": "USDT", "cashBal": "100", "availBal": "", "frozenBal": "30.5"}]
+    frame = json.dumps({"arg": {"channel": "account"}, "data": [{"details": details}]})
+    (update,) = _live().feed(frame, 1)
+    assert update == BalanceUpdate("okx", "USDT", D("69.5"), D(100), 0, 1)
+
+
+def test_account_when_cash_balance_is_empty_is_a_counted_error_naming_it() -> None:
+    details = [{"ccy": "USDT", "cashBal": "", "availBal": "1"}]
+    codec = _live()
+    (error,) = codec.feed(json.dumps({"arg": {"channel": "account"}, "data": [{"details": details}]}), 1)  # fmt: skip
+    assert isinstance(error, StreamError)
+    assert "cashBal" in error.detail
+    assert codec.stats.errors == 1

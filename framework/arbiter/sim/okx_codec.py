@@ -1,6 +1,11 @@
 """OKX v5 words for engine objects, and the `books` checksum.
 
-Shared by the REST answers and the private WS channels so both always agree.
+Shared by the REST answers and the private WS channels so both always agree. Every row carries
+the fields OKX's own messages carry (tests/fixtures/venues/real/okx; a test compares the key
+paths), with OKX's quirks: "" for a number that does not apply, "0" where OKX prints a zero,
+fees signed negative when charged, sizes in contracts for swaps. Fields the simulator has no
+model for (algo orders, options, borrowing, portfolio margin) are sent as OKX sends them when
+unused: "", "0", false or [].
 """
 
 from __future__ import annotations
@@ -72,6 +77,57 @@ ORD_TYPES = {
     "post_only": (OrderType.LIMIT, TimeInForce.POST_ONLY),
 }
 _ORD_TYPE_NAME = {v: k for k, v in ORD_TYPES.items()}
+# OKX's own words for why an order was cancelled (`cancelSourceReason`), by `cancelSource`.
+_CANCEL_REASON = {
+    "1": "Order canceled by user",
+    "13": "Order canceled: FOK order was canceled due to incompletely filled",
+    "14": "Order canceled: IOC order was partially canceled due to incompletely filled",
+    "31": "The post-only order will take liquidity in maker orders",
+}
+# Order fields of algo orders, options and attached TP/SL: unused here, as OKX sends them then.
+_ORDER_UNUSED: dict[str, Any] = {
+    "algoClOrdId": "",
+    "algoId": "",
+    "attachAlgoClOrdId": "",
+    "attachAlgoOrds": [],
+    "isTpLimit": "false",
+    "linkedAlgoOrd": {"algoId": ""},
+    "pxType": "",
+    "pxUsd": "",
+    "pxVol": "",
+    "quickMgnType": "",
+    "slOrdPx": "",
+    "slTriggerPx": "",
+    "slTriggerPxType": "",
+    "source": "",
+    "stpId": "",
+    "stpMode": "cancel_maker",
+    "tpOrdPx": "",
+    "tpTriggerPx": "",
+    "tpTriggerPxType": "",
+}
+# What an `orders` push carries beyond the REST row: the push's own fill (none here; a fill
+# push overwrites them) and the answer to a WS order request (none: orders come over REST).
+_PUSH_ONLY: dict[str, Any] = {
+    "amendResult": "",
+    "amendSource": "",
+    "code": "0",
+    "msg": "",
+    "reqId": "",
+    "execType": "",
+    "fillFee": "0",
+    "fillFeeCcy": "",
+    "fillFwdPx": "",
+    "fillIdxPx": "",
+    "fillMarkPx": "",
+    "fillMarkVol": "",
+    "fillNotionalUsd": "",
+    "fillPnl": "0",
+    "fillPxUsd": "",
+    "fillPxVol": "",
+    "lastPx": "",
+    "notionalUsd": "",
+}
 # OKX's cancelSource codes for why an order ended unfilled.
 _CANCEL_SOURCE = {
     CancelReason.USER: "1",
@@ -120,10 +176,14 @@ def instrument_info(inst: Instrument) -> dict[str, Any]:
     }
 
 
-def order(o: Order) -> dict[str, Any]:
+def order(o: Order, last_fill: Execution | None = None) -> dict[str, Any]:
+    """An order as REST rows list it (`/trade/order`, `orders-pending`, `orders-history`),
+    which name its last fill (`fillPx`, `fillSz`, `tradeId`, `fillTime`; "" and "0" before
+    any)."""
     inst = o.instrument
     spot = inst.kind is InstrumentKind.SPOT
-    return {
+    source = "" if o.cancel_reason is None else _CANCEL_SOURCE[o.cancel_reason]
+    row = _ORDER_UNUSED | {
         "instType": inst_type(inst),
         "instId": inst.symbol,
         "ordId": o.order_id,
@@ -151,15 +211,35 @@ def order(o: Order) -> dict[str, Any]:
         "rebateCcy": inst.quote,
         "pnl": "0",
         "reduceOnly": "true" if o.reduce_only else "false",
-        "cancelSource": "" if o.cancel_reason is None else _CANCEL_SOURCE[o.cancel_reason],
+        "cancelSource": source,
+        "cancelSourceReason": _CANCEL_REASON.get(source, ""),
         "category": "normal",
+        "ccy": "" if spot else inst.quote,
+        "fillTime": "",
+        "tradeQuoteCcy": inst.quote if spot else "",
         "cTime": str(o.created_ms),
         "uTime": str(o.updated_ms),
     }
+    if last_fill is not None:
+        row |= {
+            "fillPx": s(last_fill.price),
+            "fillSz": s(last_fill.qty),
+            "tradeId": last_fill.exec_id,
+            "fillTime": str(last_fill.ts_ms),
+        }
+    return row
 
 
-def position(p: Position, mark: Decimal, ts_ms: int) -> dict[str, Any]:
-    return {
+def order_push(o: Order) -> dict[str, Any]:
+    """An order as the `orders` channel pushes it: the REST row plus the push's own fields;
+    its fill fields name the fill this push reports, none unless `okx_ws` adds one."""
+    return order(o) | _PUSH_ONLY
+
+
+def position(p: Position, mark: Decimal, ts_ms: int, pushed: bool = False) -> dict[str, Any]:
+    """A swap position as `GET /api/v5/account/positions` lists it; `pushed`: as the
+    `positions` channel pushes it (with `pTime`, the push time)."""
+    row = _POSITION_UNUSED | {
         "instType": "SWAP",
         "instId": p.instrument.symbol,
         "mgnMode": "cross",
@@ -180,13 +260,64 @@ def position(p: Position, mark: Decimal, ts_ms: int) -> dict[str, Any]:
         "realizedPnl": s(p.realized_pnl - p.funding_paid),
         "fundingFee": s(-p.funding_paid),
         "adl": "1",
+        "availPos": s(abs(p.qty)),
+        "bePx": "",
+        "fee": "",
+        "idxPx": s(mark),
+        "last": s(mark),
+        "mgnRatio": "",
+        "pnl": "",
+        "posId": str(zlib.crc32(p.instrument.symbol.encode())),
+        "tradeId": "",
+        "uplLastPx": s(p.unrealized_pnl(mark)),
+        "uplRatioLastPx": "0",
+        "usdPx": "",
         "cTime": str(p.updated_ms),
         "uTime": str(ts_ms),
-        "pTime": str(ts_ms),
     }
+    if pushed:
+        row["pTime"] = str(ts_ms)
+    return row
 
 
-def balance(engine: VenueEngine, account: Account) -> dict[str, Any]:
+# Position fields of margin, options, portfolio margin and spot-in-use: unused here.
+_POSITION_UNUSED: dict[str, Any] = {
+    "baseBal": "",
+    "baseBorrowed": "",
+    "baseInterest": "",
+    "bizRefId": "",
+    "bizRefType": "",
+    "clSpotInUseAmt": "",
+    "closeOrderAlgo": [],
+    "deltaBS": "",
+    "deltaPA": "",
+    "gammaBS": "",
+    "gammaPA": "",
+    "hedgedPos": "",
+    "interest": "",
+    "liab": "",
+    "liabCcy": "",
+    "liqPenalty": "0",
+    "maxSpotInUseAmt": "",
+    "nonSettleAvgPx": "",
+    "optVal": "",
+    "pendingCloseOrdLiabVal": "",
+    "quoteBal": "",
+    "quoteBorrowed": "",
+    "quoteInterest": "",
+    "settledPnl": "",
+    "spotInUseAmt": "",
+    "spotInUseCcy": "",
+    "thetaBS": "",
+    "thetaPA": "",
+    "vegaBS": "",
+    "vegaPA": "",
+}
+
+
+def balance(engine: VenueEngine, account: Account, pushed: bool = False) -> dict[str, Any]:
+    """The account as `GET /api/v5/account/balance` answers it; `pushed`: as the `account`
+    channel pushes it (its details name the coin's USD price, not auto-lending)."""
     upnl = sum(
         (p.unrealized_pnl(engine.mark(p.instrument)) for p in account.positions.values()),
         Decimal(0),
@@ -196,20 +327,91 @@ def balance(engine: VenueEngine, account: Account) -> dict[str, Any]:
     for ccy, bal in sorted(account.balances.items()):
         ccy_upl = upnl if ccy == "USDT" else Decimal(0)
         frozen = account.used_margin() if ccy == "USDT" else Decimal(0)
-        details.append(
-            {
-                "ccy": ccy,
-                "eq": s(bal + ccy_upl),
-                "cashBal": s(bal),
-                "availBal": s(bal - frozen),
-                "availEq": s(bal + ccy_upl - frozen),
-                "frozenBal": s(frozen),
-                "ordFrozen": "0",
-                "upl": s(ccy_upl),
-                "uTime": str(now),
-            }
-        )
-    return {"totalEq": s(account.balance("USDT") + upnl), "uTime": str(now), "details": details}
+        row = _DETAIL_UNUSED | {
+            "ccy": ccy,
+            "eq": s(bal + ccy_upl),
+            "eqUsd": s(bal + ccy_upl) if ccy == "USDT" else "",
+            "cashBal": s(bal),
+            "availBal": s(bal - frozen),
+            "availEq": s(bal + ccy_upl - frozen),
+            "frozenBal": s(frozen),
+            "ordFrozen": "0",
+            "upl": s(ccy_upl),
+            "uTime": str(now),
+        }
+        row |= {"coinUsdPrice": "1" if ccy == "USDT" else ""} if pushed else _DETAIL_REST_ONLY
+        details.append(row)
+    return _ACCOUNT_UNUSED | {
+        "totalEq": s(account.balance("USDT") + upnl),
+        "upl": s(upnl),
+        "uTime": str(now),
+        "details": details,
+    }
+
+
+# Account-level figures of multi-currency and portfolio margin: unused here.
+_ACCOUNT_UNUSED: dict[str, Any] = {
+    "adjEq": "",
+    "availEq": "",
+    "borrowFroz": "",
+    "delta": "0",
+    "deltaLever": "0",
+    "deltaNeutralStatus": "0",
+    "imr": "",
+    "isoEq": "0",
+    "mgnRatio": "",
+    "mmr": "",
+    "notionalUsd": "",
+    "notionalUsdForBorrow": "",
+    "notionalUsdForFutures": "",
+    "notionalUsdForOption": "",
+    "notionalUsdForSwap": "",
+    "ordFroz": "",
+}
+# A currency's figures of borrowing, isolated margin, spot-in-use and bots: unused here.
+_DETAIL_UNUSED: dict[str, Any] = {
+    "accAvgPx": "",
+    "borrowFroz": "",
+    "clSpotInUseAmt": "",
+    "colBorrAutoConversion": "0",
+    "colRes": "0",
+    "collateralEnabled": False,
+    "collateralRestrict": False,
+    "crossLiab": "",
+    "disEq": "0",
+    "fixedBal": "0",
+    "frpType": "0",
+    "imr": "",
+    "interest": "",
+    "isoEq": "0",
+    "isoLiab": "",
+    "isoUpl": "0",
+    "liab": "",
+    "maxLoan": "",
+    "maxSpotInUseAmt": "",
+    "mgnRatio": "",
+    "mmr": "",
+    "notionalLever": "",
+    "openAvgPx": "",
+    "rewardBal": "0",
+    "smtSyncEq": "0",
+    "spotBal": "",
+    "spotCopyTradingEq": "0",
+    "spotInUseAmt": "",
+    "spotIsoBal": "0",
+    "spotUpl": "",
+    "spotUplRatio": "",
+    "stgyEq": "0",
+    "totalPnl": "",
+    "totalPnlRatio": "",
+    "twap": "0",
+    "uplLiab": "",
+}
+_DETAIL_REST_ONLY: dict[str, Any] = {
+    "autoLendMtAmt": "0",
+    "autoLendStatus": "off",
+    "maxSpotInUse": "",
+}
 
 
 def funding_bill(f: FundingSettled) -> dict[str, Any]:
@@ -223,6 +425,8 @@ def funding_bill(f: FundingSettled) -> dict[str, Any]:
         "billId": f.settlement_id,
         "ccy": f.coin,
         "clOrdId": "",
+        "earnAmt": "",
+        "earnApr": "",
         "execType": "",
         "fee": "0",
         "fillFwdPx": "",
@@ -258,38 +462,48 @@ def forced_order(f: ForcedTraded) -> dict[str, Any]:
     clOrdId, `category` adl or full_liquidation, filled at once, its fill inside."""
     inst = f.instrument
     ts = str(f.ts_ms)
-    return {
-        "instType": "SWAP",
-        "instId": inst.symbol,
-        "ccy": inst.quote,
-        "ordId": f.order_id,
-        "clOrdId": "",
-        "tag": "",
-        "px": "",
-        "sz": s(f.qty),
-        "ordType": "market",
-        "side": f.side.value,
-        "posSide": "net",
-        "tdMode": "cross",
-        "accFillSz": s(f.qty),
-        "fillPx": s(f.price),
-        "tradeId": f.exec_id,
-        "fillSz": s(f.qty),
-        "fillTime": ts,
-        "fillFee": s(-f.fee),
-        "fillFeeCcy": inst.quote,
-        "execType": "T",
-        "state": "filled",
-        "avgPx": s(f.price),
-        "fee": s(-f.fee),
-        "feeCcy": inst.quote,
-        "pnl": "0",
-        "reduceOnly": "false",
-        "cancelSource": "",
-        "category": "adl" if f.kind == "adl" else "full_liquidation",
-        "cTime": ts,
-        "uTime": ts,
-    }
+    return (
+        _ORDER_UNUSED
+        | _PUSH_ONLY
+        | {
+            "instType": "SWAP",
+            "instId": inst.symbol,
+            "ccy": inst.quote,
+            "ordId": f.order_id,
+            "clOrdId": "",
+            "tag": "",
+            "px": "",
+            "sz": s(f.qty),
+            "ordType": "market",
+            "side": f.side.value,
+            "posSide": "net",
+            "tdMode": "cross",
+            "accFillSz": s(f.qty),
+            "fillPx": s(f.price),
+            "tradeId": f.exec_id,
+            "fillSz": s(f.qty),
+            "fillTime": ts,
+            "fillFee": s(-f.fee),
+            "fillFeeCcy": inst.quote,
+            "execType": "T",
+            "state": "filled",
+            "avgPx": s(f.price),
+            "fee": s(-f.fee),
+            "feeCcy": inst.quote,
+            "pnl": "0",
+            "reduceOnly": "false",
+            "cancelSource": "",
+            "cancelSourceReason": "",
+            "category": "adl" if f.kind == "adl" else "full_liquidation",
+            "rebate": "0",
+            "rebateCcy": inst.quote,
+            "lever": "10",
+            "tgtCcy": "",
+            "tradeQuoteCcy": "",
+            "cTime": ts,
+            "uTime": ts,
+        }
+    )
 
 
 def balance_and_position(
@@ -369,6 +583,10 @@ def fill(e: Execution) -> dict[str, Any]:
         "fillIdxPx": "",
         "fillPnl": "0",
         "fillMarkPx": "",
+        "fillFwdPx": "",
+        "fillMarkVol": "",
+        "fillPxUsd": "",
+        "fillPxVol": "",
         "side": o.side.value,
         "posSide": "net" if inst.kind is InstrumentKind.PERP else "",
         "execType": "M" if e.is_maker else "T",
@@ -377,4 +595,5 @@ def fill(e: Execution) -> dict[str, Any]:
         "feeRate": s(-e.fee_rate),
         "ts": str(e.ts_ms),
         "fillTime": str(e.ts_ms),
+        "tradeQuoteCcy": inst.quote if inst.kind is InstrumentKind.SPOT else "",
     }

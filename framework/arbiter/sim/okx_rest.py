@@ -24,11 +24,11 @@ from arbiter.sim import okx_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.events import FundingSettled
+from arbiter.sim.events import Event, Filled, FundingSettled
 from arbiter.sim.faults import FaultPlan, FaultRule
 from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
 from arbiter.sim.gate import endpoint_of, guarded
-from arbiter.sim.orders import Execution, Rejected
+from arbiter.sim.orders import Execution, Order, Rejected
 from arbiter.sim.wire import grid
 
 Params = dict[str, Any]
@@ -73,6 +73,8 @@ class OkxRest:
         self.faults = faults
         self.hang = hang
         self.records = RestRecords(fills=FillLog().attach(engine))
+        self._last_fill: dict[str, Execution] = {}  # order id -> its latest execution
+        engine.listeners.append(self._on_event)
         self.routes: dict[tuple[str, str], tuple[bool, Route]] = {
             ("GET", "/api/v5/public/time"): (False, self._time),
             ("GET", "/api/v5/public/instruments"): (False, self._instruments),
@@ -103,6 +105,13 @@ class OkxRest:
             ("GET", "/api/v5/account/bills"): (True, self._bills),
             ("GET", "/api/v5/account/bills-archive"): (True, self._bills),
         }
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Filled):
+            self._last_fill[event.execution.order.order_id] = event.execution
+
+    def _row(self, order: Order) -> dict[str, Any]:
+        return codec.order(order, self._last_fill.get(order.order_id))
 
     def install(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/v5/{tail:.*}", self.dispatch)
@@ -416,7 +425,7 @@ class OkxRest:
                 "51603",
                 f"Order does not exist: it trades {order.instrument.symbol}, not {params['instId']}",
             )
-        return [codec.order(order)]
+        return [self._row(order)]
 
     def _select(self, account: Account, params: Params, open_only: bool) -> list[Any]:
         out = []
@@ -432,7 +441,7 @@ class OkxRest:
                 continue
             if params.get("instType") and codec.inst_type(o.instrument) != params["instType"]:
                 continue
-            out.append(codec.order(o))
+            out.append(self._row(o))
         return out
 
     async def _pending(self, account: Account | None, params: Params) -> list[Any]:

@@ -264,7 +264,7 @@ class OkxWs:
         elif isinstance(event, ForcedTraded):
             frame = json.dumps(
                 {
-                    "arg": {"channel": "orders", "instType": "ANY"},
+                    "arg": {"channel": "orders", "instType": "ANY", "uid": event.account.api_key},
                     "data": [codec.forced_order(event)],
                 }
             )
@@ -283,7 +283,8 @@ class OkxWs:
         held = [p for _, p in sorted(account.positions.items()) if p.qty]
         now = ts_ms or self.engine.clock.now_ms()
         data = codec.balance_and_position(event_type, account, held, now)
-        return json.dumps({"arg": {"channel": "balance_and_position"}, "data": [data]})
+        arg = {"channel": "balance_and_position", "uid": api_key}
+        return json.dumps({"arg": arg, "data": [data]})
 
     def _on_book(self, inst: Instrument, delta: BookDelta) -> None:
         book = self.engine.book(inst)
@@ -357,21 +358,31 @@ class OkxWs:
 
     def _on_private(self, event: OrderChanged | Filled | PositionChanged | WalletChanged) -> None:
         now = self.engine.clock.now_ms()
+        uid = event.account.api_key
+        # `account` and `positions` pushes after an event say so (a first snapshot would say
+        # "snapshot"); both come whole, in one page.
+        paged: dict[str, Any] = {"eventType": "event_update", "curPage": 1, "lastPage": True}
+        body: dict[str, Any]
         if isinstance(event, OrderChanged):
-            channel, arg = "orders", {"channel": "orders", "instType": "ANY"}
-            data = [codec.order(event.order)]
+            channel = "orders"
+            body = {"arg": {"channel": "orders", "instType": "ANY", "uid": uid}}
+            body["data"] = [codec.order_push(event.order)]
         elif isinstance(event, Filled):
-            channel, arg = "orders", {"channel": "orders", "instType": "ANY"}
-            data = [_with_fill(codec.order(event.execution.order), event)]
+            channel = "orders"
+            body = {"arg": {"channel": "orders", "instType": "ANY", "uid": uid}}
+            body["data"] = [_with_fill(codec.order_push(event.execution.order), event)]
             self._reported_with_fill.add(event.execution.order.order_id)
         elif isinstance(event, PositionChanged):
             pos = event.position
-            channel, arg = "positions", {"channel": "positions", "instType": "ANY"}
-            data = [codec.position(pos, self.engine.mark(pos.instrument), now)]
+            channel = "positions"
+            body = {"arg": {"channel": "positions", "instType": "ANY", "uid": uid}} | paged
+            mark = self.engine.mark(pos.instrument)
+            body["data"] = [codec.position(pos, mark, now, pushed=True)]
         else:
-            channel, arg = "account", {"channel": "account"}
-            data = [codec.balance(self.engine, event.account)]
-        frame = json.dumps({"arg": arg, "data": data})
+            channel = "account"
+            body = {"arg": {"channel": "account", "uid": uid}} | paged
+            body["data"] = [codec.balance(self.engine, event.account, pushed=True)]
+        frame = json.dumps(body)
         for conn in self.private:
             if conn.authed_key == event.account.api_key and _topic(channel, "") in conn.topics:
                 conn.send_private(f"private:{channel}", frame)

@@ -343,6 +343,8 @@ class CcxtTrading:
                 if not convert.dec_or_none(row.get("contracts"), f"{self.name} contracts"):
                     continue
                 market = self.client.market(row["symbol"])
+                if not (market.get("swap") and market.get("linear")):
+                    continue  # a margin position is listed under its spot market: not a perp's
                 update = convert.position(self.name, market["id"], row)
                 if update.size:
                     out.append(update)
