@@ -36,7 +36,7 @@ from typing import Any
 
 from arbiter.execution.order_tracker import Applied
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
-from arbiter.venues.orders import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent, Side
+from arbiter.venues import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent, Side
 from tests.runtime_support import LIFTED
 
 Place = Callable[[OrderRequest], Awaitable[OrderAck]]

@@ -35,14 +35,19 @@ from arbiter.execution.gateway import OrderGateway
 from arbiter.fsm import ORDER
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.store import Journal
-from arbiter.venues.errors import (
+from arbiter.venues import (
     Ambiguous,
     DuplicateClientId,
+    Fill,
+    OrderAck,
     OrderNotFound,
     OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderUpdate,
     RateLimited,
+    Side,
 )
-from arbiter.venues.orders import Fill, OrderAck, OrderRequest, OrderStatus, OrderUpdate, Side
 from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
 
 D = Decimal

@@ -53,9 +53,18 @@ from loguru import logger
 from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import Applied, OrderTracker
 from arbiter.execution.records import OrderSnapshot
-from arbiter.venues.contract import TradingVenue
-from arbiter.venues.errors import Ambiguous, Definitive, RateLimited, VenueError
-from arbiter.venues.orders import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent
+from arbiter.venues import (
+    Ambiguous,
+    Definitive,
+    Fill,
+    OrderAck,
+    OrderRequest,
+    OrderUpdate,
+    PrivateEvent,
+    RateLimited,
+    TradingVenue,
+    VenueError,
+)
 
 _T = TypeVar("_T")
 FILL_FETCHES = 10  # reads of an order's fills before its missing fills are reported

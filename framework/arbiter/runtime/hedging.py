@@ -24,8 +24,8 @@ from arbiter.risk.trading import GLOBAL, TradingStates
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.ledger import HEDGE_PAIR
 from arbiter.runtime.market import MarketState
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import OrderType, TimeInForce
+from arbiter.venues import OrderType, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
 
 
 class HedgeDesk:

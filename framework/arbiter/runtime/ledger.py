@@ -42,8 +42,8 @@ from arbiter.execution.intent import Intent
 from arbiter.execution.pnl import CyclePnL, FundingPayment, allocate
 from arbiter.market.instrument import Instrument
 from arbiter.risk.inventory import Inventory
-from arbiter.venues.orders import Fill, Side
-from arbiter.venues.private_stream import wall_ms
+from arbiter.venues import Fill, Side
+from arbiter.venues.streams.private import wall_ms
 
 ZERO = Decimal(0)
 HEDGE_PAIR = "hedge"  # the pair field of every hedge intent id

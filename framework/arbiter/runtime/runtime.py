@@ -80,9 +80,9 @@ from arbiter.store.journal import Journal
 from arbiter.store.replay import (
     restore_orders,
 )
-from arbiter.venues.contract import TradingVenue, VenueLimits
-from arbiter.venues.private_stream import wall_ms
-from arbiter.venues.registry import Installed, installed
+from arbiter.venues import TradingVenue, VenueLimits
+from arbiter.venues.registry.plugins import Installed, installed
+from arbiter.venues.streams.private import wall_ms
 
 TICK_S = 0.25
 ZERO = Decimal(0)

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
-from arbiter.venues.errors import Definitive
-from arbiter.venues.orders import (
+from arbiter.venues.contract.errors import Definitive
+from arbiter.venues.contract.limits import Capabilities, VenueLimits
+from arbiter.venues.contract.orders import (
     AccountEvent,
     Fill,
     OrderAck,
@@ -26,7 +26,8 @@ from arbiter.venues.orders import (
     PositionUpdate,
     PrivateEvent,
 )
-from arbiter.venues.private_stream import SessionTrading
+from arbiter.venues.contract.trading import Balance, FeeRate, PrivateSink
+from arbiter.venues.streams.private import SessionTrading
 
 OrderNote = Callable[[str, str], None]  # (client id, symbol)
 

@@ -32,8 +32,8 @@ from arbiter.market.events import (
     MarketEvent,
     ResyncRequested,
 )
-from arbiter.venues.orders import PrivateEvent
-from arbiter.venues.ws_session import Frame
+from arbiter.venues.contract.orders import PrivateEvent
+from arbiter.venues.streams.websocket import Frame
 
 # -- market data -----------------------------------------------------------------------------
 
