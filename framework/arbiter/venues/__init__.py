@@ -6,7 +6,7 @@ list. The modules behind it are grouped by what they are:
 
 - `contract/`: what every venue is, as data and protocols: the trading and session halves
   (`TradingVenue`, `VenueSession`), orders and private events, errors (the split callers rely
-  on), limits and client ids, the config an account
+  on, and the frame errors a reader survives), limits and client ids, the config an account
   is opened with, and the exact readers of a venue message's fields;
 - `streams/`: the one venue session every plugin shares (`StreamingSession`): its WebSocket
   connections, the venue-neutral halves of the stream codecs, the private stream with its REST
@@ -31,6 +31,7 @@ import typing
 from arbiter.venues.contract.client_ids import ClientIdRules
 from arbiter.venues.contract.config import ApiKeys, VenueConfig
 from arbiter.venues.contract.errors import (
+    FRAME_ERRORS,
     Ambiguous,
     AuthenticationFailed,
     Definitive,
@@ -71,7 +72,6 @@ from arbiter.venues.contract.trading import Balance, FeeRate, PrivateSink, Tradi
 from arbiter.venues.registry.kit import lazy_session, plugin_capabilities
 from arbiter.venues.registry.plugins import VenuePlugin
 from arbiter.venues.streams.codecs import (
-    FRAME_ERRORS,
     BookCodec,
     BookDialect,
     BookStream,
