@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -203,6 +203,9 @@ class AnyVenue:
         answer = await self._answer(self.place, OrderAck(self.name, request.client_id, "v1"))
         assert isinstance(answer, OrderAck)
         return answer
+
+    def begin_order(self, request: OrderRequest) -> Awaitable[OrderAck]:
+        return asyncio.create_task(self.place_order(request))  # it cannot write early
 
     async def cancel_order(self, symbol: str, client_id: str) -> None:
         self.calls.append("cancel")

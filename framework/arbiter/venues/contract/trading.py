@@ -5,11 +5,16 @@ normalized value or raises one of the contract's errors (`arbiter.venues.contrac
 `Definitive` when the request certainly did not take effect, `Ambiguous` when it may have,
 `DuplicateClientId` when an order with that client id already exists. Callers rely on that
 split to never send an order twice.
+
+Placing has two spellings. `place_order` waits for the answer; `begin_order` writes the request
+before it returns where the venue can, so a caller placing both legs of a pair writes both
+before it waits for either. A venue that cannot write early returns a task of its own
+`place_order`: every venue has both, and callers never ask which kind they hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -61,6 +66,13 @@ class TradingVenue(Protocol):
     async def instruments(self) -> list[Instrument]: ...
 
     async def place_order(self, request: OrderRequest) -> OrderAck: ...
+
+    def begin_order(self, request: OrderRequest) -> Awaitable[OrderAck]:
+        """`place_order`, its request written before this returns where the venue can (its
+        own order entry on an idle connection). The awaitable answers what `place_order`
+        would, refusals included; a venue that cannot write early returns a task of its
+        `place_order`."""
+        ...
 
     async def cancel_order(self, symbol: str, client_id: str) -> None: ...
 
