@@ -18,11 +18,12 @@ Where ccxt's unified call does not fit the venue it may also override `find_by_c
 `fetch_open` (paging), `open_order_scopes`, `position_params` and `cancel_reason`.
 
 Placing and cancelling are the order path's hot half: a plugin that names an `order_entry`
-(`arbiter.venues.order_path.entry`) sends those two as its own signed requests on its own connections,
-after the same checks, and leaves the rest to ccxt. `begin_order` writes such a request before
-it returns whenever it can, so the gateway writes both legs of a pair before it waits for
-either answer. Without one, with keys it cannot sign for,
-or with a proxy configured on the client, ccxt's `create_order` and `cancel_order` do it.
+(`arbiter.venues.order_path.entry`) sends those two as its own signed requests on its own
+connections, after the same checks, and leaves the rest to ccxt. `begin_order` writes such a
+request before it returns whenever it can, so the gateway writes both legs of a pair before it
+waits for either answer. Without one, with keys it cannot sign for, or with a proxy configured
+on the client, ccxt's `create_order` and `cancel_order` do it (and `begin_order` is a task of
+`place_order`).
 
 Symbols are the venue's own ("BTCUSDT", "BTC-USDT-SWAP"); a request's `kind` picks spot or perp
 when a venue lists both under one symbol (Bybit). Everything the venue would refuse for our own
