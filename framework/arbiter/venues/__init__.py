@@ -18,12 +18,14 @@ list. The modules behind it are grouped by what they are:
 - `registry/`: how the runtime finds plugins (entry points), what a plugin module declares,
   and an account's keys (resolved at connect time, never logged).
 
-Modules inside this package import each other by their own paths, never from here, so that
-importing any one of them cannot run into a half-built package.
+The rest of the framework imports these names from here too, and the few only it uses
+(`IntentId`, `installed`, `resolve`, `redact`, ...) from their modules. Modules inside this
+package import each other by their own paths, never from here, so that importing any one of
+them cannot run into a half-built package.
 
-The REST kit and the order entry stand on ccxt, whose import takes most of a second; a process
-that never trades (`arbiter sim`, `arbiter schema`) must not pay for it. So those names are
-imported on first use, and everything else when this package is.
+The REST kit and the order entry stand on ccxt, whose import loads every exchange it knows; a
+process that never trades (`arbiter sim`, `arbiter schema`) must not pay for that. So those
+names are imported on first use, and everything else when this package is.
 """
 
 import typing
