@@ -54,5 +54,5 @@ def test_interleaved_texts_when_a_level_has_no_text_raises_key_error() -> None:
 def test_interleaved_texts_when_deeper_than_it_joins_is_refused() -> None:
     book = _book({100: 1}, {101: 3})
 
-    with pytest.raises(ValueError, match="expected depth in 0..256, was 257"):
+    with pytest.raises(ValueError, match=r"expected depth in 0\.\.256, was 257"):
         book.interleaved_texts({100: "10.0:1"}, {101: "10.1:3"}, 257, ":")

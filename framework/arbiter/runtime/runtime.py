@@ -181,20 +181,22 @@ class Runtime:
         self.pairs = PairDesk(
             self.strategies, self.incidents, self.states, self.journal, self.market
         )
+        cycles = CycleJournal(self.journal, self.incidents, self._notify)
         self.services = StrategyServices(
             self.market,
             self.executor,
-            CycleJournal(self.journal, self.incidents, self._notify),
+            cycles,
             EntryChecks(self.checker, self.market),
             self.pairs,
         )
         self.scheduler = AsyncIOScheduler()
         self.hedges = HedgeDesk(
-            self.market,
-            self.gateway,
-            self.checker,
-            self.states,
-            self.scheduler,
+            market=self.market,
+            gateway=self.gateway,
+            checker=self.checker,
+            states=self.states,
+            scheduler=self.scheduler,
+            cycles=cycles,
             cancel_timeout_s=options.cancel_timeout_s,
         )
         self.risk = RiskMonitor(self.market, self.states, options.venue_grace_s)
