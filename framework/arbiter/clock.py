@@ -80,6 +80,11 @@ def wall_ns() -> int:
     return _Current.clock.wall_ns()
 
 
+def wall_seconds() -> float:
+    """Seconds since the Unix epoch, for what counts in seconds (incident times)."""
+    return _Current.clock.wall_ns() / 1e9
+
+
 def wall_ms() -> int:
     return _Current.clock.wall_ns() // 1_000_000
 

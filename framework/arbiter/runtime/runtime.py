@@ -41,6 +41,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
+from arbiter import clock
 from arbiter.control.incidents import Incident, IncidentLog
 from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.execution.gateway import OrderGateway
@@ -81,7 +82,6 @@ from arbiter.store.replay import (
     restore_orders,
 )
 from arbiter.venues.contract import TradingVenue, VenueLimits
-from arbiter.venues.private_stream import wall_ms
 from arbiter.venues.registry import Installed, installed
 
 TICK_S = 0.25
@@ -128,7 +128,7 @@ class Runtime:
         sim: SimulatedVenues | None = None,
         plugins: Installed | None = None,
         environ: dict[str, str] | None = None,
-        clock_ms: Callable[[], int] = wall_ms,
+        clock_ms: Callable[[], int] = clock.wall_ms,
     ) -> None:
         self.options = options
         self.clock_ms = clock_ms  # wall time: which trading day it is for the ledgers
@@ -398,7 +398,7 @@ class Runtime:
     async def tick(self) -> None:
         """Gate retries, risk checks, venue health and drained pairs: four times a second."""
         self.accounts.refresh_health()
-        now = time.monotonic()
+        now = clock.monotonic()
         self.risk.observe_venues(now)
         for host in list(self.strategies.values()):
             runner = host.runner
