@@ -18,9 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from arbiter.market.instrument import InstrumentKind
-from arbiter.sim import bybit_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
+from arbiter.sim.bybit import codec
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.events import ForcedTraded, FundingSettled
 from arbiter.sim.faults import FaultPlan, FaultRule

@@ -232,7 +232,7 @@ def order(o: Order, last_fill: Execution | None = None) -> dict[str, Any]:
 
 def order_push(o: Order) -> dict[str, Any]:
     """An order as the `orders` channel pushes it: the REST row plus the push's own fields;
-    its fill fields name the fill this push reports, none unless `okx_ws` adds one."""
+    its fill fields name the fill this push reports, none unless `ws.py` adds one."""
     return order(o) | _PUSH_ONLY
 
 

@@ -20,7 +20,6 @@ from typing import Any
 from aiohttp import web
 
 from arbiter.market.instrument import Instrument, InstrumentKind
-from arbiter.sim import okx_codec as codec
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
@@ -28,6 +27,7 @@ from arbiter.sim.events import Event, Filled, FundingSettled
 from arbiter.sim.faults import FaultPlan, FaultRule
 from arbiter.sim.fill_log import REST_RECORDS, FillLog, RestRecords, limit_param
 from arbiter.sim.gate import endpoint_of, guarded
+from arbiter.sim.okx import codec
 from arbiter.sim.orders import Execution, Order, Rejected
 from arbiter.sim.wire import grid
 

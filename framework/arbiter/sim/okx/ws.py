@@ -26,7 +26,6 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from arbiter.market.instrument import Instrument, InstrumentKind
-from arbiter.sim import okx_codec as codec
 from arbiter.sim.book import BookDelta, Side
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.events import (
@@ -41,7 +40,8 @@ from arbiter.sim.events import (
     WalletChanged,
 )
 from arbiter.sim.faults import FaultPlan
-from arbiter.sim.okx_rest import book_rows, funding, ticker
+from arbiter.sim.okx import codec
+from arbiter.sim.okx.rest import book_rows, funding, ticker
 from arbiter.sim.wire import encode, grid_text
 from arbiter.sim.wsconn import Connection
 
