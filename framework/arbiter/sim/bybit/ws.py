@@ -23,7 +23,6 @@ from aiohttp import WSMsgType, web
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim.book import BookDelta, Side
 from arbiter.sim.bybit import codec
-from arbiter.sim.bybit.rest import ticker
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.events import (
     BookChanged,
@@ -192,7 +191,7 @@ class BybitWs:
             {
                 "topic": topic,
                 "type": "snapshot",
-                "data": ticker(self.engine, inst),
+                "data": codec.ticker(self.engine, inst),
                 "cs": now,
                 "ts": now,
             }
