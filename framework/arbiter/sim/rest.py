@@ -48,14 +48,14 @@ T = TypeVar("T")
 class Public(Generic[T]):
     """A route anyone may call."""
 
-    route: Callable[[Params], Awaitable[T]]
+    handler: Callable[[Params], Awaitable[T]]
 
 
 @dataclass(frozen=True, slots=True)
 class Private(Generic[T]):
     """A route for signed requests only: it takes the account the signature resolved."""
 
-    route: Callable[[Account, Params], Awaitable[T]]
+    handler: Callable[[Account, Params], Awaitable[T]]
 
 
 class RestError(Exception):
@@ -157,7 +157,7 @@ REST_RECORDS = web.AppKey("rest_records", RestRecords)
 
 
 class VenueRest(ABC, Generic[T]):
-    """One venue's REST API over one engine; a dialect fills in the hooks below the line.
+    """One venue's REST API over one engine; a dialect fills in the hooks at the end.
 
     `T` is what the dialect's routes return, the `result` (Bybit) or `data` (OKX) of its
     envelope."""
@@ -198,10 +198,10 @@ class VenueRest(ABC, Generic[T]):
             if isinstance(route, Private):
                 account = self.authenticate(request, body)
                 params = request_params(request, body)
-                result = await route.route(account, params)
+                result = await route.handler(account, params)
             else:
                 params = request_params(request, body)
-                result = await route.route(params)
+                result = await route.handler(params)
         except RestError as exc:
             return self.refused(exc)
         except ParamError as exc:
