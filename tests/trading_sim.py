@@ -20,8 +20,8 @@ from arbiter.sim import FaultKind, Simulation
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side as SimSide
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.fill_log import REST_RECORDS, RestRecords
 from arbiter.sim.orders import Rejected
+from arbiter.sim.rest import REST_RECORDS, RestRecords
 from arbiter.testing.trading import ObservedOrder, VenueFault
 from arbiter.venues.ccxt_trading import CcxtTrading
 from arbiter.venues.contract import VenueLimits
