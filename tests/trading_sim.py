@@ -20,8 +20,8 @@ from arbiter.sim import FaultKind, Simulation
 from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side as SimSide
 from arbiter.sim.engine import VenueEngine
-from arbiter.sim.fill_log import REST_RECORDS, RestRecords
 from arbiter.sim.orders import Rejected
+from arbiter.sim.rest import REST_RECORDS, RestRecords
 from arbiter.testing.trading import ObservedOrder, VenueFault
 from arbiter.venues import ApiKeys, CcxtTrading, OrderStatus, Side, VenueConfig, VenueLimits
 from arbiter_bybit.trading import BybitTrading

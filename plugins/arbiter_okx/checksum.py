@@ -21,5 +21,10 @@ def okx_checksum(bids: Sequence[str], asks: Sequence[str]) -> int:
             parts.append(bids[i])
         if i < len(asks):
             parts.append(asks[i])
-    crc = zlib.crc32(":".join(parts).encode())
+    return signed_crc32(":".join(parts).encode())
+
+
+def signed_crc32(data: bytes) -> int:
+    """CRC-32 of `data` (zlib's), read as OKX sends it: a signed 32-bit integer."""
+    crc = zlib.crc32(data)
     return crc - (1 << 32) if crc >= 1 << 31 else crc

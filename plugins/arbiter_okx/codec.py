@@ -47,7 +47,7 @@ from arbiter.market.keeper import BookKeeper
 from arbiter.market.units import parse_decimal
 from arbiter.venues import FRAME_ERRORS
 from arbiter_okx import messages
-from arbiter_okx.checksum import CHECKSUM_DEPTH
+from arbiter_okx.checksum import CHECKSUM_DEPTH, signed_crc32
 
 VENUE = "okx"
 INCREMENTAL_CHANNELS = frozenset({"books", "books50-l2-tbt", "books-l2-tbt"})
@@ -233,9 +233,10 @@ class OkxCodec:
 
     def checksum_of(self, inst: str) -> int:
         """OKX checksum of the current book, from the level texts as received: `okx_checksum`
-        of the best 25 levels' texts, computed by the book's C core over its own levels."""
+        of the best 25 levels' texts (the book joins them in C, in its own level order)."""
         state = self._states[inst]
-        return state.book._interleaved_crc32(state.bid_text, state.ask_text, CHECKSUM_DEPTH)
+        joined = state.book.interleaved_texts(state.bid_text, state.ask_text, CHECKSUM_DEPTH, ":")
+        return signed_crc32(joined)
 
     def _state(self, inst: str, channel: str) -> _BookState:
         state = self._states.get(inst)

@@ -79,12 +79,11 @@ class Desk:
         """One hedge order, as the hedger sends it: a limit IOC through the strategy's touch."""
         touch = self.touch(side)
         assert touch is not None
-        host = self.host
-        host.hedge_seq += 1
+        seq = self.runtime.hedges.next_seq("alpha")
         inst = self.runtime.market.instruments[("okx", "perp", PERP)]
         price = touch * (D("1.002") if side is Side.BUY else D("0.998"))
         intent = Intent.build(
-            IntentId("alpha", HEDGE_PAIR, host.hedge_seq, "hedge.BTC"),
+            IntentId("alpha", HEDGE_PAIR, seq, "hedge.BTC"),
             "okx",
             self.runtime.market.rules["okx"],
             symbol=PERP,

@@ -1,9 +1,7 @@
-"""The C book's interleaved CRC-32 of level texts against the same written in Python, and at
-OKX's depth against OKX's checksum."""
+"""The C book's interleaved level texts against the same joined in Python, and their CRC at
+OKX's depth against OKX's checksum (the rule the OKX codec keeps)."""
 
 from __future__ import annotations
-
-import zlib
 
 import pytest
 from hypothesis import given
@@ -11,7 +9,7 @@ from hypothesis import strategies as st
 
 from arbiter.market import OrderBook, Side
 from arbiter_okx import okx_checksum
-from arbiter_okx.checksum import CHECKSUM_DEPTH
+from arbiter_okx.checksum import CHECKSUM_DEPTH, signed_crc32
 
 # (price units, size units) per side, disjoint and uncrossed: bids below 1000, asks above.
 bid_levels = st.dictionaries(st.integers(1, 999), st.integers(1, 10**6), max_size=40)
@@ -27,7 +25,7 @@ def _book(bids: dict[int, int], asks: dict[int, int]) -> OrderBook:
 
 
 @given(bid_levels, ask_levels, st.sampled_from([CHECKSUM_DEPTH]) | st.integers(0, 45), st.data())
-def test_interleaved_crc32_when_any_book_and_depth_equals_the_python_checksum(
+def test_interleaved_texts_when_any_book_and_depth_equal_the_python_join(
     bids: dict[int, int], asks: dict[int, int], depth: int, data: st.DataObject
 ) -> None:
     book = _book(bids, asks)
@@ -36,19 +34,25 @@ def test_interleaved_crc32_when_any_book_and_depth_equals_the_python_checksum(
     best_bids = [bid_text[p] for p, _ in book.depth(Side.BID, depth)]
     best_asks = [ask_text[p] for p, _ in book.depth(Side.ASK, depth)]
     interleaved = [t for k in range(depth) for t in (best_bids[k : k + 1] + best_asks[k : k + 1])]
-    unsigned = zlib.crc32(":".join(interleaved).encode())
 
-    crc = book._interleaved_crc32(bid_text, ask_text, depth)
+    joined = book.interleaved_texts(bid_text, ask_text, depth, ":")
 
-    assert crc == (unsigned - 2**32 if unsigned >= 2**31 else unsigned)
+    assert joined == ":".join(interleaved).encode()
     if depth == CHECKSUM_DEPTH:  # what the OKX codec asks for: OKX's own checksum
-        assert crc == okx_checksum(best_bids, best_asks)
+        assert signed_crc32(joined) == okx_checksum(best_bids, best_asks)
 
 
-def test_interleaved_crc32_when_a_level_has_no_text_raises_key_error() -> None:
+def test_interleaved_texts_when_a_level_has_no_text_raises_key_error() -> None:
     book = _book({100: 1, 99: 2}, {101: 3})
 
     with pytest.raises(KeyError, match="99"):
-        book._interleaved_crc32({100: "10.0:1"}, {101: "10.1:3"}, 25)
+        book.interleaved_texts({100: "10.0:1"}, {101: "10.1:3"}, 25, ":")
     with pytest.raises(TypeError, match="expected a str level text"):
-        book._interleaved_crc32({100: b"10.0:1", 99: "9.9:2"}, {101: "10.1:3"}, 25)  # type: ignore[dict-item]
+        book.interleaved_texts({100: b"10.0:1", 99: "9.9:2"}, {101: "10.1:3"}, 25, ":")  # type: ignore[dict-item]
+
+
+def test_interleaved_texts_when_deeper_than_it_joins_is_refused() -> None:
+    book = _book({100: 1}, {101: 3})
+
+    with pytest.raises(ValueError, match=r"expected depth in 0\.\.256, was 257"):
+        book.interleaved_texts({100: "10.0:1"}, {101: "10.1:3"}, 257, ":")

@@ -7,10 +7,10 @@ it was resolved reopens it. Every change is handed to the notifiers (journal, lo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from arbiter import clock as process_clock
 from arbiter.fsm.incident import INCIDENT
 from arbiter.fsm.runner import MachineRunner
 
@@ -36,7 +36,7 @@ Notifier = Callable[[Incident, str], None]
 
 
 class IncidentLog:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = process_clock.wall_seconds) -> None:
         self._clock = clock
         self._by_key: dict[str, Incident] = {}
         self._notifiers: list[Notifier] = []

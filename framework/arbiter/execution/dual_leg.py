@@ -42,11 +42,11 @@ two orders of a cycle ever share an intent id, and so a client id, across restar
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from arbiter import clock as process_clock
 from arbiter.execution.fees import base_fee, is_dust
 from arbiter.execution.gateway import OrderGateway, OrderRefused, Sent
 from arbiter.execution.intent import Intent
@@ -160,7 +160,7 @@ class DualLegExecutor:
         self,
         gateway: OrderGateway,
         *,
-        clock_ns: Callable[[], int] = time.monotonic_ns,
+        clock_ns: Callable[[], int] = process_clock.monotonic_ns,
         cancel_grace_s: float = 1.0,
     ) -> None:
         self.gateway = gateway

@@ -43,13 +43,13 @@ written, never between a decision and its bytes.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from loguru import logger
 
+from arbiter import clock as process_clock
 from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import Applied, OrderTracker
 from arbiter.execution.records import OrderSnapshot
@@ -120,8 +120,8 @@ class OrderGateway:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         spare_machines: int = 8,
         request_window_s: float = 10.0,
-        clock_ns: Callable[[], int] = time.monotonic_ns,
-        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        clock_ns: Callable[[], int] = process_clock.monotonic_ns,
+        wall_ms: Callable[[], int] = process_clock.wall_ms,
     ) -> None:
         """`query_attempts` and `query_backoff_s`: how long `resolve` waits for the venue to
         answer a query (the backoffs of that many failed queries), before it returns the order

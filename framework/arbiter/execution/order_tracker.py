@@ -21,13 +21,13 @@ reset and reused.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from arbiter import clock as process_clock
 from arbiter.execution.intent import Intent
 from arbiter.execution.order_machines import MachinePool
 from arbiter.execution.records import (
@@ -124,7 +124,7 @@ class OrderTracker:
     def __init__(
         self,
         journal: OrderJournal,
-        clock: Callable[[], int] = time.time_ns,
+        clock: Callable[[], int] = process_clock.wall_ns,
         *,
         batch: Callable[[], AbstractContextManager[None]] | None = None,
         keep_final: int = 64,

@@ -21,10 +21,10 @@ Nothing is ever sent here.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from arbiter import clock as process_clock
 from arbiter.execution.gateway import CLOCK_SLACK_MS, FILLS_LOOKBACK_MS, OrderGateway
 from arbiter.execution.records import ChangeKind, OrderJournal, OrderSnapshot
 from arbiter.venues import OrderRejected, OrderUpdate, TradingVenue, VenueError
@@ -116,7 +116,7 @@ async def _fetch_fills(
     """Apply the order's fills as the venue lists them since the order was sent."""
     since_ms = _sent_ms(journal, snap.client_id)
     if since_ms is None:
-        since_ms = time.time_ns() // 1_000_000 - FILLS_LOOKBACK_MS
+        since_ms = process_clock.wall_ms() - FILLS_LOOKBACK_MS
     fills = [
         f
         for f in await venue.fills(snap.symbol, since_ms - CLOCK_SLACK_MS)

@@ -603,70 +603,79 @@ static PyObject *BookCore_depth_of(BookCore *self, PyObject *const *args, Py_ssi
     return list;
 }
 
-/* CRC-32 as zlib computes it (reflected polynomial 0xEDB88320); the table is built when the
- * module loads. */
-static uint32_t CRC_TABLE[256];
-
-static void crc_table_build(void) {
-    for (uint32_t n = 0; n < 256; n++) {
-        uint32_t c = n;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        CRC_TABLE[n] = c;
-    }
-}
-
-static uint32_t crc_update(uint32_t crc, const char *data, Py_ssize_t len) {
-    for (Py_ssize_t i = 0; i < len; i++) {
-        crc = CRC_TABLE[(crc ^ (unsigned char)data[i]) & 0xFF] ^ (crc >> 8);
-    }
-    return crc;
-}
-
-/* Feed the text `texts[price]` of one level into the running CRC, ':' before all but the
- * first. 0 on success, -1 with an exception set (KeyError for a level without its text). */
-static int crc_level_text(PyObject *texts, int64_t price, uint32_t *crc, int *first) {
+/* The UTF-8 text `texts[price]` of one level (borrowed; valid while the dict holds it), or
+ * NULL with an exception set (KeyError for a level without its text). */
+static const char *level_text(PyObject *texts, int64_t price, Py_ssize_t *len) {
     PyObject *key = PyLong_FromLongLong(price);
-    if (key == NULL) return -1;
+    if (key == NULL) return NULL;
     PyObject *text = PyDict_GetItemWithError(texts, key); /* borrowed */
     if (text == NULL) {
         if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
         Py_DECREF(key);
-        return -1;
+        return NULL;
     }
     Py_DECREF(key);
     if (!PyUnicode_Check(text)) {
         PyErr_Format(PyExc_TypeError, "expected a str level text, was %.80s",
                      Py_TYPE(text)->tp_name);
-        return -1;
+        return NULL;
     }
-    Py_ssize_t len;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &len);
-    if (utf8 == NULL) return -1;
-    if (!*first) *crc = crc_update(*crc, ":", 1);
-    *first = 0;
-    *crc = crc_update(*crc, utf8, len);
-    return 0;
+    return PyUnicode_AsUTF8AndSize(text, len); /* cached in the str after the first call */
 }
 
-static PyObject *BookCore_interleaved_crc32(BookCore *self, PyObject *const *args,
+#define MAX_JOINED_LEVELS 256 /* per side; a deeper join is refused rather than truncated */
+
+/* interleaved_texts(bid_texts, ask_texts, depth, sep): the texts (price -> str) of the best
+ * `depth` levels of each side, bid and ask interleaved (the shorter side simply ends), joined
+ * by `sep`, as UTF-8 bytes: what a venue's integrity rule over its own level texts hashes.
+ * One pass finds the texts, one copies them into the result: no list, no str in between. */
+static PyObject *BookCore_interleaved_texts(BookCore *self, PyObject *const *args,
                                             Py_ssize_t nargs) {
-    if (nargs != 3 || !PyDict_Check(args[0]) || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "_interleaved_crc32(bid_texts: dict, ask_texts: dict, depth)");
+    if (nargs != 4 || !PyDict_Check(args[0]) || !PyDict_Check(args[1]) ||
+        !PyUnicode_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "interleaved_texts(bid_texts: dict, ask_texts: dict, depth: int, sep: str)");
         return NULL;
     }
     Py_ssize_t depth = PyLong_AsSsize_t(args[2]);
     if (depth == -1 && PyErr_Occurred()) return NULL;
-    const SideLevels *bid = &self->bid, *ask = &self->ask;
-    uint32_t crc = 0xFFFFFFFFu;
-    int first = 1;
-    for (Py_ssize_t k = 0; k < depth && (k < bid->n || k < ask->n); k++) {
-        if (k < bid->n && crc_level_text(args[0], bid->keys[bid->n - 1 - k], &crc, &first) < 0)
-            return NULL;
-        if (k < ask->n && crc_level_text(args[1], -ask->keys[ask->n - 1 - k], &crc, &first) < 0)
-            return NULL;
+    if (depth < 0 || depth > MAX_JOINED_LEVELS) {
+        PyErr_Format(PyExc_ValueError, "expected depth in 0..%d, was %zd", MAX_JOINED_LEVELS,
+                     depth);
+        return NULL;
     }
-    crc ^= 0xFFFFFFFFu;
-    return PyLong_FromLongLong(crc >= 0x80000000u ? (long long)crc - 0x100000000LL : (long long)crc);
+    Py_ssize_t sep_len;
+    const char *sep = PyUnicode_AsUTF8AndSize(args[3], &sep_len);
+    if (sep == NULL) return NULL;
+    const SideLevels *bid = &self->bid, *ask = &self->ask;
+    const char *texts[2 * MAX_JOINED_LEVELS];
+    Py_ssize_t lens[2 * MAX_JOINED_LEVELS];
+    Py_ssize_t n = 0, total = 0;
+    for (Py_ssize_t k = 0; k < depth && (k < bid->n || k < ask->n); k++) {
+        if (k < bid->n) {
+            texts[n] = level_text(args[0], bid->keys[bid->n - 1 - k], &lens[n]);
+            if (texts[n] == NULL) return NULL;
+            total += lens[n++];
+        }
+        if (k < ask->n) {
+            texts[n] = level_text(args[1], -ask->keys[ask->n - 1 - k], &lens[n]);
+            if (texts[n] == NULL) return NULL;
+            total += lens[n++];
+        }
+    }
+    if (n > 1) total += (n - 1) * sep_len;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, total);
+    if (out == NULL) return NULL;
+    char *at = PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i > 0) {
+            memcpy(at, sep, (size_t)sep_len);
+            at += sep_len;
+        }
+        memcpy(at, texts[i], (size_t)lens[i]);
+        at += lens[i];
+    }
+    return out;
 }
 
 static PyObject *BookCore_size_of(BookCore *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -745,10 +754,10 @@ static PyMethodDef BookCore_methods[] = {
     {"is_crossed", (PyCFunction)BookCore_is_crossed, METH_NOARGS, "best bid >= best ask."},
     {"_depth_of", (PyCFunction)(void (*)(void))BookCore_depth_of, METH_FASTCALL,
      "_depth_of(is_bid, levels) -> best levels first."},
-    {"_interleaved_crc32", (PyCFunction)(void (*)(void))BookCore_interleaved_crc32,
+    {"interleaved_texts", (PyCFunction)(void (*)(void))BookCore_interleaved_texts,
      METH_FASTCALL,
-     "_interleaved_crc32(bid_texts, ask_texts, depth) -> CRC-32 (signed) of the best `depth` "
-     "levels' texts (price -> str), bid and ask interleaved, joined by ':'."},
+     "interleaved_texts(bid_texts, ask_texts, depth, sep) -> bytes: the best `depth` levels' "
+     "texts (price -> str), bid and ask interleaved, joined by `sep`, UTF-8."},
     {"_size_of", (PyCFunction)(void (*)(void))BookCore_size_of, METH_FASTCALL,
      "_size_of(is_bid, price) -> size units at that price (0 when none)."},
     {"buy_cost", (PyCFunction)BookCore_buy_cost, METH_O,
@@ -1248,7 +1257,6 @@ static struct PyModuleDef book_module = {
 };
 
 PyMODINIT_FUNC PyInit__book(void) {
-    crc_table_build();
     PyObject *module = PyModule_Create(&book_module);
     if (module == NULL) return NULL;
     if (PyModule_AddType(module, &BookCoreType) < 0 ||

@@ -16,6 +16,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from arbiter import clock as process_clock
+
 BPS = Decimal(10_000)
 
 
@@ -61,7 +63,9 @@ class RiskSnapshot:
     """Everything a gate may read. Built by the runtime per decision; gates never mutate it."""
 
     now_ns: int
-    wall_clock: datetime = field(default_factory=lambda: datetime.now(UTC))
+    wall_clock: datetime = field(
+        default_factory=lambda: datetime.fromtimestamp(process_clock.wall_seconds(), UTC)
+    )
     books: Mapping[LegKey, BookView] = field(default_factory=dict)
     balances: Mapping[tuple[str, str], BalanceView] = field(default_factory=dict)  # (venue, asset)
     position_notional: Mapping[str, Decimal] = field(default_factory=dict)  # pair id -> |quote|

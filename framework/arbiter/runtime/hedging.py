@@ -24,6 +24,7 @@ from arbiter.risk.trading import GLOBAL, TradingStates
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.ledger import HEDGE_PAIR
 from arbiter.runtime.market import MarketState
+from arbiter.runtime.pair_services import CycleJournal
 from arbiter.venues import OrderType, TimeInForce
 from arbiter.venues.contract.client_ids import IntentId
 
@@ -31,17 +32,27 @@ from arbiter.venues.contract.client_ids import IntentId
 class HedgeDesk:
     def __init__(
         self,
+        *,
         market: MarketState,
         gateway: OrderGateway,
         checker: PretradeChecker,
         states: TradingStates,
         scheduler: Any,  # apscheduler's AsyncIOScheduler
-        *,
+        cycles: CycleJournal,
         cancel_timeout_s: float,
     ) -> None:
         self.market, self.gateway, self.checker = market, gateway, checker
-        self.states, self.scheduler = states, scheduler
+        self.states, self.scheduler, self._cycles = states, scheduler, cycles
         self._cancel_timeout_s = cancel_timeout_s
+        self._seq: dict[str, int] = {}  # strategy -> last hedge intent number used
+
+    def next_seq(self, strategy: str) -> int:
+        """The strategy's next hedge intent number, continuing from the journal's last."""
+        last = self._seq.get(strategy)
+        if last is None:
+            last = self._cycles.last_cycle(strategy, HEDGE_PAIR)
+        self._seq[strategy] = last + 1
+        return last + 1
 
     def attach(self, host: StrategyHost) -> None:
         """(Re)build the strategy's hedger from its manifest and schedule it; None without a
@@ -110,9 +121,8 @@ class HedgeDesk:
             raise RuntimeError(f"no live book for {leg.venue}:{leg.symbol}")
         if self.states.state(GLOBAL) == "halted":
             raise RuntimeError("everything is halted (kill switch or operator): no hedge orders")
-        host.hedge_seq += 1
         intent = Intent.build(
-            IntentId(host.name, HEDGE_PAIR, host.hedge_seq, f"hedge.{asset}"),
+            IntentId(host.name, HEDGE_PAIR, self.next_seq(host.name), f"hedge.{asset}"),
             leg.venue,
             self.market.rules.get(leg.venue),
             symbol=leg.symbol,

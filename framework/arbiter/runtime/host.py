@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
 from arbiter.execution.intent import Intent
 from arbiter.manifest.loader import LoadedManifest
 from arbiter.market.events import BookKey
+from arbiter.risk.delta_watch import DeltaWatch
 from arbiter.risk.hedger import Hedger
 from arbiter.runtime.accounts import AccountSpec
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
@@ -26,10 +26,7 @@ class StrategyHost:
     watched: set[BookKey] = field(default_factory=set)  # the books it streams
     reload_ms: list[float] = field(default_factory=list)  # file seen -> change in effect
     residual_on_start: bool = False  # a restart found a one-legged cycle to hedge
-    hedge_seq: int = 0  # last hedge intent number used (continues across restarts)
-    max_abs_delta: dict[str, Decimal] = field(default_factory=dict)  # asset -> worst |quote|
-    last_abs_delta: dict[str, Decimal] = field(default_factory=dict)  # asset -> |quote| now
-    over_since: dict[str, float] = field(default_factory=dict)  # asset -> delta over its limit
+    delta: DeltaWatch = field(default_factory=DeltaWatch)  # what the risk checks saw of it
 
     @property
     def name(self) -> str:

@@ -37,13 +37,13 @@ from dataclasses import dataclass, field, replace
 from datetime import time
 from decimal import Decimal
 
+from arbiter import clock
 from arbiter.execution.fees import base_change
 from arbiter.execution.intent import Intent
 from arbiter.execution.pnl import CyclePnL, FundingPayment, allocate
 from arbiter.market.instrument import Instrument
 from arbiter.risk.inventory import Inventory
 from arbiter.venues import Fill, Side
-from arbiter.venues.streams.private import wall_ms
 
 ZERO = Decimal(0)
 HEDGE_PAIR = "hedge"  # the pair field of every hedge intent id
@@ -97,7 +97,7 @@ class Ledger:
     strategy: str
     inventory: Inventory
     quote: str = "USDT"
-    clock_ms: Callable[[], int] = wall_ms  # wall time in ms; a simulated clock in a backtest
+    clock_ms: Callable[[], int] = clock.wall_ms  # which trading day it is
     day_start: time = time(0, 0)  # UTC time of day a trading day starts
     cycles: dict[tuple[str, int], CyclePnL] = field(default_factory=dict)  # (pair, cycle)
     hedges: dict[str, CyclePnL] = field(default_factory=dict)  # asset -> the hedger's book

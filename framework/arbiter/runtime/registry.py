@@ -34,7 +34,7 @@ from arbiter.runtime.funding import payment_of
 from arbiter.runtime.halts import Halts
 from arbiter.runtime.hedging import HedgeDesk
 from arbiter.runtime.host import StrategyHost
-from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
+from arbiter.runtime.ledger import Ledger
 from arbiter.runtime.market import MarketState
 from arbiter.runtime.reload import ReloadDecision, ReloadManager
 from arbiter.runtime.restore import restore_cycle
@@ -160,7 +160,6 @@ class StrategyRegistry:
             day_start=loaded.manifest.risk.trading_day_start,
         )
         host = StrategyHost(path, loaded, runner, ledger, accounts=specs)
-        host.hedge_seq = self.journal.last_cycle(name, HEDGE_PAIR)
         self.strategies[name] = host
         for gate in loaded.manifest.gates:  # watched before anything of it can trade
             if gate.type == "kill_switch":

@@ -64,16 +64,11 @@ class RiskMonitor:
             delta = self._delta_notional(host, asset)
             if delta is None:
                 continue
-            host.max_abs_delta[asset] = max(host.max_abs_delta.get(asset, ZERO), abs(delta))
-            host.last_abs_delta[asset] = abs(delta)
-            if abs(delta) <= risk_limits.max_net_delta_notional:
-                host.over_since.pop(asset, None)
-                continue
-            since = host.over_since.setdefault(asset, now)
-            if now - since >= risk_limits.max_unhedged_ms / 1000:
+            limit = risk_limits.max_net_delta_notional
+            over = host.delta.observe(asset, delta, limit, now)
+            if over and over >= risk_limits.max_unhedged_ms / 1000:
                 conditions[f"max_net_delta:{asset}"] = (
-                    f"{asset} net delta {delta:.2f} beyond {risk_limits.max_net_delta_notional} "
-                    f"for {now - since:.1f}s"
+                    f"{asset} net delta {delta:.2f} beyond {limit} for {over:.1f}s"
                 )
         loss = self.daily_loss(host)
         if loss:

@@ -41,6 +41,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from loguru import logger
 
+from arbiter import clock
 from arbiter.control.incidents import Incident, IncidentLog
 from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.execution.gateway import OrderGateway
@@ -82,7 +83,6 @@ from arbiter.store.replay import (
 )
 from arbiter.venues import TradingVenue, VenueLimits
 from arbiter.venues.registry.plugins import Installed, installed
-from arbiter.venues.streams.private import wall_ms
 
 TICK_S = 0.25
 ZERO = Decimal(0)
@@ -128,7 +128,7 @@ class Runtime:
         sim: SimulatedVenues | None = None,
         plugins: Installed | None = None,
         environ: dict[str, str] | None = None,
-        clock_ms: Callable[[], int] = wall_ms,
+        clock_ms: Callable[[], int] = clock.wall_ms,
     ) -> None:
         self.options = options
         self.clock_ms = clock_ms  # wall time: which trading day it is for the ledgers
@@ -181,20 +181,22 @@ class Runtime:
         self.pairs = PairDesk(
             self.strategies, self.incidents, self.states, self.journal, self.market
         )
+        cycles = CycleJournal(self.journal, self.incidents, self._notify)
         self.services = StrategyServices(
             self.market,
             self.executor,
-            CycleJournal(self.journal, self.incidents, self._notify),
+            cycles,
             EntryChecks(self.checker, self.market),
             self.pairs,
         )
         self.scheduler = AsyncIOScheduler()
         self.hedges = HedgeDesk(
-            self.market,
-            self.gateway,
-            self.checker,
-            self.states,
-            self.scheduler,
+            market=self.market,
+            gateway=self.gateway,
+            checker=self.checker,
+            states=self.states,
+            scheduler=self.scheduler,
+            cycles=cycles,
             cancel_timeout_s=options.cancel_timeout_s,
         )
         self.risk = RiskMonitor(self.market, self.states, options.venue_grace_s)
@@ -396,7 +398,7 @@ class Runtime:
     async def tick(self) -> None:
         """Gate retries, risk checks, venue health and drained pairs: four times a second."""
         self.accounts.refresh_health()
-        now = time.monotonic()
+        now = clock.monotonic()
         self.risk.observe_venues(now)
         for host in list(self.strategies.values()):
             runner = host.runner

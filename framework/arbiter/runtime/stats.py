@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
+from arbiter import clock
 from arbiter.execution.recovery import RecoveryReport
 
 
 @dataclass
 class RuntimeStats:
-    started_ns: int = field(default_factory=time.monotonic_ns)
+    started_ns: int = field(default_factory=clock.monotonic_ns)
     book_events: int = 0
     private_events: int = 0
     reloads: int = 0

@@ -27,6 +27,7 @@ from decimal import Decimal
 
 from loguru import logger
 
+from arbiter import clock
 from arbiter.compiler.plan import LegPlan, PairPlan, Plan, compile_manifest
 from arbiter.execution.dual_leg import DualLegExecutor
 from arbiter.fsm.cycle import FLAT, NEEDS_OPERATOR
@@ -348,7 +349,7 @@ class StrategyRunner:
             if price is not None:
                 deltas[asset] = self.inventory.delta(asset).worst_notional(price)
         return RiskSnapshot(
-            now_ns=time.time_ns(),
+            now_ns=clock.wall_ns(),
             books=books,
             balances=dict(self.market.balances),
             position_notional=positions,

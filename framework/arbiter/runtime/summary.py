@@ -89,7 +89,7 @@ def summarize(host: StrategyHost, state: str) -> StrategySummary:
         gates_failed=dict(host.runner.gate_stats.failed),
         last_gate_failure=dict(host.runner.gate_stats.last_failure),
         max_abs_delta=_worst_delta(host),
-        end_abs_delta=dict(host.last_abs_delta),
+        end_abs_delta=dict(host.delta.latest),
         hedges=sum(len(d.slices) for d in hedger.decisions) if hedger else 0,
         fast_lane_p50_us=percentile_us(decide, 0.50),
         fast_lane_p99_us=percentile_us(decide, 0.99),
@@ -110,7 +110,7 @@ _REPAIR = {
 def _worst_delta(host: StrategyHost) -> dict[str, Decimal]:
     """Per asset, the worst |net delta| seen: by the risk checks on every tick, and by the
     hedger when it measured a residual (which it may hedge away between two ticks)."""
-    worst = dict(host.max_abs_delta)
+    worst = dict(host.delta.worst)
     if host.hedger is not None:
         for asset, value in host.hedger.max_abs_delta_notional.items():
             worst[asset] = max(worst.get(asset, ZERO), value)

@@ -10,12 +10,13 @@ A task that returns normally is finished, not restarted. `stop()` cancels everyt
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from loguru import logger
+
+from arbiter import clock as process_clock
 
 TaskFactory = Callable[[], Awaitable[None]]
 
@@ -41,7 +42,7 @@ class Supervisor:
         on_give_up: Callable[[Supervised, BaseException], None] | None = None,
         base_backoff_s: float = 0.1,
         max_backoff_s: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = process_clock.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._on_give_up = on_give_up

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Protocol
+
+from arbiter import clock as process_clock
 
 
 class Clock(Protocol):
@@ -12,8 +13,11 @@ class Clock(Protocol):
 
 
 class WallClock:
+    """The process's one clock (`arbiter.clock`): the system's live, the event loop's in a
+    simulated run, so the venue and the runtime trading against it agree on the time."""
+
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
+        return process_clock.wall_ms()
 
 
 @dataclass

@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from arbiter.sim.faults import FaultRule
-from arbiter.sim.fill_log import REST_RECORDS
+from arbiter.sim.rest import REST_RECORDS
 from arbiter.sim.server import Simulation
 
 

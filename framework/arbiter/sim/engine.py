@@ -116,6 +116,15 @@ class VenueEngine:
             )
         return order
 
+    def orders_of(
+        self, account: Account, keep: Callable[[Order], bool] = lambda _: True
+    ) -> list[Order]:
+        """The account's orders, open and closed, that `keep` accepts, newest first (ties,
+        orders placed in the same millisecond, by id)."""
+        mine = [o for o in self.orders.values() if self._owner(o) == account.api_key and keep(o)]
+        mine.sort(key=lambda o: (-o.created_ms, -int(o.order_id)))
+        return mine
+
     def open_orders(self, account: Account, instrument: Instrument | None = None) -> list[Order]:
         if instrument is None:
             pools = list(self._open.values())

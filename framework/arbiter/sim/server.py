@@ -14,13 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from arbiter.sim.bybit_rest import BybitRest
-from arbiter.sim.bybit_ws import BybitWs
+from arbiter.sim.bybit import BybitRest, BybitWs
 from arbiter.sim.catalog import DEFAULT_SYMBOLS, funded_account, venue_instruments
 from arbiter.sim.clock import Clock, WallClock
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.faults import FaultPlan
 from arbiter.sim.generator import MarketGenerator, MarketParams
+from arbiter.sim.okx import OkxRest, OkxWs
 from arbiter.sim.replay import Replayer
 
 VENUES = ("bybit", "okx")
@@ -127,9 +127,6 @@ async def _serve_venue(
         dialect = BybitWs(engine, faults)
         dialect.install(app)
     else:
-        from arbiter.sim.okx_rest import OkxRest
-        from arbiter.sim.okx_ws import OkxWs
-
         OkxRest(engine, faults, hang).install(app)
         dialect = OkxWs(engine, faults)
         dialect.install(app)

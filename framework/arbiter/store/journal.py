@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ from typing import Self
 
 import msgspec
 
+from arbiter import clock as process_clock
 from arbiter.execution.intent import Intent
 from arbiter.execution.records import Incident, JournaledOrder, OrderChange, OrderSnapshot
 from arbiter.store import codec
@@ -177,7 +177,7 @@ class Journal:
         conn: sqlite3.Connection,
         path: Path,
         outbox: OutboxFile,
-        clock: Callable[[], int] = time.time_ns,
+        clock: Callable[[], int] = process_clock.wall_ns,
         checkpointer: Checkpointer | None = None,
     ) -> None:
         self._conn = conn
@@ -206,7 +206,7 @@ class Journal:
         path: str | Path,
         *,
         durability: Durability = Durability.NORMAL,
-        clock: Callable[[], int] = time.time_ns,
+        clock: Callable[[], int] = process_clock.wall_ns,
         checkpoint_interval_s: float | None = None,
         outbox_size: int = DEFAULT_SIZE,
     ) -> Journal:

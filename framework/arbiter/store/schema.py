@@ -11,7 +11,8 @@ money is declared REAL or NUMERIC, because either affinity would turn "0.1000000
 from __future__ import annotations
 
 import sqlite3
-import time
+
+from arbiter import clock as process_clock
 
 _FINAL = "('filled', 'cancelled', 'rejected', 'expired')"
 
@@ -289,7 +290,7 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST) -> list[int]:
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_version (version, applied_at_ns) VALUES (?, ?)",
-                (number, time.time_ns()),
+                (number, process_clock.wall_ns()),
             )
         except BaseException:
             conn.execute("ROLLBACK")

@@ -1,6 +1,7 @@
-"""OKX v5 words for engine objects, and the `books` checksum.
+"""OKX v5 words for engine objects (instruments, tickers, book levels, funding rates, orders,
+fills, positions, balances, bills), and the `books` checksum.
 
-Shared by the REST answers and the private WS channels so both always agree. Every row carries
+Shared by the REST answers (rest.py) and the WS channels (ws.py) so both always agree. Every row carries
 the fields OKX's own messages carry (tests/fixtures/venues/real/okx; a test compares the key
 paths), with OKX's quirks: "" for a number that does not apply, "0" where OKX prints a zero,
 fees signed negative when charged, sizes in contracts for swaps. Fields the simulator has no
@@ -19,7 +20,7 @@ from typing import Any
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim.accounts import Account, Position
 from arbiter.sim.book import MatchingBook, Side
-from arbiter.sim.engine import VenueEngine
+from arbiter.sim.engine import VenueEngine, instrument_key
 from arbiter.sim.events import ForcedTraded, FundingSettled
 from arbiter.sim.orders import (
     CancelReason,
@@ -30,7 +31,7 @@ from arbiter.sim.orders import (
     RejectReason,
     TimeInForce,
 )
-from arbiter.sim.wire import grid_text
+from arbiter.sim.wire import grid, grid_text
 
 REJECT_CODES: dict[RejectReason, tuple[str, str]] = {
     RejectReason.DUPLICATE_CLIENT_ID: ("51016", "Duplicated clOrdId"),
@@ -176,6 +177,53 @@ def instrument_info(inst: Instrument) -> dict[str, Any]:
     }
 
 
+def book_rows(inst: Instrument, levels: list[tuple[int, int]]) -> list[list[str]]:
+    """Book levels (ticks, lots) as OKX prints them: price, size, "0" (a field OKX no longer
+    fills), number of orders."""
+    tick, lot = inst.tick_size, inst.lot_size
+    return [[grid(tick, t), grid(lot, q), "0", "1"] for t, q in levels]
+
+
+def ticker(engine: VenueEngine, inst: Instrument) -> dict[str, Any]:
+    """A ticker as `/market/ticker` lists it and `tickers` pushes it."""
+    book = engine.book(inst)
+    bid, ask = book.depth(Side.BUY, 1), book.depth(Side.SELL, 1)
+    mark = s(engine.mark(inst))
+    now = str(engine.clock.now_ms())
+    return {
+        "instType": inst_type(inst),
+        "instId": inst.symbol,
+        "last": mark,
+        "lastSz": "0",
+        "askPx": s(inst.ticks_to_price(ask[0][0])) if ask else "",
+        "askSz": s(inst.lots_to_qty(ask[0][1])) if ask else "",
+        "bidPx": s(inst.ticks_to_price(bid[0][0])) if bid else "",
+        "bidSz": s(inst.lots_to_qty(bid[0][1])) if bid else "",
+        "open24h": mark,
+        "high24h": mark,
+        "low24h": mark,
+        "volCcy24h": "0",
+        "vol24h": "0",
+        "sodUtc0": mark,
+        "sodUtc8": mark,
+        "ts": now,
+    }
+
+
+def funding(engine: VenueEngine, inst: Instrument) -> dict[str, Any]:
+    """A swap's funding rate as `/public/funding-rate` lists it and `funding-rate` pushes it."""
+    state = engine.funding[instrument_key(inst)]
+    return {
+        "instType": "SWAP",
+        "instId": inst.symbol,
+        "fundingRate": s(state.rate),
+        "nextFundingRate": s(state.rate),
+        "fundingTime": str(state.next_ms),
+        "nextFundingTime": str(state.next_ms + 8 * 3600 * 1000),
+        "ts": str(engine.clock.now_ms()),
+    }
+
+
 def order(o: Order, last_fill: Execution | None = None) -> dict[str, Any]:
     """An order as REST rows list it (`/trade/order`, `orders-pending`, `orders-history`),
     which name its last fill (`fillPx`, `fillSz`, `tradeId`, `fillTime`; "" and "0" before
@@ -232,7 +280,7 @@ def order(o: Order, last_fill: Execution | None = None) -> dict[str, Any]:
 
 def order_push(o: Order) -> dict[str, Any]:
     """An order as the `orders` channel pushes it: the REST row plus the push's own fields;
-    its fill fields name the fill this push reports, none unless `okx_ws` adds one."""
+    its fill fields name the fill this push reports, none unless `ws.py` adds one."""
     return order(o) | _PUSH_ONLY
 
 

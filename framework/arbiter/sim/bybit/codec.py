@@ -1,9 +1,10 @@
-"""Bybit v5 words for engine objects: instruments, orders, executions, positions, wallets.
+"""Bybit v5 words for engine objects: instruments, tickers, orders, executions, positions,
+wallets.
 
-Shared by the REST answers and the private WS topics so both always agree, and shaped as Bybit's
-own messages are (the tests compare them, key path by key path, with captured ones): where a
-push and a listing differ, there is one function for each (`order` / `order_row`, `position` /
-`position_row`, `execution` / `execution_row`).
+Shared by the REST answers (rest.py) and the WS topics (ws.py) so both always agree, and shaped
+as Bybit's own messages are (the tests compare them, key path by key path, with captured ones):
+where a push and a listing differ, there is one function for each (`order` / `order_row`,
+`position` / `position_row`, `execution` / `execution_row`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim.accounts import Account, Position
+from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.events import ForcedTraded, FundingSettled
 from arbiter.sim.orders import (
@@ -131,6 +133,38 @@ def instrument_info(inst: Instrument) -> dict[str, Any]:
             "copyTrading": "both",
         }
     return info
+
+
+def ticker(engine: VenueEngine, inst: Instrument) -> dict[str, Any]:
+    """A ticker as `/v5/market/tickers` lists it and the `tickers` topic pushes it."""
+    book = engine.book(inst)
+    bid, ask = book.depth(Side.BUY, 1), book.depth(Side.SELL, 1)
+    mark = engine.mark(inst)
+    out = {
+        "symbol": inst.symbol,
+        "bid1Price": s(inst.ticks_to_price(bid[0][0])) if bid else "",
+        "bid1Size": s(inst.lots_to_qty(bid[0][1])) if bid else "",
+        "ask1Price": s(inst.ticks_to_price(ask[0][0])) if ask else "",
+        "ask1Size": s(inst.lots_to_qty(ask[0][1])) if ask else "",
+        "lastPrice": s(mark),
+        "prevPrice24h": s(mark),
+        "price24hPcnt": "0",
+        "highPrice24h": s(mark),
+        "lowPrice24h": s(mark),
+        "turnover24h": "0",
+        "volume24h": "0",
+    }
+    if inst.kind is InstrumentKind.PERP:
+        state = engine.funding[f"perp:{inst.symbol}"]
+        out |= {
+            "markPrice": s(mark),
+            "indexPrice": s(mark),
+            "fundingRate": s(state.rate),
+            "nextFundingTime": str(state.next_ms),
+            "fundingIntervalHour": "8",
+            "openInterest": "0",
+        }
+    return out
 
 
 def order(o: Order) -> dict[str, Any]:

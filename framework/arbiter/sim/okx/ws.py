@@ -26,7 +26,6 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from arbiter.market.instrument import Instrument, InstrumentKind
-from arbiter.sim import okx_codec as codec
 from arbiter.sim.book import BookDelta, Side
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.events import (
@@ -41,7 +40,7 @@ from arbiter.sim.events import (
     WalletChanged,
 )
 from arbiter.sim.faults import FaultPlan
-from arbiter.sim.okx_rest import book_rows, funding, ticker
+from arbiter.sim.okx import codec
 from arbiter.sim.wire import encode, grid_text
 from arbiter.sim.wsconn import Connection
 
@@ -208,9 +207,9 @@ class OkxWs:
         elif channel in ("books5", "bbo-tbt"):
             conn.send(self._top_frame(channel, inst))
         elif channel == "tickers":
-            conn.send(self._frame("tickers", inst, [ticker(self.engine, inst)]))
+            conn.send(self._frame("tickers", inst, [codec.ticker(self.engine, inst)]))
         elif channel == "funding-rate":
-            conn.send(self._frame("funding-rate", inst, [funding(self.engine, inst)]))
+            conn.send(self._frame("funding-rate", inst, [codec.funding(self.engine, inst)]))
 
     def _frame(
         self, channel: str, inst: Instrument, data: list[Any], action: str | None = None
@@ -223,8 +222,8 @@ class OkxWs:
 
     def _books_snapshot(self, conn: Connection, inst: Instrument) -> bytes:
         book = self.engine.book(inst)
-        bids = book_rows(inst, book.depth(Side.BUY, 400))
-        asks = book_rows(inst, book.depth(Side.SELL, 400))
+        bids = codec.book_rows(inst, book.depth(Side.BUY, 400))
+        asks = codec.book_rows(inst, book.depth(Side.SELL, 400))
         key = (id(conn), inst.symbol)
         seq = book.seq + self._shift.get(key, 0)
         self._seq[key] = seq
@@ -242,8 +241,8 @@ class OkxWs:
         book = self.engine.book(inst)
         n = 5 if channel == "books5" else 1
         data = {
-            "asks": book_rows(inst, book.depth(Side.SELL, n)),
-            "bids": book_rows(inst, book.depth(Side.BUY, n)),
+            "asks": codec.book_rows(inst, book.depth(Side.SELL, n)),
+            "bids": codec.book_rows(inst, book.depth(Side.BUY, n)),
             "instId": inst.symbol,
             "ts": str(self.engine.clock.now_ms()),
             "seqId": book.seq,
@@ -327,7 +326,7 @@ class OkxWs:
             if not subscribers:
                 continue
             frame = (
-                self._frame("tickers", inst, [ticker(self.engine, inst)])
+                self._frame("tickers", inst, [codec.ticker(self.engine, inst)])
                 if channel == "tickers"
                 else self._top_frame(channel, inst)
             )

@@ -6,7 +6,7 @@ Private: `{"op":"auth","args":[key, expires, hex(hmac(secret, "GET/realtime"+exp
 `order` (an order refused after a partial fill is Rejected with its fills), `execution` (trades;
 funding settlements as executions of type Funding, forced trades as AdlTrade or BustTrade),
 `position` (the entry price is `entryPrice`), `wallet` (`availableToWithdraw` "0", as on a
-unified account). Shapes as in Bybit's own messages (`bybit_codec`).
+unified account). Shapes as in Bybit's own messages (`codec.py`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from arbiter.market.instrument import Instrument, InstrumentKind
-from arbiter.sim import bybit_codec as codec
 from arbiter.sim.book import BookDelta, Side
-from arbiter.sim.bybit_rest import ticker
+from arbiter.sim.bybit import codec
 from arbiter.sim.engine import VenueEngine
 from arbiter.sim.events import (
     BookChanged,
@@ -192,7 +191,7 @@ class BybitWs:
             {
                 "topic": topic,
                 "type": "snapshot",
-                "data": ticker(self.engine, inst),
+                "data": codec.ticker(self.engine, inst),
                 "cs": now,
                 "ts": now,
             }
