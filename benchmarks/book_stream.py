@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Callable
 
-from arbiter.venues.stream_codec import BookStream
+from arbiter.venues import BookStream
 from arbiter_bybit import BybitCodec
 from arbiter_bybit.streams import BybitBooks
 

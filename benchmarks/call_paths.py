@@ -32,7 +32,7 @@ from typing import Any
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import start
 from arbiter.sim.generator import STILL_MARKET
-from arbiter.venues.contract import VenueLimits
+from arbiter.venues import VenueLimits
 from arbiter_bybit.trading import BybitTrading
 from arbiter_okx.trading import OkxTrading
 
@@ -169,8 +169,8 @@ async def main() -> None:
     calls = recorder.calls
     signal = _find(calls, "runtime/pair_runner.py", "on_signal")
     book = calls[_run_start(calls, signal) : signal + 1]
-    first_write = _find(calls, "venues/order_wire.py", "_write", signal)
-    second_write = _find(calls, "venues/order_wire.py", "_write", first_write + 1)
+    first_write = _find(calls, "venues/order_path/wire.py", "_write", signal)
+    second_write = _find(calls, "venues/order_path/wire.py", "_write", first_write + 1)
     enter = _find(calls, "runtime/pair_runner.py", "_enter", signal)
     decision = calls[signal : _find(calls, "runtime/pair_runner.py", "_try", signal) + 1]
     order = decision + calls[enter : second_write + 1]

@@ -23,8 +23,9 @@ from arbiter.execution import Intent
 from arbiter.execution.order_machines import new_order_machine
 from arbiter.execution.order_tracker import OrderTracker
 from arbiter.store import Durability, Journal
-from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, IntentId
-from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderType, OrderUpdate, Side
+from arbiter.venues import Fill, OrderAck, OrderStatus, OrderType, OrderUpdate, Side
+from arbiter.venues.contract.client_ids import IntentId
+from arbiter_bybit.limits import BYBIT_CLIENT_IDS
 
 
 def _intent(cycle: int, leg: str) -> Intent:

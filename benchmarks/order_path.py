@@ -7,7 +7,7 @@ Our path, per sample: build both legs' intents (deterministic client ids), run t
 checks for both and reserve funds, then hand both to the order gateway (`place_all`), which
 journals both intents and their `submitted` marks as one record of the journal's outbox file
 (`arbiter.store.outbox`) *before* either request leaves, then sends both at once on the order
-path's own keep-alive connections (`arbiter.venues.order_wire`). The venues are composed as the
+path's own keep-alive connections (`arbiter.venues.order_path.wire`). The venues are composed as the
 runtime composes them: each account's session from its plugin (`make_session`), orders going
 through the session's watched trading object, its private stream connected and applying every
 order event to the gateway. The clock stops when the second request's bytes are handed to its
@@ -71,14 +71,19 @@ from arbiter.execution.pretrade import PlannedLeg, PretradeChecker
 from arbiter.execution.reservations import Reservations
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.store.journal import Journal
-from arbiter.venues.ccxt_trading import CcxtTrading
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.contract import TradingVenue, VenueLimits
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.orders import OrderType, Side, TimeInForce
-from arbiter.venues.session import VenueConfig
-from arbiter.venues.streaming import StreamingSession
-from arbiter.venues.watched_trading import WatchedTrading
+from arbiter.venues import (
+    ApiKeys,
+    CcxtTrading,
+    OrderType,
+    Side,
+    StreamingSession,
+    TimeInForce,
+    TradingVenue,
+    VenueConfig,
+    VenueLimits,
+)
+from arbiter.venues.contract.client_ids import IntentId
+from arbiter.venues.streams.watched import WatchedTrading
 from arbiter_bybit.session import make_session as bybit_session
 from arbiter_bybit.trading import BybitTrading
 from arbiter_okx.session import make_session as okx_session

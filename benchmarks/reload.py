@@ -29,7 +29,7 @@ from arbiter.runtime.logs import configure_logging
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import start
 from arbiter.sim.generator import MarketParams
-from arbiter.venues.streaming import StreamingSession
+from arbiter.venues import StreamingSession
 
 MANIFEST = textwrap.dedent(
     """\

@@ -36,7 +36,7 @@ from typing import Any
 
 from arbiter.execution.order_tracker import Applied
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
-from arbiter.venues.orders import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent, Side
+from arbiter.venues import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent, Side
 from tests.runtime_support import LIFTED
 
 Place = Callable[[OrderRequest], Awaitable[OrderAck]]
@@ -80,10 +80,11 @@ def _crash_after_intent(runtime: Runtime) -> None:
 def _wrap_place_orders(runtime: Runtime, wrap: Callable[[Place], Place]) -> None:
     for session in runtime.accounts.sessions().values():
         trading: Any = session.trading
-        trading.place_order = wrap(trading.place_order)
+        place = trading.place_order = wrap(trading.place_order)
         # Writing at once (`begin_order`) would send a leg before the wrapper could hold it
-        # back: every order goes through the wrapped `place_order` instead.
-        trading.begin_order = None
+        # back: every order goes through the wrapped `place_order` instead, as it does on a
+        # venue that cannot write early.
+        trading.begin_order = lambda request, place=place: asyncio.create_task(place(request))
 
 
 def _crash_around_sends(runtime: Runtime, point: str) -> None:

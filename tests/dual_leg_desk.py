@@ -18,8 +18,8 @@ from arbiter.runtime.runtime import Runtime
 from arbiter.sim import Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import MarketParams
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import OrderType, Side, TimeInForce
+from arbiter.venues import OrderType, Side, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
 from tests.agreement import assert_journal_agrees, net_base
 from tests.runtime_support import manifest, started
 

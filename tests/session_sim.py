@@ -13,9 +13,8 @@ import pytest
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.sim.book import Side as SimSide
 from arbiter.testing.session_harness import Levels, SessionHarness, StreamFault
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.registry import installed
-from arbiter.venues.session import VenueConfig, VenueSession
+from arbiter.venues import ApiKeys, VenueConfig, VenueSession
+from arbiter.venues.registry.plugins import installed
 from tests.trading_sim import SIZES, SYMBOLS, SimObserver, fast_limits
 
 _BOOK_FAULTS = {

@@ -23,11 +23,7 @@ from arbiter.sim.engine import VenueEngine
 from arbiter.sim.orders import Rejected
 from arbiter.sim.rest import REST_RECORDS, RestRecords
 from arbiter.testing.trading import ObservedOrder, VenueFault
-from arbiter.venues.ccxt_trading import CcxtTrading
-from arbiter.venues.contract import VenueLimits
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.orders import OrderStatus, Side
-from arbiter.venues.session import VenueConfig
+from arbiter.venues import ApiKeys, CcxtTrading, OrderStatus, Side, VenueConfig, VenueLimits
 from arbiter_bybit.trading import BybitTrading
 from arbiter_okx.trading import OkxTrading
 

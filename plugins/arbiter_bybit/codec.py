@@ -42,13 +42,10 @@ from arbiter.market.events import (
 from arbiter.market.instrument import Instrument
 from arbiter.market.keeper import BookKeeper
 from arbiter.market.units import parse_decimal
+from arbiter.venues import FRAME_ERRORS
 from arbiter_bybit import messages
 
 VENUE = "bybit"
-
-# Everything a malformed frame can raise while being decoded or converted. msgspec's errors and
-# UnitsError are ValueErrors; the others come from shapes msgspec let through as `Any`.
-_FRAME_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
 class _TopicState:
@@ -96,7 +93,7 @@ class BybitCodec:
         # levels stay JSON bytes here; the book reads them.
         try:
             msg = _decode_book_frame(frame)
-        except _FRAME_ERRORS:
+        except FRAME_ERRORS:
             return self._feed_general(frame)
         state = self._topics.get(msg.topic)  # only `orderbook.` topics ever get a state
         if state is None:
@@ -123,7 +120,7 @@ class BybitCodec:
     def _feed_general(self, frame: bytes | str) -> list[MarketEvent]:
         try:
             env = messages.ENVELOPE.decode(frame)
-        except _FRAME_ERRORS as exc:
+        except FRAME_ERRORS as exc:
             return self._keeper.malformed(CodecErrorKind.BAD_JSON, f"undecodable frame: {exc}")
         topic = env.topic
         if topic is None:
@@ -133,7 +130,7 @@ class BybitCodec:
                 if not env.data or env.ts is None or env.type is None:
                     raise ValueError("expected `type`, `ts` and `data`, was missing")
                 data = messages.BOOK.decode(env.data)
-            except _FRAME_ERRORS as exc:
+            except FRAME_ERRORS as exc:
                 symbol = self._topic(topic).symbol
                 return self._keeper.malformed(
                     CodecErrorKind.BAD_FIELD, f"{topic}: {exc}", symbol, topic
@@ -144,7 +141,7 @@ class BybitCodec:
                 return self._on_ticker(env)
             if topic.startswith(("publicTrade.", "trade.")):
                 return self._on_trades(env)
-        except _FRAME_ERRORS as exc:
+        except FRAME_ERRORS as exc:
             return self._keeper.malformed(CodecErrorKind.BAD_FIELD, f"{topic}: {exc}")
         return self._keeper.malformed(CodecErrorKind.UNKNOWN, f"unhandled topic {topic!r}")
 

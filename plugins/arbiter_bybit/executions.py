@@ -15,8 +15,9 @@
 - anything else (`Settle`, `Delivery`, `BlockTrade`, `MovePosition`, ...): nothing of ours to
   book; the caller counts it as skipped.
 
-Fields are read exactly (`arbiter.venues.fields`); a row that lacks one raises `ValueError`
-naming it, which the WebSocket codec counts as a stream error and the REST reader logs.
+Fields are read exactly (`arbiter.venues.field_text` and its siblings); a row that lacks one
+raises `ValueError` naming it, which the WebSocket codec counts as a stream error and the REST
+reader logs.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from arbiter.venues.fields import field_decimal, field_int, field_signed, field_text
-from arbiter.venues.orders import (
+from arbiter.venues import (
     AccountEvent,
     ForcedExecution,
     ForcedKind,
     FundingSettlement,
     Side,
+    field_decimal,
+    field_int,
+    field_signed,
+    field_text,
 )
 
 TRADE = "Trade"

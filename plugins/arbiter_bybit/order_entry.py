@@ -1,4 +1,4 @@
-"""Bybit v5 order entry, signed here rather than through ccxt (see `arbiter.venues.order_entry`).
+"""Bybit v5 order entry, signed here rather than through ccxt (see `arbiter.venues.OrderEntry`).
 
 - `POST /v5/order/create` and `POST /v5/order/cancel`, JSON bodies; spot and linear perps share
   symbols, so `category` says which.
@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from arbiter.venues.ccxt_requests import Market
-from arbiter.venues.order_entry import OrderEntry
-from arbiter.venues.orders import OrderRequest, OrderType, Side, TimeInForce
+from arbiter.venues import CcxtMarket, OrderEntry, OrderRequest, OrderType, Side, TimeInForce
 
 _SIDE = {Side.BUY: "Buy", Side.SELL: "Sell"}
 _TIF = {
@@ -34,7 +32,7 @@ class BybitOrderEntry(OrderEntry):
     cancel_path = "/v5/order/cancel"
 
     def place_body(
-        self, market: Market, request: OrderRequest, amount: str, price: str | None
+        self, market: CcxtMarket, request: OrderRequest, amount: str, price: str | None
     ) -> dict[str, Any]:
         spot = bool(market.get("spot"))
         body: dict[str, Any] = {
@@ -54,7 +52,7 @@ class BybitOrderEntry(OrderEntry):
             body["reduceOnly"] = True
         return body
 
-    def cancel_body(self, market: Market, client_id: str) -> dict[str, Any]:
+    def cancel_body(self, market: CcxtMarket, client_id: str) -> dict[str, Any]:
         category = "spot" if market.get("spot") else "linear"
         return {"category": category, "symbol": market["id"], "orderLinkId": client_id}
 

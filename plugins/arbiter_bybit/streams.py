@@ -33,24 +33,25 @@ from typing import Any
 import msgspec
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.fields import (
+from arbiter.venues import (
+    FRAME_ERRORS,
+    ApiKeys,
+    BalanceUpdate,
+    Fill,
+    Frame,
+    OrderStatus,
+    OrderUpdate,
+    PositionUpdate,
+    PrivateCodec,
+    PrivateStreamEvent,
+    Side,
+    as_text,
     field_decimal,
     field_int,
     field_price,
     field_signed,
     field_text,
 )
-from arbiter.venues.orders import (
-    BalanceUpdate,
-    Fill,
-    OrderStatus,
-    OrderUpdate,
-    PositionUpdate,
-    Side,
-)
-from arbiter.venues.stream_codec import FRAME_ERRORS, PrivateCodec, PrivateStreamEvent, as_text
-from arbiter.venues.ws_session import Frame
 from arbiter_bybit.codec import BybitCodec, orderbook_topic, tickers_topic
 from arbiter_bybit.executions import TRADE, account_event, exec_type
 from arbiter_bybit.wallet import coin_balance

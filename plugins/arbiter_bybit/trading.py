@@ -14,9 +14,7 @@
 - An order by client id: `/v5/order/realtime` (open and recent), then `/v5/order/history`.
 - A duplicate `orderLinkId` is retCode 110072, which ccxt files as a plain `InvalidOrder`.
 - Placing and cancelling are signed here, not by ccxt (`order_entry`); the rest is ccxt's.
-
-Published limits (v5, per UID): order create/amend/cancel 10/s on linear; most private reads
-50/s; ccxt weighs each endpoint against a 20 ms base interval (50 requests/s).
+- Limits: Bybit's published ones (`arbiter_bybit.limits`).
 """
 
 from __future__ import annotations
@@ -29,15 +27,22 @@ import ccxt
 from loguru import logger
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.ccxt_convert import MalformedAnswer, dec
-from arbiter.venues.ccxt_requests import Market, kind_of
-from arbiter.venues.ccxt_trading import CcxtTrading, FeeTable
-from arbiter.venues.client_ids import BYBIT_CLIENT_IDS
-from arbiter.venues.contract import Balance, Capabilities, VenueLimits
-from arbiter.venues.errors import DuplicateClientId, VenueError
-from arbiter.venues.orders import AccountEvent
+from arbiter.venues import (
+    AccountEvent,
+    Balance,
+    Capabilities,
+    CcxtMarket,
+    CcxtTrading,
+    DuplicateClientId,
+    FeeTable,
+    MalformedAnswer,
+    VenueError,
+    dec,
+    kind_of,
+)
 from arbiter_bybit.executions import TRADE, account_event, exec_type
 from arbiter_bybit.instruments import parse_instruments
+from arbiter_bybit.limits import BYBIT_LIMITS
 from arbiter_bybit.order_entry import BybitOrderEntry
 from arbiter_bybit.streams import order_reason
 from arbiter_bybit.wallet import coin_balance
@@ -50,7 +55,7 @@ class BybitTrading(CcxtTrading):
     exchange_id = "bybit"
     client_id_param = "orderLinkId"
     market_types = ("spot", "linear")
-    default_limits = VenueLimits(BYBIT_CLIENT_IDS, orders_per_second=10, requests_per_second=50)
+    default_limits = BYBIT_LIMITS
     capabilities = Capabilities(
         extra={"symbols": "spot and linear share symbols: orders must name their kind"}
     )
@@ -74,7 +79,7 @@ class BybitTrading(CcxtTrading):
                 )
         return table
 
-    async def fill_rows(self, market: Market | None, since_ms: int) -> list[dict[str, Any]]:
+    async def fill_rows(self, market: CcxtMarket | None, since_ms: int) -> list[dict[str, Any]]:
         categories = [_CATEGORY[kind_of(market)]] if market else list(_CATEGORY.values())
         trades: list[dict[str, Any]] = []
         for category in categories:
@@ -97,7 +102,7 @@ class BybitTrading(CcxtTrading):
                 trades.append(self._trade(row, row_market))
         return trades
 
-    def _trade(self, row: dict[str, Any], market: Market | None) -> dict[str, Any]:
+    def _trade(self, row: dict[str, Any], market: CcxtMarket | None) -> dict[str, Any]:
         """One Trade row as ccxt's trade. ccxt must be given the row's market: a REST row has
         no `category`, and ccxt takes one with `createType` for a perp's, so a spot fill would
         be read against the linear market (its fee in USDT, whatever the coin). Bybit's own
@@ -108,9 +113,9 @@ class BybitTrading(CcxtTrading):
             trade["fee"] = {**trade["fee"], "currency": fee_coin}
         return trade
 
-    def _market_in(self, category: str, row: dict[str, Any]) -> Market | None:
+    def _market_in(self, category: str, row: dict[str, Any]) -> CcxtMarket | None:
         """The market of `category` ("spot", "linear") listed under the row's symbol."""
-        listed: list[Market] = self.client.markets_by_id.get(row.get("symbol"), [])
+        listed: list[CcxtMarket] = self.client.markets_by_id.get(row.get("symbol"), [])
         spot = category == "spot"
         return next((m for m in listed if _tradable_as(m, spot)), None)
 
@@ -154,7 +159,7 @@ class BybitTrading(CcxtTrading):
         markets = self.client.markets_by_id.get(symbol, []) if isinstance(symbol, str) else []
         return next((str(m.get("settle") or "") for m in markets if m.get("swap")), "")
 
-    async def find_by_client_id(self, market: Market, client_id: str) -> dict[str, Any] | None:
+    async def find_by_client_id(self, market: CcxtMarket, client_id: str) -> dict[str, Any] | None:
         symbol = market["symbol"]
         try:
             # ccxt sends the (empty) order id too; Bybit reads an empty one as not given.
@@ -203,5 +208,5 @@ class BybitTrading(CcxtTrading):
         return order_reason(info)
 
 
-def _tradable_as(market: Market, spot: bool) -> bool:
+def _tradable_as(market: CcxtMarket, spot: bool) -> bool:
     return bool(market.get("spot")) if spot else bool(market.get("swap") and market.get("linear"))

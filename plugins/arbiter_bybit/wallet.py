@@ -12,8 +12,8 @@ coins in the same words.
   refuse every order.
 - `spotBorrow`, `borrowAmount`, `equity` and the account-wide totals are not read.
 
-Fields are read exactly (`arbiter.venues.fields`); a coin without `coin` or `walletBalance`
-raises `ValueError` naming the field.
+Fields are read exactly (`arbiter.venues.field_text` and its siblings); a coin without `coin` or
+`walletBalance` raises `ValueError` naming the field.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from arbiter.venues.fields import field_signed, field_text
+from arbiter.venues import field_signed, field_text
 
 HELD = ("locked", "totalPositionIM", "totalOrderIM")
 ZERO = Decimal(0)

@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from arbiter.venues.contract import Balance
-from arbiter.venues.fields import field_signed, field_text
+from arbiter.venues import Balance, field_signed, field_text
 
 
 def read_balance(detail: Mapping[str, Any]) -> Balance:

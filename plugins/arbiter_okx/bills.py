@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from arbiter.venues.fields import field_int, field_signed, field_text
-from arbiter.venues.orders import FundingSettlement
+from arbiter.venues import FundingSettlement, field_int, field_signed, field_text
 
 FUNDING_FEE = "8"
 

@@ -45,15 +45,13 @@ from arbiter.market.events import (
 from arbiter.market.instrument import Instrument
 from arbiter.market.keeper import BookKeeper
 from arbiter.market.units import parse_decimal
+from arbiter.venues import FRAME_ERRORS
 from arbiter_okx import messages
 from arbiter_okx.checksum import CHECKSUM_DEPTH, signed_crc32
 
 VENUE = "okx"
 INCREMENTAL_CHANNELS = frozenset({"books", "books50-l2-tbt", "books-l2-tbt"})
 FULL_VIEW_CHANNELS = frozenset({"books5", "bbo-tbt"})
-
-_FRAME_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
-
 
 _SIDES = {"buy": TradeSide.BUY, "sell": TradeSide.SELL}
 
@@ -106,7 +104,7 @@ class OkxCodec:
             return []
         try:
             env = messages.ENVELOPE.decode(frame)
-        except _FRAME_ERRORS as exc:
+        except FRAME_ERRORS as exc:
             return self._keeper.malformed(CodecErrorKind.BAD_JSON, f"undecodable frame: {exc}")
         if env.event is not None:
             return self._on_event(env)
@@ -123,7 +121,7 @@ class OkxCodec:
                 return self._on_trades(env.data)
             if channel == "funding-rate":
                 return self._on_funding(env.data)
-        except _FRAME_ERRORS as exc:
+        except FRAME_ERRORS as exc:
             return self._keeper.malformed(CodecErrorKind.BAD_FIELD, f"{channel}: {exc}")
         return self._keeper.malformed(CodecErrorKind.UNKNOWN, f"unhandled channel {channel!r}")
 
@@ -137,7 +135,7 @@ class OkxCodec:
             if len(pushes) != 1:
                 raise ValueError(f"expected one book in data, was {len(pushes)}")
             parsed = self._parse(inst, pushes[0], channel)
-        except _FRAME_ERRORS as exc:
+        except FRAME_ERRORS as exc:
             return keeper.malformed(CodecErrorKind.BAD_FIELD, f"{channel}: {exc}", inst, channel)
 
         if channel in FULL_VIEW_CHANNELS or env.action == "snapshot":

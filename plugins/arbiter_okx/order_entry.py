@@ -1,4 +1,4 @@
-"""OKX v5 order entry, signed here rather than through ccxt (see `arbiter.venues.order_entry`).
+"""OKX v5 order entry, signed here rather than through ccxt (see `arbiter.venues.OrderEntry`).
 
 - `POST /api/v5/trade/order` and `POST /api/v5/trade/cancel-order`, JSON bodies.
 - Signature: base64 HMAC-SHA256 of timestamp (ISO 8601, milliseconds, UTC) + method + request
@@ -17,10 +17,15 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from arbiter.venues.ccxt_requests import Market
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.order_entry import OrderEntry, iso8601_ms
-from arbiter.venues.orders import OrderRequest, OrderType, TimeInForce
+from arbiter.venues import (
+    ApiKeys,
+    CcxtMarket,
+    OrderEntry,
+    OrderRequest,
+    OrderType,
+    TimeInForce,
+    iso8601_ms,
+)
 
 _LIMIT_TYPE = {
     TimeInForce.GTC: "limit",
@@ -40,7 +45,7 @@ class OkxOrderEntry(OrderEntry):
         return bool(keys.passphrase) and super().signs(keys)
 
     def place_body(
-        self, market: Market, request: OrderRequest, amount: str, price: str | None
+        self, market: CcxtMarket, request: OrderRequest, amount: str, price: str | None
     ) -> dict[str, Any]:
         spot = bool(market.get("spot"))
         options = self.client.options
@@ -62,7 +67,7 @@ class OkxOrderEntry(OrderEntry):
             body["reduceOnly"] = True
         return body
 
-    def cancel_body(self, market: Market, client_id: str) -> dict[str, Any]:
+    def cancel_body(self, market: CcxtMarket, client_id: str) -> dict[str, Any]:
         return {"instId": market["id"], "clOrdId": client_id}
 
     def signed_headers(self, method: str, path: str, body: str) -> dict[str, str]:

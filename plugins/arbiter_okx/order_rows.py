@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from arbiter.venues.fields import field_decimal
+from arbiter.venues import field_decimal
 
 
 def sized_in_quote(row: Mapping[str, Any]) -> bool:

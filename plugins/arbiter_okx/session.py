@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.contract import VenueLimits
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.session import VenueConfig
-from arbiter.venues.stream_codec import BookStream, PrivateCodec
-from arbiter.venues.streaming import StreamDialect, StreamingSession, endpoint_urls
-from arbiter.venues.ws_session import Keepalive
+from arbiter.venues import (
+    ApiKeys,
+    BookStream,
+    Keepalive,
+    PrivateCodec,
+    StreamDialect,
+    StreamingSession,
+    VenueConfig,
+    VenueLimits,
+    endpoint_urls,
+)
 from arbiter_okx.codec import OkxCodec
 from arbiter_okx.streams import OkxBooks, OkxPrivateCodec
 from arbiter_okx.trading import OkxTrading

@@ -39,31 +39,27 @@ from typing import Any
 import msgspec
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.fields import (
+from arbiter.venues import (
+    FRAME_ERRORS,
+    ApiKeys,
+    BalanceUpdate,
+    Fill,
+    ForcedExecution,
+    ForcedKind,
+    Frame,
+    OrderStatus,
+    OrderUpdate,
+    PositionUpdate,
+    PrivateCodec,
+    PrivateStreamEvent,
+    SettlementsDue,
+    Side,
+    as_text,
     field_decimal,
     field_price,
     field_signed,
     field_text,
 )
-from arbiter.venues.orders import (
-    BalanceUpdate,
-    Fill,
-    ForcedExecution,
-    ForcedKind,
-    OrderStatus,
-    OrderUpdate,
-    PositionUpdate,
-    Side,
-)
-from arbiter.venues.stream_codec import (
-    FRAME_ERRORS,
-    PrivateCodec,
-    PrivateStreamEvent,
-    SettlementsDue,
-    as_text,
-)
-from arbiter.venues.ws_session import Frame
 from arbiter_okx.balances import read_balance
 from arbiter_okx.codec import OkxCodec, book_arg
 from arbiter_okx.order_rows import base_size, cancel_reason

@@ -18,9 +18,7 @@
 - Orders go to `POST /api/v5/trade/order` (ccxt's default is batch-orders), placed and
   cancelled by our own signed requests (`order_entry`); the rest is ccxt's.
 - A duplicate `clOrdId` is sCode 51016, which ccxt files as a plain `InvalidOrder`.
-
-Published limits: place/amend/cancel 60 requests per 2 s (30/s) per instrument; ccxt weighs each
-endpoint against a 110 ms base interval (about 9 requests/s).
+- Limits: OKX's published ones (`arbiter_okx.limits`).
 """
 
 from __future__ import annotations
@@ -33,16 +31,24 @@ from typing import Any, ClassVar
 from loguru import logger
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.ccxt_convert import MalformedAnswer, dec
-from arbiter.venues.ccxt_requests import Market, kind_of
-from arbiter.venues.ccxt_trading import CcxtTrading, FeeTable
-from arbiter.venues.client_ids import OKX_CLIENT_IDS
-from arbiter.venues.contract import Balance, Capabilities, VenueLimits
-from arbiter.venues.errors import DuplicateClientId, VenueError
-from arbiter.venues.orders import AccountEvent, FundingSettlement
+from arbiter.venues import (
+    AccountEvent,
+    Balance,
+    Capabilities,
+    CcxtMarket,
+    CcxtTrading,
+    DuplicateClientId,
+    FeeTable,
+    FundingSettlement,
+    MalformedAnswer,
+    VenueError,
+    dec,
+    kind_of,
+)
 from arbiter_okx.balances import read_balance
 from arbiter_okx.bills import FUNDING_FEE, funding_from_bill
 from arbiter_okx.instruments import parse_instruments
+from arbiter_okx.limits import OKX_LIMITS
 from arbiter_okx.order_entry import OkxOrderEntry
 from arbiter_okx.order_rows import cancel_reason
 
@@ -59,7 +65,7 @@ class OkxTrading(CcxtTrading):
     # ccxt places a single order through batch-orders by default; the single-order endpoint
     # answers for exactly the order we sent, under its own (per-instrument) rate limit.
     client_options: ClassVar[Mapping[str, Any]] = {"createOrder": "privatePostTradeOrder"}
-    default_limits = VenueLimits(OKX_CLIENT_IDS, orders_per_second=30, requests_per_second=9)
+    default_limits = OKX_LIMITS
     capabilities = Capabilities(extra={"perp_units": "contracts (Instrument.contract_value)"})
     error_codes: ClassVar[Mapping[str, type[VenueError]]] = {"51016": DuplicateClientId}
     error_code_keys = ("code", "sCode")
@@ -92,7 +98,7 @@ class OkxTrading(CcxtTrading):
             -dec(row.get(taker_key), f"{what} {taker_key}"),
         )
 
-    async def fill_rows(self, market: Market | None, since_ms: int) -> list[dict[str, Any]]:
+    async def fill_rows(self, market: CcxtMarket | None, since_ms: int) -> list[dict[str, Any]]:
         base: dict[str, Any] = {"begin": since_ms, "limit": _PAGE}
         if market is not None:
             base["instId"] = market["id"]
@@ -107,11 +113,11 @@ class OkxTrading(CcxtTrading):
         return trades
 
     async def _pages(
-        self, endpoint: Any, params: dict[str, Any], market: Market | None
+        self, endpoint: Any, params: dict[str, Any], market: CcxtMarket | None
     ) -> list[dict[str, Any]]:
         return [self._trade(row, market) for row in await self._rows(endpoint, params)]
 
-    def _trade(self, row: Mapping[str, Any], market: Market | None) -> dict[str, Any]:
+    def _trade(self, row: Mapping[str, Any], market: CcxtMarket | None) -> dict[str, Any]:
         """ccxt's trade of one fills row, with what ccxt loses put back: the fee's coin when
         OKX prints no amount (`fee` "", `feeCcy` kept), and the fill's own time."""
         trade: dict[str, Any] = self.client.parse_trade(row, market)

@@ -29,7 +29,7 @@ from arbiter.runtime.runtime import Runtime
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET
-from arbiter.venues.streaming import StreamingSession
+from arbiter.venues import StreamingSession
 from tests.runtime_support import manifest, started
 
 pytestmark = pytest.mark.usefixtures("loopback_only")

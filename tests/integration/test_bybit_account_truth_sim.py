@@ -16,7 +16,7 @@ from arbiter.sim.accounts import Account
 from arbiter.sim.book import Side as SimSide
 from arbiter.sim.engine import VenueEngine
 from arbiter.testing.session_harness import Recorder
-from arbiter.venues.orders import (
+from arbiter.venues import (
     BalanceUpdate,
     OrderRequest,
     OrderStatus,
@@ -24,8 +24,8 @@ from arbiter.venues.orders import (
     OrderUpdate,
     PositionUpdate,
     Side,
+    VenueSession,
 )
-from arbiter.venues.session import VenueSession
 from tests.session_sim import make_session
 from tests.trading_sim import loopback_only
 

@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from arbiter.venues.contract import Balance
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.errors import AuthenticationFailed
-from arbiter.venues.orders import (
+from arbiter.venues import (
+    ApiKeys,
+    AuthenticationFailed,
+    Balance,
     Fill,
     FundingSettlement,
     OrderStatus,
     OrderUpdate,
     PositionUpdate,
     Side,
+    VenueConfig,
 )
-from arbiter.venues.session import VenueConfig
 from arbiter_bybit.trading import BybitTrading
 from tests.bybit_corpus import load, rows
 from tests.trading_sim import fast_limits, loopback_only

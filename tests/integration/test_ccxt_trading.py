@@ -16,10 +16,16 @@ import pytest
 import arbiter_bybit.trading
 import arbiter_okx.trading
 from arbiter.sim import Simulation, start
-from arbiter.venues.ccxt_trading import CcxtTrading
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.errors import AuthenticationFailed, OrderRejected
-from arbiter.venues.orders import OrderRequest, OrderType, Side, TimeInForce
+from arbiter.venues import (
+    ApiKeys,
+    AuthenticationFailed,
+    CcxtTrading,
+    OrderRejected,
+    OrderRequest,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from tests.trading_sim import PLUGINS, SIZES, SYMBOLS, loopback_only, records, sim_config, trading
 
 D = Decimal

@@ -16,8 +16,8 @@ from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import OrderTracker
 from arbiter.store import Journal
 from arbiter.testing.session_harness import Orders, Recorder
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import OrderType, Side, TimeInForce
+from arbiter.venues import OrderType, Side, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
 from tests.session_sim import sim_harness
 
 

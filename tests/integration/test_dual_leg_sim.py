@@ -20,7 +20,7 @@ from arbiter.market.instrument import InstrumentKind
 from arbiter.sim import FaultKind
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET
-from arbiter.venues.orders import Side
+from arbiter.venues import Side
 from tests.dual_leg_desk import OKX_ORDER, Desk, open_desk, resting_legs
 
 pytestmark = pytest.mark.usefixtures("loopback_only")

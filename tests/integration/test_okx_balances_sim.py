@@ -19,10 +19,7 @@ from arbiter.market.instrument import InstrumentKind
 from arbiter.sim import Simulation, start
 from arbiter.sim.book import Side
 from arbiter.sim.generator import STILL_MARKET
-from arbiter.venues.contract import Balance
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.orders import BalanceUpdate
-from arbiter.venues.session import VenueConfig
+from arbiter.venues import ApiKeys, Balance, BalanceUpdate, VenueConfig
 from arbiter_okx.streams import OkxPrivateCodec
 from arbiter_okx.trading import OkxTrading
 from tests.sim_support import WsProbe, okx_login, okx_request

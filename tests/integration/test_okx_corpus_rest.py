@@ -16,22 +16,22 @@ from typing import Any, TypeVar
 
 import pytest
 
-from arbiter.venues.contract import Balance
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.errors import OrderRejected
-from arbiter.venues.orders import (
+from arbiter.venues import (
+    ApiKeys,
+    Balance,
     BalanceUpdate,
     Fill,
     FundingSettlement,
     OrderAck,
+    OrderRejected,
     OrderRequest,
     OrderStatus,
     OrderType,
     OrderUpdate,
     PositionUpdate,
     Side,
+    VenueConfig,
 )
-from arbiter.venues.session import VenueConfig
 from arbiter_okx import OkxCodec
 from arbiter_okx.streams import OkxPrivateCodec
 from arbiter_okx.trading import OkxTrading

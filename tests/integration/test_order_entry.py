@@ -19,16 +19,26 @@ import pytest
 from aiohttp import web
 
 from arbiter.sim import Simulation, start
-from arbiter.venues import order_entry
-from arbiter.venues.ccxt_client import build_client
-from arbiter.venues.ccxt_errors import map_ccxt_error, translated
-from arbiter.venues.ccxt_requests import choose_market, order_params
-from arbiter.venues.ccxt_trading import CcxtTrading
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.errors import Ambiguous, AuthenticationFailed, OrderNotFound
-from arbiter.venues.order_entry import OrderEntry, iso8601_ms, routed_directly
-from arbiter.venues.orders import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from arbiter.venues.session import VenueConfig
+from arbiter.venues import (
+    Ambiguous,
+    ApiKeys,
+    AuthenticationFailed,
+    CcxtTrading,
+    OrderEntry,
+    OrderNotFound,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    VenueConfig,
+    iso8601_ms,
+)
+from arbiter.venues.order_path import entry as order_entry
+from arbiter.venues.order_path.entry import routed_directly
+from arbiter.venues.rest.client import build_client
+from arbiter.venues.rest.errors import map_ccxt_error, translated
+from arbiter.venues.rest.requests import choose_market, order_params
 from arbiter_bybit.order_entry import BybitOrderEntry
 from arbiter_okx.order_entry import OkxOrderEntry
 from tests.trading_sim import PLUGINS, SIZES, SYMBOLS, loopback_only, trading

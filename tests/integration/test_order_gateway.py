@@ -21,11 +21,9 @@ from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import OrderTracker
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.store import Journal
-from arbiter.venues.ccxt_trading import CcxtTrading
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.errors import Definitive, OrderRejected
-from arbiter.venues.orders import OrderType, Side, TimeInForce
-from arbiter.venues.watched_trading import WatchedTrading
+from arbiter.venues import CcxtTrading, Definitive, OrderRejected, OrderType, Side, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
+from arbiter.venues.streams.watched import WatchedTrading
 from tests.journal_view import restart_view
 from tests.trading_sim import PLACE, PLUGINS, fast_limits, loopback_only, sim_config
 

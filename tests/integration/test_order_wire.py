@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from arbiter.venues.order_wire import OrderWire, WireError
+from arbiter.venues.order_path.wire import OrderWire, WireError
 
 WAIT_S = 10.0
 # request bytes -> (answer bytes, close the connection after writing them)

@@ -25,9 +25,9 @@ from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import OrderType, Side, TimeInForce
-from arbiter.venues.private_stream import wall_ms
+from arbiter.venues import OrderType, Side, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
+from arbiter.venues.streams.private import wall_ms
 from tests.runtime_support import LIFTED, manifest
 
 pytestmark = pytest.mark.usefixtures("loopback_only")

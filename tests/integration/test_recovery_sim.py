@@ -23,8 +23,9 @@ from arbiter.sim import Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET
 from arbiter.store import Journal, restore_orders
-from arbiter.venues.client_ids import OKX_CLIENT_IDS, IntentId
-from arbiter.venues.orders import OrderType, Side, TimeInForce
+from arbiter.venues import OrderType, Side, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
+from arbiter_okx.limits import OKX_CLIENT_IDS
 from tests.agreement import assert_journal_agrees
 from tests.trading_sim import trading
 

@@ -195,8 +195,8 @@ async def test_shutdown_when_an_order_rests_cancels_it_on_the_venue(
     sim: Simulation, folder: Path, tmp_path: Path
 ) -> None:
     from arbiter.execution.intent import Intent
-    from arbiter.venues.client_ids import IntentId
-    from arbiter.venues.orders import OrderType, Side, TimeInForce
+    from arbiter.venues import OrderType, Side, TimeInForce
+    from arbiter.venues.contract.client_ids import IntentId
 
     (folder / "a.yaml").write_text(manifest("alpha"))
     runtime = await started(folder, tmp_path, sim)

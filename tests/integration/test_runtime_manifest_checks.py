@@ -19,7 +19,7 @@ from arbiter.risk.trading import OPERATOR, REDUCING
 from arbiter.runtime.runtime import Runtime
 from arbiter.sim import Simulation
 from arbiter.sim.control import state
-from arbiter.venues.session import BookRef
+from arbiter.venues import BookRef
 from tests.runtime_support import engines_built, entered, manifest, set_basis, started, until
 
 ETH = (

@@ -22,8 +22,7 @@ from arbiter.testing.session_harness import (
     SessionHarness,
     book_matches,
 )
-from arbiter.venues.orders import Side, TimeInForce
-from arbiter.venues.session import BookRef
+from arbiter.venues import BookRef, Side, TimeInForce
 from tests.session_sim import SimSessionObserver, make_session
 from tests.trading_sim import SIZES, SYMBOLS, loopback_only
 

@@ -20,12 +20,16 @@ from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.sim.book import Side as SimSide
 from arbiter.sim.orders import OrderType
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.orders import Fill, OrderStatus, OrderUpdate
-from arbiter.venues.session import VenueConfig
-from arbiter.venues.stream_codec import StreamReady
-from arbiter.venues.streaming import StreamDialect
-from arbiter.venues.ws_session import WsSession
+from arbiter.venues import (
+    ApiKeys,
+    Fill,
+    OrderStatus,
+    OrderUpdate,
+    StreamDialect,
+    StreamReady,
+    VenueConfig,
+)
+from arbiter.venues.streams.websocket import WsSession
 from arbiter_bybit.session import stream_dialect as bybit_dialect
 from arbiter_okx.session import stream_dialect as okx_dialect
 

@@ -12,10 +12,7 @@ import pytest
 from arbiter.market.events import MarketEvent
 from arbiter.sim import Simulation, start
 from arbiter.testing.session_harness import Recorder, SessionHarness, book_matches
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.errors import AuthenticationFailed
-from arbiter.venues.session import BookRef
-from arbiter.venues.streaming import StreamingSession
+from arbiter.venues import ApiKeys, AuthenticationFailed, BookRef, StreamingSession
 from arbiter_bybit.trading import BybitTrading
 from arbiter_okx.trading import OkxTrading
 from tests.session_sim import SimSessionObserver, make_session, session_config

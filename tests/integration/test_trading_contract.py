@@ -12,7 +12,7 @@ import pytest
 
 from arbiter.sim import start
 from arbiter.testing.trading import TradingHarness, TradingVenueContract
-from arbiter.venues.contract import TradingVenue
+from arbiter.venues import TradingVenue
 from tests.trading_sim import (
     PLUGINS,
     SIZES,

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from arbiter.venues.ws_session import Frame, Keepalive, WsSession
+from arbiter.venues import Frame, Keepalive
+from arbiter.venues.streams.websocket import WsSession
 
 
 class LineCodec:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -35,14 +35,19 @@ from arbiter.execution.gateway import OrderGateway
 from arbiter.fsm import ORDER
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.store import Journal
-from arbiter.venues.errors import (
+from arbiter.venues import (
     Ambiguous,
     DuplicateClientId,
+    Fill,
+    OrderAck,
     OrderNotFound,
     OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderUpdate,
     RateLimited,
+    Side,
 )
-from arbiter.venues.orders import Fill, OrderAck, OrderRequest, OrderStatus, OrderUpdate, Side
 from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
 
 D = Decimal
@@ -198,6 +203,9 @@ class AnyVenue:
         answer = await self._answer(self.place, OrderAck(self.name, request.client_id, "v1"))
         assert isinstance(answer, OrderAck)
         return answer
+
+    def begin_order(self, request: OrderRequest) -> Awaitable[OrderAck]:
+        return asyncio.create_task(self.place_order(request))  # it cannot write early
 
     async def cancel_order(self, symbol: str, client_id: str) -> None:
         self.calls.append("cancel")

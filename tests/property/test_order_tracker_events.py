@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 from arbiter.execution import Applied, Intent, OrderTracker
 from arbiter.fsm import ORDER, GuardResult, MachineRunner
 from arbiter.store import Journal, restore_orders
-from arbiter.venues.errors import Ambiguous, OrderRejected
-from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderUpdate
+from arbiter.venues import Ambiguous, Fill, OrderAck, OrderRejected, OrderStatus, OrderUpdate
 from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
 
 LOT = Decimal("0.1")

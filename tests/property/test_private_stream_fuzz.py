@@ -7,9 +7,17 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.orders import BalanceUpdate, Fill, OrderUpdate, PositionUpdate
-from arbiter.venues.stream_codec import PrivateCodec, StreamError, StreamReady, StreamRejected
+from arbiter.venues import (
+    ApiKeys,
+    BalanceUpdate,
+    Fill,
+    OrderUpdate,
+    PositionUpdate,
+    PrivateCodec,
+    StreamError,
+    StreamReady,
+    StreamRejected,
+)
 from arbiter_bybit.streams import BybitPrivateCodec
 from arbiter_okx.streams import OkxPrivateCodec
 from tests.fastlane_support import fixture_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from arbiter.market import BookDelta, BookSnapshot, ResyncRequested
-from arbiter.venues.stream_codec import BookStream
+from arbiter.venues import BookStream
 from arbiter_bybit import BybitCodec
 from arbiter_bybit.streams import BybitBooks
 from arbiter_okx import OkxCodec

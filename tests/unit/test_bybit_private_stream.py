@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from arbiter.market.instrument import Instrument, InstrumentKind
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.orders import (
+from arbiter.venues import (
+    ApiKeys,
     BalanceUpdate,
     Fill,
     ForcedExecution,
@@ -22,8 +22,10 @@ from arbiter.venues.orders import (
     OrderUpdate,
     PositionUpdate,
     Side,
+    StreamError,
+    StreamReady,
+    StreamRejected,
 )
-from arbiter.venues.stream_codec import StreamError, StreamReady, StreamRejected
 from arbiter_bybit.executions import account_event, exec_type
 from arbiter_bybit.streams import BybitPrivateCodec
 from tests.fastlane_support import fixture_bytes

@@ -17,8 +17,8 @@ from arbiter.execution import OrderTracker
 from arbiter.market.events import BookDelta, BookSnapshot, Funding, Ticker, Trade, TradeSide
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.store import Journal
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.orders import (
+from arbiter.venues import (
+    ApiKeys,
     BalanceUpdate,
     Fill,
     ForcedExecution,
@@ -27,8 +27,10 @@ from arbiter.venues.orders import (
     OrderUpdate,
     PositionUpdate,
     Side,
+    StreamError,
+    StreamReady,
+    StreamRejected,
 )
-from arbiter.venues.stream_codec import StreamError, StreamReady, StreamRejected
 from arbiter_bybit.codec import BybitCodec
 from arbiter_bybit.streams import BybitPrivateCodec
 from tests.bybit_corpus import REAL, channel_files, corpus_files, load, raw, rows

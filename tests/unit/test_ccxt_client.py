@@ -8,9 +8,8 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import pytest
 
-from arbiter.venues.ccxt_client import EndpointError, build_client, rehost
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.session import VenueConfig
+from arbiter.venues import ApiKeys, VenueConfig
+from arbiter.venues.rest.client import EndpointError, build_client, rehost
 from arbiter_bybit.trading import BybitTrading
 from arbiter_okx.trading import OkxTrading
 

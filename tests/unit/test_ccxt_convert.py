@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
-from arbiter.venues.ccxt_convert import (
-    MalformedAnswer,
-    dec,
-    fill,
-    order_status,
-    order_update,
-    position,
-)
-from arbiter.venues.orders import OrderStatus, Side
+from arbiter.venues import MalformedAnswer, OrderStatus, Side, dec
+from arbiter.venues.rest.convert import fill, order_status, order_update, position
 
 D = Decimal
 

@@ -7,8 +7,7 @@ import asyncio
 import ccxt
 import pytest
 
-from arbiter.venues.ccxt_errors import error_codes, map_ccxt_error, translated
-from arbiter.venues.errors import (
+from arbiter.venues import (
     Ambiguous,
     AuthenticationFailed,
     Definitive,
@@ -19,6 +18,7 @@ from arbiter.venues.errors import (
     RateLimited,
     VenueError,
 )
+from arbiter.venues.rest.errors import error_codes, map_ccxt_error, translated
 
 
 @pytest.mark.parametrize(

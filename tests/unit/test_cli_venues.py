@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from arbiter.cli import app
-from arbiter.venues import registry
+from arbiter.venues.registry import plugins as registry
 from tests.manifest_samples import MINIMAL
 
 runner = CliRunner()

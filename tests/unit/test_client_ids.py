@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, OKX_CLIENT_IDS, ClientIdRules, IntentId
+from arbiter.venues import ClientIdRules
+from arbiter.venues.contract.client_ids import IntentId
+from arbiter_bybit.limits import BYBIT_CLIENT_IDS
+from arbiter_okx.limits import OKX_CLIENT_IDS
 
 
 def test_client_id_when_same_intent_is_identical_across_calls_and_runs() -> None:

@@ -9,7 +9,7 @@ import pytest
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.risk.hedge_plan import HedgeDecision, plan_hedge
 from arbiter.risk.inventory import Inventory
-from arbiter.venues.orders import Side
+from arbiter.venues import Side
 
 # OKX BTC-USDT-SWAP as the venue lists it (fixtures/okx/http_get_instruments_swap.json).
 OKX_BTC_SWAP = Instrument(

@@ -15,7 +15,7 @@ from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.risk.hedge_plan import HedgeSlice
 from arbiter.risk.hedger import Hedger, HedgeSettings, HedgeTarget
 from arbiter.risk.inventory import Inventory
-from arbiter.venues.orders import Side
+from arbiter.venues import Side
 
 SWAP = Instrument(
     "okx",

@@ -14,7 +14,7 @@ import pytest
 from arbiter.execution import Intent, OrderTracker
 from arbiter.store import LATEST, Journal, SchemaTooNew, migrate, restore_orders
 from arbiter.store.codec import dec, intent_row
-from arbiter.venues.orders import OrderStatus, PositionUpdate
+from arbiter.venues import OrderStatus, PositionUpdate
 from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
 
 D = Decimal

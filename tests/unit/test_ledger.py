@@ -12,8 +12,8 @@ from arbiter.execution.pnl import FundingPayment, allocate
 from arbiter.market.instrument import Instrument
 from arbiter.risk.inventory import Inventory
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import Fill, OrderType, Side
+from arbiter.venues import Fill, OrderType, Side
+from arbiter.venues.contract.client_ids import IntentId
 from tests.instruments import OKX_BTC_PERP
 
 D = Decimal

@@ -11,7 +11,7 @@ from loguru import logger
 
 from arbiter.manifest.models import Credentials
 from arbiter.runtime.logs import configure_logging
-from arbiter.venues.credentials import CredentialsError, resolve
+from arbiter.venues.registry.credentials import CredentialsError, resolve
 
 SECRET = "sk-live-9f8e7d6c5b4a"
 

@@ -29,9 +29,8 @@ from arbiter.market.events import (
     TradeSide,
 )
 from arbiter.store import Journal
-from arbiter.venues.client_ids import OKX_CLIENT_IDS, IntentId
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.orders import (
+from arbiter.venues import (
+    ApiKeys,
     BalanceUpdate,
     Fill,
     ForcedExecution,
@@ -40,10 +39,13 @@ from arbiter.venues.orders import (
     OrderType,
     OrderUpdate,
     PositionUpdate,
+    SettlementsDue,
     Side,
+    StreamError,
 )
-from arbiter.venues.stream_codec import SettlementsDue, StreamError
+from arbiter.venues.contract.client_ids import IntentId
 from arbiter_okx import OkxCodec, okx_checksum, parse_instruments
+from arbiter_okx.limits import OKX_CLIENT_IDS
 from arbiter_okx.messages import BOOKS
 from arbiter_okx.streams import OkxPrivateCodec
 from tests.venue_replay import REAL_OKX, real_okx

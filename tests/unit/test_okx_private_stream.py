@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.orders import (
+from arbiter.venues import (
+    ApiKeys,
     BalanceUpdate,
     Fill,
     ForcedExecution,
@@ -21,10 +21,8 @@ from arbiter.venues.orders import (
     OrderStatus,
     OrderUpdate,
     PositionUpdate,
-    Side,
-)
-from arbiter.venues.stream_codec import (
     SettlementsDue,
+    Side,
     StreamError,
     StreamReady,
     StreamRejected,

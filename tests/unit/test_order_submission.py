@@ -16,7 +16,7 @@ import pytest
 from arbiter.execution import OrderTracker
 from arbiter.fsm import IllegalTransition
 from arbiter.store import Journal
-from arbiter.venues.orders import OrderStatus
+from arbiter.venues import OrderStatus
 from tests.journal_view import restart_view
 from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
 

@@ -11,22 +11,21 @@ import pytest
 from arbiter.execution import IncidentKind, Intent, OrderTracker
 from arbiter.fsm import IllegalTransition
 from arbiter.store import Journal
-from arbiter.venues.client_ids import BYBIT_CLIENT_IDS, IntentId
-from arbiter.venues.errors import (
+from arbiter.venues import (
     Ambiguous,
     DuplicateClientId,
-    OrderNotFound,
-    OrderRejected,
-    RateLimited,
-)
-from arbiter.venues.orders import (
     Fill,
     OrderAck,
+    OrderNotFound,
+    OrderRejected,
     OrderStatus,
     OrderType,
     OrderUpdate,
+    RateLimited,
     Side,
 )
+from arbiter.venues.contract.client_ids import IntentId
+from arbiter_bybit.limits import BYBIT_CLIENT_IDS
 
 D = Decimal
 

@@ -12,8 +12,8 @@ from arbiter.execution.pretrade import PlannedLeg, PositionLimit, PretradeChecke
 from arbiter.execution.records import OrderSnapshot
 from arbiter.execution.reservations import Reservations
 from arbiter.market.instrument import Instrument, InstrumentKind
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import OrderType, Side
+from arbiter.venues import OrderType, Side
+from arbiter.venues.contract.client_ids import IntentId
 
 D = Decimal
 

@@ -10,7 +10,7 @@ from arbiter.execution.dual_leg import LegResult
 from arbiter.execution.records import OrderSnapshot
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.runtime.pair_runner import held_after
-from arbiter.venues.orders import Side
+from arbiter.venues import Side
 from tests.instruments import OKX_BTC_PERP
 
 D = Decimal

@@ -13,8 +13,8 @@ from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.runtime.restore import restore_cycle
 from arbiter.store import Journal
 from arbiter.store.replay import load_strategy_fills
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import Fill, OrderAck, OrderType, Side
+from arbiter.venues import Fill, OrderAck, OrderType, Side
+from arbiter.venues.contract.client_ids import IntentId
 from tests.instruments import OKX_BTC_PERP
 from tests.manifest_samples import MINIMAL
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from arbiter.venues.ratelimit import TokenBucket
+from arbiter.venues.order_path.ratelimit import TokenBucket
 
 
 class ManualClock:

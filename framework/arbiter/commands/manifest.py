@@ -19,7 +19,7 @@ from arbiter.fsm import MACHINES, MachineDef
 from arbiter.fsm.render import to_dot, to_mermaid
 from arbiter.manifest import LoadedManifest, ManifestError, SourceError, load_manifest, schema_text
 from arbiter.manifest.schema import DEFAULT_PATH
-from arbiter.venues.registry import installed
+from arbiter.venues.registry.plugins import installed
 
 EXIT_INVALID = 1
 EXIT_USAGE = 2

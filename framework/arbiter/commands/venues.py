@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from arbiter.venues.registry import Installed, installed
+from arbiter.venues.registry.plugins import Installed, installed
 
 EXIT_BROKEN = 1
 

@@ -52,7 +52,7 @@ from arbiter.execution.gateway import OrderGateway, OrderRefused, Sent
 from arbiter.execution.intent import Intent
 from arbiter.execution.records import OrderSnapshot
 from arbiter.market.instrument import Instrument, InstrumentKind
-from arbiter.venues.orders import OrderRequest, OrderType, Side, TimeInForce
+from arbiter.venues import OrderRequest, OrderType, Side, TimeInForce
 
 BPS = Decimal(10_000)
 ZERO = Decimal(0)

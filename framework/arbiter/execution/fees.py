@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.orders import Fill, Side
+from arbiter.venues import Fill, Side
 
 ZERO = Decimal(0)
 

@@ -53,9 +53,17 @@ from arbiter import clock as process_clock
 from arbiter.execution.intent import Intent
 from arbiter.execution.order_tracker import Applied, OrderTracker
 from arbiter.execution.records import OrderSnapshot
-from arbiter.venues.contract import TradingVenue
-from arbiter.venues.errors import Ambiguous, Definitive, RateLimited, VenueError
-from arbiter.venues.orders import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent
+from arbiter.venues import (
+    Ambiguous,
+    Definitive,
+    Fill,
+    OrderAck,
+    OrderUpdate,
+    PrivateEvent,
+    RateLimited,
+    TradingVenue,
+    VenueError,
+)
 
 _T = TypeVar("_T")
 FILL_FETCHES = 10  # reads of an order's fills before its missing fills are reported
@@ -63,16 +71,6 @@ FILL_FETCHES = 10  # reads of an order's fills before its missing fills are repo
 # behind ours); for an order sent before this process started, from FILLS_LOOKBACK_MS ago.
 FILLS_LOOKBACK_MS = 24 * 3600 * 1000
 CLOCK_SLACK_MS = 60_000
-
-
-def _begin(venue: TradingVenue, intent: Intent) -> Awaitable[OrderAck]:
-    """The venue's answer to the order, its request written now where the venue can."""
-    begin: Callable[[OrderRequest], Awaitable[OrderAck]] | None = getattr(
-        venue, "begin_order", None
-    )
-    if begin is not None:
-        return begin(intent.request)
-    return asyncio.get_running_loop().create_task(venue.place_order(intent.request))
 
 
 class OrderRefused(Exception):
@@ -496,10 +494,12 @@ class OrderGateway:
 
 
 def _begin_safely(venue: TradingVenue, intent: Intent) -> Awaitable[OrderAck]:
-    """`_begin`, whose own failure becomes the answer (the order is journaled as sent: what
-    became of its request is for the answer's handling, and a query, to find out)."""
+    """The venue's answer to the order, its request written now where the venue can
+    (`begin_order`); a failure of the call itself becomes the answer (the order is journaled
+    as sent: what became of its request is for the answer's handling, and a query, to find
+    out)."""
     try:
-        return _begin(venue, intent)
+        return venue.begin_order(intent.request)
     except Exception as exc:
         failed: asyncio.Future[OrderAck] = asyncio.get_running_loop().create_future()
         failed.set_exception(exc)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from arbiter.venues.client_ids import ClientIdRules, IntentId
-from arbiter.venues.orders import OrderRequest, OrderType, Side, TimeInForce
+from arbiter.venues import ClientIdRules, OrderRequest, OrderType, Side, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,8 +42,16 @@ from arbiter.execution.records import (
 from arbiter.fsm import ORDER, IllegalTransition
 from arbiter.fsm.order import LIVE
 from arbiter.fsm.table_runner import TableRunner
-from arbiter.venues.errors import Ambiguous, DuplicateClientId, OrderNotFound, VenueError
-from arbiter.venues.orders import Fill, OrderAck, OrderStatus, OrderUpdate
+from arbiter.venues import (
+    Ambiguous,
+    DuplicateClientId,
+    Fill,
+    OrderAck,
+    OrderNotFound,
+    OrderStatus,
+    OrderUpdate,
+    VenueError,
+)
 
 _STATUS_TRIGGER: dict[OrderStatus, str] = {
     OrderStatus.NEW: "ack",

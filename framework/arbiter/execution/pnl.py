@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.orders import Fill, Side
+from arbiter.venues import Fill, Side
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from arbiter.execution.intent import Intent
 from arbiter.execution.records import OrderSnapshot
 from arbiter.execution.reservations import Reservations
 from arbiter.market.instrument import Instrument, InstrumentKind, OffGridError
-from arbiter.venues.orders import OrderType, Side
+from arbiter.venues import OrderType, Side
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from arbiter.execution.intent import Intent
 from arbiter.fsm import ORDER
-from arbiter.venues.orders import Fill
+from arbiter.venues import Fill
 
 FINAL_STATES = frozenset(s.name for s in ORDER.states if s.terminal)
 

@@ -27,11 +27,9 @@ from dataclasses import dataclass, field
 from arbiter import clock as process_clock
 from arbiter.execution.gateway import CLOCK_SLACK_MS, FILLS_LOOKBACK_MS, OrderGateway
 from arbiter.execution.records import ChangeKind, OrderJournal, OrderSnapshot
-from arbiter.venues.contract import TradingVenue
-from arbiter.venues.errors import OrderRejected, VenueError
-from arbiter.venues.orders import OrderUpdate
+from arbiter.venues import OrderRejected, OrderUpdate, TradingVenue, VenueError
 
-OUR_CLIENT_ID = re.compile(r"a[0-9a-f]{25}")  # see arbiter.venues.client_ids.IntentId.client_id
+OUR_CLIENT_ID = re.compile(r"a[0-9a-f]{25}")  # see arbiter.venues.contract.client_ids.IntentId
 # Fills are read from CLOCK_SLACK_MS before the order was sent (the venue's clock may run
 # behind ours); without a journal to say when, from FILLS_LOOKBACK_MS before now.
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
-from arbiter.venues.orders import Fill, Side
+from arbiter.venues import Fill, Side
 
 _BPS = Decimal(10_000)
 

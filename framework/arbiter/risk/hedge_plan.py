@@ -16,7 +16,7 @@ from decimal import Decimal
 from arbiter.market.instrument import Instrument
 from arbiter.risk.inventory import AssetDelta
 from arbiter.risk.snapshot import BPS
-from arbiter.venues.orders import Side
+from arbiter.venues import Side
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,11 +27,18 @@ from arbiter.manifest.models import Credentials, Endpoint, Venue
 from arbiter.market.events import Funding, MarketEvent, Ticker, book_name
 from arbiter.risk.snapshot import BalanceView
 from arbiter.runtime.market import MarketState
-from arbiter.venues.contract import Balance, VenueLimits
-from arbiter.venues.credentials import ApiKeys, resolve
-from arbiter.venues.orders import BalanceUpdate, PrivateEvent
-from arbiter.venues.registry import Installed
-from arbiter.venues.session import BookRef, VenueConfig, VenueSession
+from arbiter.venues import (
+    ApiKeys,
+    Balance,
+    BalanceUpdate,
+    BookRef,
+    PrivateEvent,
+    VenueConfig,
+    VenueLimits,
+    VenueSession,
+)
+from arbiter.venues.registry.credentials import resolve
+from arbiter.venues.registry.plugins import Installed
 
 KINDS = ("spot", "perp")
 

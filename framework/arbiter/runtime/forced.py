@@ -24,7 +24,7 @@ from arbiter.execution.pnl import allocate
 from arbiter.market.instrument import Instrument
 from arbiter.runtime.host import StrategyHost
 from arbiter.store.journal import Journal
-from arbiter.venues.orders import Fill, ForcedExecution, Side
+from arbiter.venues import Fill, ForcedExecution, Side
 
 
 def forced_fill(event: ForcedExecution, qty: Decimal, fee: Decimal) -> Fill:

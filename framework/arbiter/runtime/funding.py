@@ -24,7 +24,7 @@ from loguru import logger
 from arbiter.execution.pnl import FundingPayment, allocate
 from arbiter.runtime.host import StrategyHost
 from arbiter.store.journal import Journal
-from arbiter.venues.orders import FundingSettlement
+from arbiter.venues import FundingSettlement
 
 
 def payment_of(settlement: FundingSettlement, share: Decimal) -> FundingPayment:

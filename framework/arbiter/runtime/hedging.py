@@ -25,8 +25,8 @@ from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.ledger import HEDGE_PAIR
 from arbiter.runtime.market import MarketState
 from arbiter.runtime.pair_services import CycleJournal
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import OrderType, TimeInForce
+from arbiter.venues import OrderType, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
 
 
 class HedgeDesk:

@@ -43,7 +43,7 @@ from arbiter.execution.intent import Intent
 from arbiter.execution.pnl import CyclePnL, FundingPayment, allocate
 from arbiter.market.instrument import Instrument
 from arbiter.risk.inventory import Inventory
-from arbiter.venues.orders import Fill, Side
+from arbiter.venues import Fill, Side
 
 ZERO = Decimal(0)
 HEDGE_PAIR = "hedge"  # the pair field of every hedge intent id

@@ -2,7 +2,7 @@
 
 Every line carries what it is about (`logger.bind(strategy=..., pair=..., cycle=...)`); the JSON
 sink puts those bound fields at the top level so a log shipper can index them. Every registered
-secret (`arbiter.venues.secrets`) is replaced by `***` in the message and in bound fields
+secret (`arbiter.venues.registry.secrets`) is replaced by `***` in the message and in bound fields
 before any sink sees it.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
 
-from arbiter.venues.secrets import redact
+from arbiter.venues.registry.secrets import redact
 
 if TYPE_CHECKING:
     from loguru import Message, Record

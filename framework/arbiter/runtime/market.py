@@ -16,8 +16,7 @@ from arbiter.market.book import OrderBook
 from arbiter.market.events import book_name
 from arbiter.market.instrument import Instrument
 from arbiter.risk.snapshot import BalanceView
-from arbiter.venues.client_ids import ClientIdRules
-from arbiter.venues.orders import Side
+from arbiter.venues import ClientIdRules, Side
 
 
 def book_key(leg: LegPlan) -> str:

@@ -43,8 +43,8 @@ from arbiter.risk.gates import Decision, GateStats, PairGates
 from arbiter.risk.snapshot import RiskSnapshot
 from arbiter.runtime.market import MarketState
 from arbiter.runtime.pair_services import CycleJournal, EntryChecks
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import OrderType, Side, TimeInForce
+from arbiter.venues import OrderType, Side, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
 
 BPS = Decimal(10_000)
 ZERO = Decimal(0)

@@ -43,8 +43,7 @@ from arbiter.runtime.stats import RuntimeStats
 from arbiter.runtime.strategy_runner import StrategyRunner, StrategyServices
 from arbiter.store.journal import Journal
 from arbiter.store.replay import CycleRecord
-from arbiter.venues.orders import ForcedExecution
-from arbiter.venues.session import BookRef
+from arbiter.venues import BookRef, ForcedExecution
 
 
 class StrategyRegistry:

@@ -25,7 +25,7 @@ from arbiter.execution.fees import base_change, is_dust
 from arbiter.execution.intent import Intent
 from arbiter.fsm.cycle import ENDED
 from arbiter.market.instrument import Instrument
-from arbiter.venues.orders import Fill, Side
+from arbiter.venues import Fill, Side
 
 ZERO = Decimal(0)
 

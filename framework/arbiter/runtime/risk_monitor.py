@@ -21,7 +21,7 @@ from decimal import Decimal
 from arbiter.risk.trading import Owner, TradingStates, owner, risk
 from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.market import MarketState
-from arbiter.venues.orders import Side
+from arbiter.venues import Side
 
 ZERO = Decimal(0)
 BY = "risk"

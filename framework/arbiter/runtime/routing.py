@@ -32,7 +32,7 @@ from arbiter.runtime.host import StrategyHost
 from arbiter.runtime.market import MarketState
 from arbiter.runtime.stats import RuntimeStats
 from arbiter.store.journal import Journal
-from arbiter.venues.orders import (
+from arbiter.venues import (
     AccountEvent,
     Fill,
     ForcedExecution,

@@ -81,8 +81,8 @@ from arbiter.store.journal import Journal
 from arbiter.store.replay import (
     restore_orders,
 )
-from arbiter.venues.contract import TradingVenue, VenueLimits
-from arbiter.venues.registry import Installed, installed
+from arbiter.venues import TradingVenue, VenueLimits
+from arbiter.venues.registry.plugins import Installed, installed
 
 TICK_S = 0.25
 ZERO = Decimal(0)

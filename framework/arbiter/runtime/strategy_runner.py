@@ -43,7 +43,7 @@ from arbiter.risk.snapshot import RiskSnapshot
 from arbiter.runtime.market import MarketState, book_key
 from arbiter.runtime.pair_runner import PairEvents, PairRunner, PairServices
 from arbiter.runtime.pair_services import CycleJournal, EntryChecks
-from arbiter.venues.orders import Side
+from arbiter.venues import Side
 
 
 @dataclass

@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from arbiter.execution.intent import Intent
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.orders import Fill, OrderRequest, OrderType, Side, TimeInForce
+from arbiter.venues import Fill, OrderRequest, OrderType, Side, TimeInForce
+from arbiter.venues.contract.client_ids import IntentId
 
 
 def dec(value: Decimal) -> str:

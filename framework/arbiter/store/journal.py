@@ -76,7 +76,7 @@ from arbiter.store.replay import (
     load_strategy_funding,
 )
 from arbiter.store.schema import migrate
-from arbiter.venues.orders import Fill, ForcedExecution, FundingSettlement, PositionUpdate
+from arbiter.venues import Fill, ForcedExecution, FundingSettlement, PositionUpdate
 
 
 class Durability(StrEnum):

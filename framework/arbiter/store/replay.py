@@ -32,7 +32,7 @@ from arbiter.execution.records import (
 from arbiter.store import codec
 from arbiter.store.codec import to_dec_or_none
 from arbiter.store.schema import current_version
-from arbiter.venues.orders import (
+from arbiter.venues import (
     Fill,
     ForcedExecution,
     ForcedKind,

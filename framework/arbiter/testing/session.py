@@ -41,8 +41,7 @@ from arbiter.testing.session_harness import (
     StreamFaults,
     book_matches,
 )
-from arbiter.venues.orders import Side, TimeInForce
-from arbiter.venues.session import BookRef
+from arbiter.venues import BookRef, Side, TimeInForce
 
 
 class VenueSessionContract:

@@ -26,9 +26,7 @@ from arbiter.market.book import Side as BookSide
 from arbiter.market.events import MarketEvent
 from arbiter.store.journal import Journal
 from arbiter.testing.trading_harness import ObservedOrder
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.errors import VenueError
-from arbiter.venues.orders import (
+from arbiter.venues import (
     Fill,
     OrderRequest,
     OrderStatus,
@@ -37,8 +35,10 @@ from arbiter.venues.orders import (
     PrivateEvent,
     Side,
     TimeInForce,
+    VenueError,
+    VenueSession,
 )
-from arbiter.venues.session import VenueSession
+from arbiter.venues.contract.client_ids import IntentId
 
 Levels = list[tuple[Decimal, Decimal]]  # (price, size), best first
 TIMEOUT_S = 20.0

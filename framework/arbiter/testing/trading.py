@@ -34,18 +34,16 @@ from arbiter.testing.trading_harness import (
     now_ms,
     spot_request,
 )
-from arbiter.venues.errors import (
+from arbiter.venues import (
     Ambiguous,
     Definitive,
     DuplicateClientId,
-    OrderNotFound,
-    RateLimited,
-)
-from arbiter.venues.orders import (
     Fill,
+    OrderNotFound,
     OrderRequest,
     OrderStatus,
     OrderType,
+    RateLimited,
     Side,
     TimeInForce,
 )

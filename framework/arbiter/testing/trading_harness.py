@@ -16,9 +16,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.client_ids import IntentId
-from arbiter.venues.contract import TradingVenue
-from arbiter.venues.orders import OrderRequest, OrderStatus, OrderType, Side
+from arbiter.venues import OrderRequest, OrderStatus, OrderType, Side, TradingVenue
+from arbiter.venues.contract.client_ids import IntentId
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Rules kept here:
   order tracker dedups fills by trade id and absorbs stale statuses, so a replay is safe);
 - "recent" means since the last frame of the previous connection (less `slack_ms` for clock
   skew and frames in flight); the first connection looks back `initial_lookback_ms`;
-- an order we saw working (or placed through the session, see `watched_trading`) that the
+- an order we saw working (or placed through the session, see `streams.watched`) that the
   venue no longer lists is queried by client id: it finished (cancelled, expired) while we
   were away, and no fill would say so; one the venue does not know is forgotten only once its
   request is over (while the request is on its way, "no such order" proves nothing);
@@ -37,9 +37,8 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from arbiter.venues.contract import TradingVenue
-from arbiter.venues.errors import AuthenticationFailed
-from arbiter.venues.orders import (
+from arbiter.venues.contract.errors import AuthenticationFailed
+from arbiter.venues.contract.orders import (
     AccountEvent,
     BalanceUpdate,
     Fill,
@@ -49,14 +48,15 @@ from arbiter.venues.orders import (
     PositionUpdate,
     PrivateEvent,
 )
-from arbiter.venues.stream_codec import (
+from arbiter.venues.contract.trading import TradingVenue
+from arbiter.venues.streams.codecs import (
     PrivateCodec,
     SettlementsDue,
     StreamError,
     StreamReady,
     StreamRejected,
 )
-from arbiter.venues.ws_session import DEFAULT_KEEPALIVE, Frame, Keepalive, WsSession
+from arbiter.venues.streams.websocket import DEFAULT_KEEPALIVE, Frame, Keepalive, WsSession
 
 PrivateDelivery = Callable[[PrivateEvent], None]
 

@@ -6,6 +6,10 @@
   may be resent until a query by client order id resolves it.
 - `DuplicateClientId`: the venue already has an order with this client id, i.e. an earlier
   attempt of the same intent did arrive. Resolved by querying it, never by a new id.
+
+`FRAME_ERRORS` are the other kind: what a malformed venue message raises while a codec picks it
+apart. A reader never dies of one; the codec that catches it counts the frame as bad (a market
+codec stales the book, a private codec emits a `StreamError`) and reads on.
 """
 
 from __future__ import annotations
@@ -47,3 +51,9 @@ class Ambiguous(VenueError):
 
 class AuthenticationFailed(Definitive):
     pass
+
+
+# Everything a malformed message can raise while it is decoded or converted: msgspec's errors,
+# `UnitsError` and the field readers' errors are ValueErrors; the others come from shapes a
+# decoder let through as `Any` (a list where a dict was expected, a missing key, a bad number).
+FRAME_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError)

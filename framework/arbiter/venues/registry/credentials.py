@@ -9,27 +9,17 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from arbiter.manifest.models import Credentials
-from arbiter.venues.secrets import register_secret
+from arbiter.venues.contract.config import ApiKeys
+from arbiter.venues.registry.secrets import register_secret
 
 
 class CredentialsError(Exception):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeys:
-    api_key: str = field(repr=False)
-    api_secret: str = field(repr=False)
-    passphrase: str | None = field(default=None, repr=False)
-
-    def __repr__(self) -> str:  # a stray print or log of the object shows no secret
-        return "ApiKeys(***)"
 
 
 def resolve(venue: str, refs: Credentials, environ: dict[str, str] | None = None) -> ApiKeys:

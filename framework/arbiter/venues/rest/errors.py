@@ -26,7 +26,7 @@ from typing import Any
 
 import ccxt
 
-from arbiter.venues.errors import (
+from arbiter.venues.contract.errors import (
     Ambiguous,
     AuthenticationFailed,
     DuplicateClientId,

@@ -1,6 +1,6 @@
 """ccxt's unified structures (orders, trades, positions) to our normalized, exact events.
 
-The client runs with `number = str` (see `ccxt_client`), so every amount arrives as the venue's
+The client runs with `number = str` (see `rest.client`), so every amount arrives as the venue's
 decimal string. A float here would mean a path that rounded: it is refused, never converted.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from arbiter.venues.orders import Fill, OrderStatus, OrderUpdate, PositionUpdate, Side
+from arbiter.venues.contract.orders import Fill, OrderStatus, OrderUpdate, PositionUpdate, Side
 
 ZERO = Decimal(0)
 

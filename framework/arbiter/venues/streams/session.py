@@ -28,12 +28,13 @@ from loguru import logger
 from arbiter.market.book import OrderBook
 from arbiter.market.events import MarketEvent, book_name
 from arbiter.market.instrument import Instrument
-from arbiter.venues.contract import TradingVenue
-from arbiter.venues.private_stream import PrivateStream, SessionTrading, stop_task, wall_ms
-from arbiter.venues.session import BookRef, MarketSink, VenueConfig, VenueSession
-from arbiter.venues.stream_codec import BookStream, PrivateCodec
-from arbiter.venues.watched_trading import WatchedTrading
-from arbiter.venues.ws_session import Keepalive, WsSession
+from arbiter.venues.contract.config import VenueConfig
+from arbiter.venues.contract.session import BookRef, MarketSink, VenueSession
+from arbiter.venues.contract.trading import TradingVenue
+from arbiter.venues.streams.codecs import BookStream, PrivateCodec
+from arbiter.venues.streams.private import PrivateStream, SessionTrading, stop_task, wall_ms
+from arbiter.venues.streams.watched import WatchedTrading
+from arbiter.venues.streams.websocket import Keepalive, WsSession
 
 InstrumentMap = Mapping[tuple[str, str], Instrument]  # (kind, symbol) -> instrument
 

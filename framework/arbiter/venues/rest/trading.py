@@ -18,16 +18,17 @@ Where ccxt's unified call does not fit the venue it may also override `find_by_c
 `fetch_open` (paging), `open_order_scopes`, `position_params` and `cancel_reason`.
 
 Placing and cancelling are the order path's hot half: a plugin that names an `order_entry`
-(`arbiter.venues.order_entry`) sends those two as its own signed requests on its own connections,
-after the same checks, and leaves the rest to ccxt. `begin_order` writes such a request before
-it returns whenever it can, so the gateway writes both legs of a pair before it waits for
-either answer. Without one, with keys it cannot sign for,
-or with a proxy configured on the client, ccxt's `create_order` and `cancel_order` do it.
+(`arbiter.venues.order_path.entry`) sends those two as its own signed requests on its own
+connections, after the same checks, and leaves the rest to ccxt. `begin_order` writes such a
+request before it returns whenever it can, so the gateway writes both legs of a pair before it
+waits for either answer. Without one, with keys it cannot sign for, or with a proxy configured
+on the client, ccxt's `create_order` and `cancel_order` do it (and `begin_order` is a task of
+`place_order`).
 
 Symbols are the venue's own ("BTCUSDT", "BTC-USDT-SWAP"); a request's `kind` picks spot or perp
 when a venue lists both under one symbol (Bybit). Everything the venue would refuse for our own
 fault (a client id outside its rules, a size off the lot grid, an unknown product) is refused
-here, before anything is sent, as a `Definitive` error (`ccxt_requests`).
+here, before anything is sent, as a `Definitive` error (`rest.requests`).
 
 Rate limits, honouring each venue's published limits through `VenueLimits`:
 - every HTTP request passes ccxt's own throttler (`enableRateLimit`), which weighs each endpoint
@@ -37,7 +38,7 @@ Rate limits, honouring each venue's published limits through `VenueLimits`:
   through the `order_entry` pass only this bucket: the venues count order endpoints apart from
   reads (Bybit per endpoint and UID, OKX per endpoint and instrument).
 
-Only `arbiter.venues.errors` types leave this class (see `ccxt_errors`).
+Only the contract's errors (`contract.errors`) leave this class (see `rest.errors`).
 """
 
 from __future__ import annotations
@@ -53,14 +54,10 @@ from typing import Any, ClassVar
 import ccxt
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues import ccxt_convert as convert
-from arbiter.venues.ccxt_client import build_client
-from arbiter.venues.ccxt_errors import map_ccxt_error, translated
-from arbiter.venues.ccxt_requests import Market, choose_market, exact, kind_of, order_params
-from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
-from arbiter.venues.errors import OrderNotFound, OrderRejected, VenueError
-from arbiter.venues.order_entry import OrderEntry, SentRequest, on_grid, routed_directly
-from arbiter.venues.orders import (
+from arbiter.venues.contract.config import VenueConfig
+from arbiter.venues.contract.errors import OrderNotFound, OrderRejected, VenueError
+from arbiter.venues.contract.limits import Capabilities, VenueLimits
+from arbiter.venues.contract.orders import (
     AccountEvent,
     Fill,
     OrderAck,
@@ -69,8 +66,13 @@ from arbiter.venues.orders import (
     PositionUpdate,
     PrivateEvent,
 )
-from arbiter.venues.ratelimit import TokenBucket
-from arbiter.venues.session import VenueConfig
+from arbiter.venues.contract.trading import Balance, FeeRate, PrivateSink
+from arbiter.venues.order_path.entry import OrderEntry, SentRequest, on_grid, routed_directly
+from arbiter.venues.order_path.ratelimit import TokenBucket
+from arbiter.venues.rest import convert
+from arbiter.venues.rest.client import build_client
+from arbiter.venues.rest.errors import map_ccxt_error, translated
+from arbiter.venues.rest.requests import CcxtMarket, choose_market, exact, kind_of, order_params
 
 FeeTable = dict[tuple[str, str], tuple[Decimal, Decimal]]  # (kind, symbol) -> (maker, taker)
 
@@ -120,7 +122,7 @@ class CcxtTrading:
         self._entry: OrderEntry | None = None
         self._started = False
         # symbol -> its tradable markets, valid while ccxt keeps the same market index
-        self._listed_cache: dict[str, tuple[Market, ...]] = {}
+        self._listed_cache: dict[str, tuple[CcxtMarket, ...]] = {}
         self._listed_from: object = None
 
     # -- lifetime -----------------------------------------------------------------------------
@@ -237,7 +239,7 @@ class CcxtTrading:
             ) from exc
         return OrderAck(self.name, request.client_id, order_id)
 
-    def _checked(self, request: OrderRequest) -> tuple[Market, str, str | None]:
+    def _checked(self, request: OrderRequest) -> tuple[CcxtMarket, str, str | None]:
         """The request's market and exact qty and price text, or the refusal; remembers where
         the order lives (after an ambiguous answer the query must know where to look)."""
         self._require_started()
@@ -352,7 +354,7 @@ class CcxtTrading:
 
     async def fills(self, symbol: str | None, since_ms: int) -> list[Fill]:
         self._require_started()
-        markets: list[Market | None] = list(self._listed(symbol)) if symbol else [None]
+        markets: list[CcxtMarket | None] = list(self._listed(symbol)) if symbol else [None]
         seen: dict[str, Fill] = {}
         for market in markets:
             with self._translated():
@@ -374,7 +376,7 @@ class CcxtTrading:
         """The account's (maker, taker) per (kind, symbol) for every listed product of `kinds`."""
         raise NotImplementedError
 
-    async def fill_rows(self, market: Market | None, since_ms: int) -> list[dict[str, Any]]:
+    async def fill_rows(self, market: CcxtMarket | None, since_ms: int) -> list[dict[str, Any]]:
         """ccxt trades of this account's orders since `since_ms`, for one market or all."""
         raise NotImplementedError
 
@@ -382,7 +384,7 @@ class CcxtTrading:
         """What the venue did to the account by itself since `since_ms`, oldest first."""
         return []
 
-    async def find_by_client_id(self, market: Market, client_id: str) -> dict[str, Any] | None:
+    async def find_by_client_id(self, market: CcxtMarket, client_id: str) -> dict[str, Any] | None:
         """The ccxt order with `client_id` on `market`, or None when the venue has none."""
         try:
             found: dict[str, Any] = await self.client.fetch_order(
@@ -419,10 +421,10 @@ class CcxtTrading:
         if not self._started:
             raise RuntimeError(f"{self.name}: call start() before trading")
 
-    def tradable_markets(self) -> list[Market]:
+    def tradable_markets(self) -> list[CcxtMarket]:
         return [m for m in self.client.markets.values() if _tradable(m)]
 
-    def _listed(self, symbol: str) -> list[Market]:
+    def _listed(self, symbol: str) -> list[CcxtMarket]:
         """Every product the venue lists under `symbol` that we trade (spot, linear perp)."""
         index = self.client.markets_by_id
         if index is not self._listed_from:  # ccxt (re)loaded its markets: forget what we found
@@ -448,7 +450,7 @@ class CcxtTrading:
         while len(self._known) > _REMEMBERED_ORDERS:
             self._known.popitem(last=False)
 
-    def _search_order(self, symbol: str, client_id: str) -> list[Market]:
+    def _search_order(self, symbol: str, client_id: str) -> list[CcxtMarket]:
         """Markets to search for an order: the one we placed it on first, then the others."""
         markets = self._listed(symbol)
         known = self._known.get(client_id)
@@ -456,7 +458,7 @@ class CcxtTrading:
             markets.sort(key=lambda m: m["symbol"] != known[0])
         return markets
 
-    async def _locate(self, symbol: str, client_id: str) -> tuple[Market, str]:
+    async def _locate(self, symbol: str, client_id: str) -> tuple[CcxtMarket, str]:
         """(market, side) of an order of ours, asking the venue only when we do not know."""
         known = self._known.get(client_id)
         if known is not None:
@@ -471,13 +473,13 @@ class CcxtTrading:
                 return market, str(found.get("side"))
         raise OrderNotFound(self.name, f"no order {client_id!r} on {symbol}", "client_id")
 
-    def _on_grid(self, market: Market, value: Decimal, what: str) -> str:
+    def _on_grid(self, market: CcxtMarket, value: Decimal, what: str) -> str:
         return on_grid(self.client, self.name, market, value, what)
 
-    def _order_update(self, market: Market, order: dict[str, Any]) -> OrderUpdate:
+    def _order_update(self, market: CcxtMarket, order: dict[str, Any]) -> OrderUpdate:
         reason = self.cancel_reason(order.get("info") or {})
         return convert.order_update(self.name, market["id"], order, reason)
 
 
-def _tradable(market: Market) -> bool:
+def _tradable(market: CcxtMarket) -> bool:
     return bool(market.get("spot") or (market.get("swap") and market.get("linear")))

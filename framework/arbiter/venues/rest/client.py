@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 
-from arbiter.venues.session import VenueConfig
+from arbiter.venues.contract.config import VenueConfig
 
 ENDPOINTS = ("sim", "testnet", "mainnet")
 

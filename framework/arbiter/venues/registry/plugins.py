@@ -24,9 +24,8 @@ class VenuePlugin:
     version: str
     description: str
     capabilities: dict[str, Any] = field(default_factory=dict)
-    factory: Any = (
-        None  # the plugin's own constructor of its venue session; see arbiter.venues.contract
-    )
+    # The plugin's own constructor of its venue session: (VenueConfig) -> VenueSession.
+    factory: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,29 +23,16 @@ Books are the codec's own `OrderBook` objects (`books(kind)`), read live by the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from arbiter.market.book import OrderBook
 from arbiter.market.events import MarketEvent
 from arbiter.market.instrument import Instrument
-from arbiter.venues.contract import TradingVenue, VenueLimits
-from arbiter.venues.credentials import ApiKeys
+from arbiter.venues.contract.config import VenueConfig
+from arbiter.venues.contract.trading import TradingVenue
 
 MarketSink = Callable[[Sequence[MarketEvent]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class VenueConfig:
-    account: str  # the manifest's venue name, e.g. "bybit"
-    endpoint: str  # "sim", "testnet" or "mainnet"
-    urls: Mapping[str, str] = field(
-        default_factory=dict
-    )  # overrides: rest, ws_public, ws_private, ...
-    keys: ApiKeys | None = None
-    # Replaces the venue's published rate limits: an account with raised limits, or a
-    # simulator that enforces none (tests that need the pace). None keeps the plugin's own.
-    limits: VenueLimits | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,21 +1,27 @@
 """The trading half of the venue plugin contract: what execution and risk call.
 
 A plugin implements `TradingVenue` for one venue account. Every method either returns a
-normalized value or raises one of `arbiter.venues.errors`: `Definitive` when the request
-certainly did not take effect, `Ambiguous` when it may have, `DuplicateClientId` when an order
-with that client id already exists. Callers rely on that split to never send an order twice.
+normalized value or raises one of the contract's errors (`arbiter.venues.contract.errors`):
+`Definitive` when the request certainly did not take effect, `Ambiguous` when it may have,
+`DuplicateClientId` when an order with that client id already exists. Callers rely on that
+split to never send an order twice.
+
+Placing has two spellings. `place_order` waits for the answer; `begin_order` writes the request
+before it returns where the venue can, so a caller placing both legs of a pair writes both
+before it waits for either. A venue that cannot write early returns a task of its own
+`place_order`: every venue has both, and callers never ask which kind they hold.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.client_ids import ClientIdRules
-from arbiter.venues.orders import (
+from arbiter.venues.contract.limits import Capabilities, VenueLimits
+from arbiter.venues.contract.orders import (
     AccountEvent,
     Fill,
     OrderAck,
@@ -24,13 +30,6 @@ from arbiter.venues.orders import (
     PositionUpdate,
     PrivateEvent,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class VenueLimits:
-    client_ids: ClientIdRules
-    orders_per_second: int
-    requests_per_second: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +45,6 @@ class FeeRate:
     maker: Decimal  # rates as fractions of notional, positive = paid (0.0002 is 2 bps)
     taker: Decimal
     kind: str | None = None  # "spot" or "perp": Bybit prices both under one symbol
-
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    spot: bool = True
-    perp: bool = True
-    amend: bool = True
-    reduce_only: bool = True
-    order_types: tuple[str, ...] = ("limit", "market")
-    time_in_force: tuple[str, ...] = ("gtc", "ioc", "fok", "post_only")
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 PrivateSink = Callable[[PrivateEvent], None]
@@ -78,6 +66,13 @@ class TradingVenue(Protocol):
     async def instruments(self) -> list[Instrument]: ...
 
     async def place_order(self, request: OrderRequest) -> OrderAck: ...
+
+    def begin_order(self, request: OrderRequest) -> Awaitable[OrderAck]:
+        """`place_order`, its request written before this returns where the venue can (its
+        own order entry on an idle connection). The awaitable answers what `place_order`
+        would, refusals included; a venue that cannot write early returns a task of its
+        `place_order`."""
+        ...
 
     async def cancel_order(self, symbol: str, client_id: str) -> None: ...
 

@@ -14,7 +14,8 @@ A plugin writes only its dialect; the rules every venue shares live here, once:
 
 `PrivateCodec` is the private stream's state machine: login -> subscribing -> ready (the
 session reconciles over REST) -> live. Subclasses supply the venue's login and subscribe frames
-and parse its messages; a malformed frame becomes a counted `StreamError`, never an exception.
+and parse its messages; a malformed frame (whatever of the contract's `FRAME_ERRORS` it raises)
+becomes a counted `StreamError`, never an exception.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from arbiter.market.events import (
     MarketEvent,
     ResyncRequested,
 )
-from arbiter.venues.orders import PrivateEvent
-from arbiter.venues.ws_session import Frame
+from arbiter.venues.contract.errors import FRAME_ERRORS
+from arbiter.venues.contract.orders import PrivateEvent
+from arbiter.venues.streams.websocket import Frame
 
 # -- market data -----------------------------------------------------------------------------
 
@@ -232,10 +234,6 @@ class PrivateStats:
     events: int = 0  # normalized private events emitted
     errors: int = 0  # malformed frames or items
     logins: int = 0
-
-
-# The errors a malformed venue message can raise while it is being picked apart.
-FRAME_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError)
 
 
 class PrivateCodec:

@@ -13,20 +13,20 @@ from typing import Any
 
 import ccxt
 
-from arbiter.venues.client_ids import ClientIdRules
-from arbiter.venues.errors import OrderRejected
-from arbiter.venues.orders import OrderRequest, OrderType, TimeInForce
+from arbiter.venues.contract.client_ids import ClientIdRules
+from arbiter.venues.contract.errors import OrderRejected
+from arbiter.venues.contract.orders import OrderRequest, OrderType, TimeInForce
 
-Market = dict[str, Any]  # a ccxt market structure
+CcxtMarket = dict[str, Any]  # a ccxt market structure
 
 
-def kind_of(market: Market) -> str:
+def kind_of(market: CcxtMarket) -> str:
     return "spot" if market.get("spot") else "perp"
 
 
 def choose_market(
-    venue: str, rules: ClientIdRules, listed: list[Market], request: OrderRequest
-) -> Market:
+    venue: str, rules: ClientIdRules, listed: list[CcxtMarket], request: OrderRequest
+) -> CcxtMarket:
     """The one market of `listed` (the request symbol's products) the request can go to."""
     try:
         rules.check(request.client_id)
@@ -51,7 +51,7 @@ def choose_market(
     return market
 
 
-def exact(client: Any, venue: str, market: Market, value: Decimal, what: str) -> str:
+def exact(client: Any, venue: str, market: CcxtMarket, value: Decimal, what: str) -> str:
     """`value` ("qty" or "price") as the string ccxt will send, refused when ccxt would have to
     round it: it must already be on the market's grid."""
     convert = client.amount_to_precision if what == "qty" else client.price_to_precision

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from arbiter.venues.contract import Capabilities, VenueLimits
-from arbiter.venues.session import VenueConfig
+from arbiter.venues.contract.config import VenueConfig
+from arbiter.venues.contract.limits import Capabilities, VenueLimits
 
 
 def lazy_session(module: str) -> Callable[[VenueConfig], Any]:
@@ -25,7 +25,7 @@ def lazy_session(module: str) -> Callable[[VenueConfig], Any]:
     return make_session
 
 
-def capabilities(
+def plugin_capabilities(
     declared: Capabilities, limits: VenueLimits, endpoints: tuple[str, ...]
 ) -> dict[str, Any]:
     """What `arbiter venues` lists for a plugin: its declared capabilities and limits."""

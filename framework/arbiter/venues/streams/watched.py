@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
 
 from arbiter.market.instrument import Instrument
-from arbiter.venues.contract import Balance, Capabilities, FeeRate, PrivateSink, VenueLimits
-from arbiter.venues.errors import Definitive
-from arbiter.venues.orders import (
+from arbiter.venues.contract.errors import Definitive
+from arbiter.venues.contract.limits import Capabilities, VenueLimits
+from arbiter.venues.contract.orders import (
     AccountEvent,
     Fill,
     OrderAck,
@@ -26,13 +25,15 @@ from arbiter.venues.orders import (
     PositionUpdate,
     PrivateEvent,
 )
-from arbiter.venues.private_stream import SessionTrading
+from arbiter.venues.contract.trading import Balance, FeeRate, PrivateSink
+from arbiter.venues.streams.private import SessionTrading
 
 OrderNote = Callable[[str, str], None]  # (client id, symbol)
 
 
 class WatchedTrading:
-    """Delegates everything to `inner`; tells `placed` of every order before it is sent,
+    """Delegates the contract and `publish` to `inner` (a plugin's own extras are reached
+    through `inner` itself); tells `placed` of every order before it is sent,
     `refused` of every order the venue certainly did not take, and `sent` once the request is
     over whatever its answer (until then, a venue that does not know the order yet proves
     nothing: the request may still be on its way)."""
@@ -57,12 +58,11 @@ class WatchedTrading:
             self._sent(request.client_id, request.symbol)
 
     def begin_order(self, request: OrderRequest) -> Awaitable[OrderAck]:
-        """`place_order` written at once where the inner venue can (`begin_order`)."""
+        """The inner venue's `begin_order`, its request written at once where it can be."""
         self._placed(request.client_id, request.symbol)
         loop = asyncio.get_running_loop()
-        begin = getattr(self.inner, "begin_order", None)
         try:
-            answer = begin(request) if begin is not None else self.inner.place_order(request)
+            answer = self.inner.begin_order(request)
         except Definitive:
             self._refused(request.client_id, request.symbol)
             self._sent(request.client_id, request.symbol)
@@ -126,7 +126,3 @@ class WatchedTrading:
 
     def publish(self, event: PrivateEvent) -> None:
         self.inner.publish(event)
-
-    def __getattr__(self, name: str) -> Any:
-        # A plugin's own extras (not in the contract) stay reachable.
-        return getattr(self.inner, name)

@@ -3,16 +3,16 @@
 ccxt spends about a millisecond of Python per `create_order` (unified parameter handling,
 precision, its throttler's queue) before a byte is written, and the order path has a budget of
 one millisecond for two orders. So placing and cancelling go out here: the venue's own request
-body, built from an `OrderRequest` that `ccxt_requests` has already checked, signed with the
+body, built from an `OrderRequest` that `rest.requests` has already checked, signed with the
 account's HMAC key, and written on keep-alive connections of our own to the venue's order host
-(`order_wire`: aiohttp's request machinery alone cost ~150 us per order) with the client's
+(`order_path.wire`: aiohttp's request machinery alone cost ~150 us per order) with the client's
 timeout, default headers and TLS settings. Everything else (reads, amends, queries,
 reconciliation) stays on ccxt and its aiohttp session.
 
 A plugin states its venue in an `OrderEntry` subclass: the paths, the bodies, the signature
 headers, and how an answer says "accepted" or "refused". A refusal in the venue's own words
 (its error code) goes to ccxt's error table for the venue (`handle_errors`), so a venue code
-means the same on both paths and `ccxt_errors` maps it once; an answer without them is judged
+means the same on both paths and `rest.errors` maps it once; an answer without them is judged
 by its HTTP status as ccxt would (`handle_http_status_code`: 429 rate limited, 401 refused
 keys, 5xx unavailable); anything else -- a 200 nobody recognizes, a timeout, a dropped
 connection, a broken answer -- is `Ambiguous` (the order may exist). Keys are read once; nothing here logs or
@@ -37,11 +37,11 @@ import msgspec
 from ccxt.base.decimal_to_precision import TICK_SIZE
 from yarl import URL
 
-from arbiter.venues.ccxt_requests import Market, exact
-from arbiter.venues.credentials import ApiKeys
-from arbiter.venues.errors import Ambiguous, OrderRejected
-from arbiter.venues.order_wire import OrderWire, PendingPost, WireError
-from arbiter.venues.orders import OrderRequest
+from arbiter.venues.contract.config import ApiKeys
+from arbiter.venues.contract.errors import Ambiguous, OrderRejected
+from arbiter.venues.contract.orders import OrderRequest
+from arbiter.venues.order_path.wire import OrderWire, PendingPost, WireError
+from arbiter.venues.rest.requests import CcxtMarket, exact
 
 _CONTENT_TYPE = {"Content-Type": "application/json"}
 # Compact JSON, as ccxt writes order bodies (`json.dumps(..., separators=(",", ":"))`): the
@@ -79,7 +79,7 @@ class OrderEntry(ABC):
         base = str(client.implode_hostname(client.urls["api"][self.api_url])).rstrip("/")
         self._place_url = URL(base + self.place_path, encoded=True)
         self._cancel_url = URL(base + self.cancel_path, encoded=True)
-        # Our own keep-alive connections to the order host (`order_wire`), not ccxt's session.
+        # Our own keep-alive connections to the order host (`order_path.wire`), not ccxt's session.
         self.wire = OrderWire(base, ssl_context=_tls(client) if base.startswith("https") else None)
 
     def hmac_sha256(self, payload: bytes) -> bytes:
@@ -97,12 +97,12 @@ class OrderEntry(ABC):
 
     @abstractmethod
     def place_body(
-        self, market: Market, request: OrderRequest, amount: str, price: str | None
+        self, market: CcxtMarket, request: OrderRequest, amount: str, price: str | None
     ) -> dict[str, Any]:
         """The create-order fields; `amount` and `price` are already the exact wire strings."""
 
     @abstractmethod
-    def cancel_body(self, market: Market, client_id: str) -> dict[str, Any]: ...
+    def cancel_body(self, market: CcxtMarket, client_id: str) -> dict[str, Any]: ...
 
     @abstractmethod
     def signed_headers(self, method: str, path: str, body: str) -> dict[str, str]:
@@ -123,14 +123,14 @@ class OrderEntry(ABC):
     # -- the requests ---------------------------------------------------------------------------
 
     async def place(
-        self, market: Market, request: OrderRequest, amount: str, price: str | None
+        self, market: CcxtMarket, request: OrderRequest, amount: str, price: str | None
     ) -> str:
         """Send the order; its venue order id once accepted. Raises ccxt's error for a refusal
         (the caller translates it) and `Ambiguous` for an answer nobody recognizes."""
         return await self.placed(self.send_place(market, request, amount, price))
 
     def send_place(
-        self, market: Market, request: OrderRequest, amount: str, price: str | None
+        self, market: CcxtMarket, request: OrderRequest, amount: str, price: str | None
     ) -> SentRequest:
         """The first half of `place`: build, sign and write the order now (on an idle
         connection; else `placed` writes it once one is open). Raises only before anything
@@ -142,7 +142,7 @@ class OrderEntry(ABC):
         """The second half of `place`: the venue order id from the answer to `send_place`."""
         return self.order_id(await self._answer(sent))
 
-    async def cancel(self, market: Market, client_id: str) -> None:
+    async def cancel(self, market: CcxtMarket, client_id: str) -> None:
         fields = self.cancel_body(market, client_id)
         await self._answer(self._send(self._cancel_url, self.cancel_path, fields))
 
@@ -259,8 +259,8 @@ def routed_directly(client: Any) -> bool:
     return not any(getattr(client, name, None) for name in _PROXY_SETTINGS)
 
 
-def on_grid(client: Any, venue: str, market: Market, value: Decimal, what: str) -> str:
-    """`ccxt_requests.exact` for the order path: `value` ("qty" or "price") as the text ccxt
+def on_grid(client: Any, venue: str, market: CcxtMarket, value: Decimal, what: str) -> str:
+    """`rest.requests.exact` for the order path: `value` ("qty" or "price") as the text ccxt
     would send (plain notation, no trailing zeros), refused unless it is on the market's grid.
     When the precision is a step (tick size, as on Bybit and OKX) that is one modulo instead of
     ccxt's string arithmetic."""

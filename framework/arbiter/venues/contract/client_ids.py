@@ -8,6 +8,9 @@ venue's duplicate-id answer tells us the first try arrived.
 The client order id is a digest of the intent id, so it is the same on every run and after a
 restart, short, and within every venue's charset: `a` + 25 lower-case hex characters fits OKX
 (letters and digits, at most 32) and Bybit (at most 36 of `[A-Za-z0-9_-]`).
+
+Each venue's own rules are its plugin's to state (`ClientIdRules`, in its `VenueLimits`); an id
+outside them is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -33,10 +36,6 @@ class ClientIdRules:
                 f"{self.venue}: client order id {client_id!r} does not match {self.pattern.pattern}"
             )
         return client_id
-
-
-BYBIT_CLIENT_IDS = ClientIdRules("bybit", re.compile(r"[A-Za-z0-9_-]{1,36}"), 36)
-OKX_CLIENT_IDS = ClientIdRules("okx", re.compile(r"[A-Za-z0-9]{1,32}"), 32)
 
 
 @dataclass(frozen=True, slots=True)
