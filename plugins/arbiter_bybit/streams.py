@@ -26,12 +26,12 @@ Mapping to the normalized events:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
 
+from arbiter import clock as process_clock
 from arbiter.market.instrument import Instrument
 from arbiter.venues import (
     FRAME_ERRORS,
@@ -79,7 +79,7 @@ _NO_REASON = ("", "EC_NoError", "UNKNOWN")
 
 
 def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return process_clock.wall_ms()
 
 
 class BybitBooks:

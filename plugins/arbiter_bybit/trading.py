@@ -19,13 +19,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import ccxt
 from loguru import logger
 
+from arbiter import clock as process_clock
 from arbiter.market.instrument import Instrument
 from arbiter.venues import (
     AccountEvent,
@@ -130,7 +130,11 @@ class BybitTrading(CcxtTrading):
                 if exec_type(row) == TRADE:
                     continue
                 event = account_event(
-                    self.name, row, self._settle_coin(row.get("symbol")), 0, time.monotonic_ns()
+                    self.name,
+                    row,
+                    self._settle_coin(row.get("symbol")),
+                    0,
+                    process_clock.monotonic_ns(),
                 )
             except ValueError as exc:
                 logger.bind(venue=self.name).error("execution row skipped: {}: {}", exc, row)

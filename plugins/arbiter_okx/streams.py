@@ -31,13 +31,13 @@ Quantities are the venue's own: contracts for swaps.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
+from arbiter import clock as process_clock
 from arbiter.market.instrument import Instrument
 from arbiter.venues import (
     FRAME_ERRORS,
@@ -92,7 +92,7 @@ _SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 
 
 def wall_s() -> str:
-    return str(time.time_ns() // 1_000_000_000)
+    return str(process_clock.wall_ms() // 1000)
 
 
 class OkxBooks:

@@ -23,13 +23,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from loguru import logger
 
+from arbiter import clock as process_clock
 from arbiter.market.instrument import Instrument
 from arbiter.venues import (
     AccountEvent,
@@ -102,7 +102,7 @@ class OkxTrading(CcxtTrading):
         base: dict[str, Any] = {"begin": since_ms, "limit": _PAGE}
         if market is not None:
             base["instId"] = market["id"]
-        if time.time() * 1000 - since_ms < _RECENT_FILLS_MS:
+        if process_clock.wall_ms() - since_ms < _RECENT_FILLS_MS:
             return await self._pages(self.client.privateGetTradeFills, base, market)
         # fills-history wants an instrument type.
         types = [_INST_TYPE[kind_of(market)]] if market else list(_INST_TYPE.values())
@@ -151,7 +151,7 @@ class OkxTrading(CcxtTrading):
     async def account_events(self, since_ms: int) -> list[AccountEvent]:
         self._require_started()
         params = {"instType": "SWAP", "type": FUNDING_FEE, "begin": since_ms, "limit": _PAGE}
-        recent = time.time() * 1000 - since_ms < _RECENT_BILLS_MS
+        recent = process_clock.wall_ms() - since_ms < _RECENT_BILLS_MS
         endpoint = (
             self.client.privateGetAccountBills
             if recent
@@ -162,7 +162,7 @@ class OkxTrading(CcxtTrading):
         settled: list[FundingSettlement] = []
         for row in rows:
             try:
-                event = funding_from_bill(self.name, row, time.monotonic_ns())
+                event = funding_from_bill(self.name, row, process_clock.monotonic_ns())
             except ValueError as exc:
                 logger.bind(venue=self.name).error("bill skipped: {}: {}", exc, row)
                 continue

@@ -37,6 +37,7 @@ import msgspec
 from ccxt.base.decimal_to_precision import TICK_SIZE
 from yarl import URL
 
+from arbiter import clock as process_clock
 from arbiter.venues.contract.config import ApiKeys
 from arbiter.venues.contract.errors import Ambiguous, OrderRejected
 from arbiter.venues.contract.orders import OrderRequest
@@ -148,7 +149,7 @@ class OrderEntry(ABC):
 
     def now_ms(self) -> int:
         """The venue's clock as ccxt estimates it (`timeDifference`, when it measured one)."""
-        return time.time_ns() // 1_000_000 - int(self.client.options.get("timeDifference") or 0)
+        return process_clock.wall_ms() - int(self.client.options.get("timeDifference") or 0)
 
     def close(self) -> None:
         """Close the order path's idle connections (the owner closes ccxt's client)."""

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 
+from arbiter import clock as process_clock
 from arbiter.venues.contract.config import VenueConfig
 
 ENDPOINTS = ("sim", "testnet", "mainnet")
@@ -88,6 +89,11 @@ def build_client(
             settings["password"] = config.keys.passphrase
     client = cls(settings)
     client.number = str
+    # ccxt dates (and signs) its requests by its own reading of the system clock; it reads the
+    # process's one clock instead, so a simulated run's requests carry the simulated time.
+    client.milliseconds = process_clock.wall_ms
+    client.seconds = lambda: process_clock.wall_ms() // 1000
+    client.microseconds = lambda: process_clock.wall_ns() // 1000
     if config.endpoint == "testnet":
         client.set_sandbox_mode(True)
     if rest is not None:

@@ -6,11 +6,11 @@ decimal string. A float here would mean a path that rounded: it is refused, neve
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from arbiter import clock as process_clock
 from arbiter.venues.contract.orders import Fill, OrderStatus, OrderUpdate, PositionUpdate, Side
 
 ZERO = Decimal(0)
@@ -87,7 +87,7 @@ def order_update(
         price=price if price and order.get("type") != "market" else None,
         reason=reason,
         ts_venue_ms=int(order.get("lastUpdateTimestamp") or order.get("timestamp") or 0),
-        ts_local_ns=time.monotonic_ns(),
+        ts_local_ns=process_clock.monotonic_ns(),
     )
 
 
@@ -111,7 +111,7 @@ def fill(venue: str, symbol: str, trade: Mapping[str, Any], client_id: str) -> F
         fee_asset=str(fee.get("currency") or ""),
         is_maker=trade.get("takerOrMaker") == "maker",
         ts_venue_ms=int(trade.get("timestamp") or 0),
-        ts_local_ns=time.monotonic_ns(),
+        ts_local_ns=process_clock.monotonic_ns(),
     )
 
 
@@ -131,5 +131,5 @@ def position(venue: str, symbol: str, pos: Mapping[str, Any]) -> PositionUpdate:
         entry_price=entry if entry else None,
         unrealized_pnl=dec_or_none(pos.get("unrealizedPnl"), f"{what} unrealizedPnl") or ZERO,
         ts_venue_ms=int(pos.get("lastUpdateTimestamp") or pos.get("timestamp") or 0),
-        ts_local_ns=time.monotonic_ns(),
+        ts_local_ns=process_clock.monotonic_ns(),
     )

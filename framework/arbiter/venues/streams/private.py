@@ -31,12 +31,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from loguru import logger
 
+from arbiter import clock as process_clock
 from arbiter.venues.contract.errors import AuthenticationFailed
 from arbiter.venues.contract.orders import (
     AccountEvent,
@@ -84,7 +84,7 @@ class SessionTrading(TradingVenue, Protocol):
 
 
 def wall_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return process_clock.wall_ms()
 
 
 async def stop_task(task: asyncio.Task[None], grace_s: float = 5.0) -> None:

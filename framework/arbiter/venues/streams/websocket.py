@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ import websockets
 from loguru import logger
 from websockets.asyncio.client import ClientConnection
 
+from arbiter import clock as process_clock
 from arbiter.fsm.runner import MachineRunner
 from arbiter.fsm.venue_connection import VENUE_CONNECTION
 
@@ -160,7 +160,7 @@ class WsSession:
                     self._ws = ws
                     attempt = 0
                     self.stats.connects += 1
-                    self.stats.last_frame_ns = time.monotonic_ns()
+                    self.stats.last_frame_ns = process_clock.monotonic_ns()
                     self.state.fire("opened")
                     await self._serve(ws)
             except asyncio.CancelledError:
@@ -218,7 +218,7 @@ class WsSession:
 
     async def _read(self, ws: ClientConnection) -> None:
         async for frame in ws:
-            now = time.monotonic_ns()
+            now = process_clock.monotonic_ns()
             self.stats.frames += 1
             self.stats.last_frame_ns = now
             try:
@@ -256,10 +256,10 @@ class WsSession:
         tick = self._ping_s / 4 if self._ping_when_idle else self._ping_s
         if self._dead_s is not None:
             tick = min(tick, self._dead_s / 4)
-        last_ping = time.monotonic_ns()
+        last_ping = process_clock.monotonic_ns()
         while True:
             await asyncio.sleep(tick)
-            now = time.monotonic_ns()
+            now = process_clock.monotonic_ns()
             idle_s = (now - self.stats.last_frame_ns) / 1e9
             if self._dead_s is not None and idle_s >= self._dead_s:
                 self.stats.dead_closes += 1
