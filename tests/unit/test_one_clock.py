@@ -26,6 +26,8 @@ OUTSIDE = (
 )
 DIRECT_READ = re.compile(
     r"\btime\.(time|time_ns|monotonic|monotonic_ns)\s*\(|\bdatetime\.(now|utcnow|today)\s*\("
+    # a read bound at import keeps the clock of its import: `using` could not swap it
+    r"|from arbiter\.clock import .*\b(monotonic_ns|monotonic|wall_ns|wall_ms|wall_seconds)\b"
 )
 
 
@@ -47,5 +49,8 @@ def test_trading_path_when_it_reads_time_reads_the_one_clock(path: Path) -> None
 
 
 def test_direct_reads_when_a_file_reads_the_system_clock_finds_it() -> None:
-    text = "a = time.monotonic_ns()\nb = time.perf_counter_ns()\nc = datetime.now(UTC)  \n# time.time()\n"
-    assert [n for n, _ in direct_reads(text)] == [1, 3]
+    text = (
+        "a = time.monotonic_ns()\nb = time.perf_counter_ns()\nc = datetime.now(UTC)  \n"
+        "# time.time()\nfrom arbiter.clock import LoopClock, wall_ms\nfrom arbiter import clock\n"
+    )
+    assert [n for n, _ in direct_reads(text)] == [1, 3, 5]
