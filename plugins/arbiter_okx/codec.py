@@ -10,7 +10,7 @@ Rules this file keeps for the incremental book channels (`books`, `books50-l2-tb
 - maintenance reset: `seqId < prevSeqId` with `prevSeqId` == last seqId: accepted, the chain
   continues from the new, smaller seqId (counted in `stats.sequence_resets`).
 - checksum: when non-zero it must equal the CRC32 of the top 25 levels after the update
-  (`arbiter_okx.checksum`); a mismatch stales the book. Zero means "not provided".
+  (`okx_checksum` below); a mismatch stales the book. Zero means "not provided".
 - one way to (re)sync a book: the snapshot OKX pushes on subscribe; a stale book resubscribes
   (`resync_frames`). OKX's REST book (`GET /api/v5/market/books`) is no starting point: the
   answers the venue sends carry no `seqId`, so no update could be chained onto one.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
@@ -44,16 +45,40 @@ from arbiter.market.events import (
 )
 from arbiter.market.instrument import Instrument
 from arbiter.market.keeper import BookKeeper
-from arbiter.market.units import parse_decimal
+from arbiter.market.units import UnitParser, parse_decimal
 from arbiter.venues import FRAME_ERRORS
 from arbiter_okx import messages
-from arbiter_okx.checksum import CHECKSUM_DEPTH, signed_crc32
 
 VENUE = "okx"
 INCREMENTAL_CHANNELS = frozenset({"books", "books50-l2-tbt", "books-l2-tbt"})
 FULL_VIEW_CHANNELS = frozenset({"books5", "bbo-tbt"})
 
 _SIDES = {"buy": TradeSide.BUY, "sell": TradeSide.SELL}
+
+# -- the checksum (the `checksum` field of `books` pushes) -------------------------------------
+# CRC32 over the top 25 levels, bid and ask interleaved as `price:size` (bid1:ask1:bid2:ask2...,
+# the shorter side simply ends), joined by `:`, using the strings exactly as received (OKX
+# computes it over its own text, so "0.10" and "0.1" differ), read as a signed 32-bit integer.
+
+CHECKSUM_DEPTH = 25
+
+
+def okx_checksum(bids: Sequence[str], asks: Sequence[str]) -> int:
+    """The rule as written: `bids`/`asks` are "price:size" texts, best first; only the first
+    25 of each count. The codec computes the same over its book (`OkxCodec.checksum_of`)."""
+    parts: list[str] = []
+    for i in range(CHECKSUM_DEPTH):
+        if i < len(bids):
+            parts.append(bids[i])
+        if i < len(asks):
+            parts.append(asks[i])
+    return signed_crc32(":".join(parts).encode())
+
+
+def signed_crc32(data: bytes) -> int:
+    """CRC-32 of `data` (zlib's), read as OKX sends it: a signed 32-bit integer."""
+    crc = zlib.crc32(data)
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
 class _Parsed(msgspec.Struct):
@@ -72,9 +97,12 @@ class _Parsed(msgspec.Struct):
 class _BookState:
     """An OKX book plus what OKX's rules need beyond the levels."""
 
-    def __init__(self, book: OrderBook, channel: str) -> None:
+    def __init__(
+        self, book: OrderBook, channel: str, parsers: tuple[UnitParser, UnitParser]
+    ) -> None:
         self.book = book
         self.channel = channel
+        self.prices, self.sizes = parsers  # text -> units at the book's scales
         self.bid_text: dict[int, str] = {}  # price units -> "price:size" as received
         self.ask_text: dict[int, str] = {}
 
@@ -134,7 +162,7 @@ class OkxCodec:
             pushes = messages.BOOKS.decode(env.data)
             if len(pushes) != 1:
                 raise ValueError(f"expected one book in data, was {len(pushes)}")
-            parsed = self._parse(inst, pushes[0], channel)
+            parsed = self._parse(state, pushes[0], channel)
         except FRAME_ERRORS as exc:
             return keeper.malformed(CodecErrorKind.BAD_FIELD, f"{channel}: {exc}", inst, channel)
 
@@ -149,8 +177,8 @@ class OkxCodec:
             )
         return self._update(state, parsed)
 
-    def _parse(self, inst: str, push: messages.BookData, channel: str) -> _Parsed:
-        price, size = self._keeper.parsers(inst)
+    def _parse(self, state: _BookState, push: messages.BookData, channel: str) -> _Parsed:
+        price, size = state.prices, state.sizes
         known_price, known_size = price.known, size.known
         try:
             bids = [(known_price[level[0]], known_size[level[1]]) for level in push.bids]
@@ -241,7 +269,9 @@ class OkxCodec:
     def _state(self, inst: str, channel: str) -> _BookState:
         state = self._states.get(inst)
         if state is None:
-            state = self._states[inst] = _BookState(self._keeper.book(inst), channel)
+            keeper = self._keeper
+            state = _BookState(keeper.book(inst), channel, keeper.parsers(inst))
+            self._states[inst] = state
         return state
 
     # -- other channels ----------------------------------------------------------------------

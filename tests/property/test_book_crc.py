@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from arbiter.market import OrderBook, Side
 from arbiter_okx import okx_checksum
-from arbiter_okx.checksum import CHECKSUM_DEPTH, signed_crc32
+from arbiter_okx.codec import CHECKSUM_DEPTH, signed_crc32
 
 # (price units, size units) per side, disjoint and uncrossed: bids below 1000, asks above.
 bid_levels = st.dictionaries(st.integers(1, 999), st.integers(1, 10**6), max_size=40)
