@@ -294,10 +294,12 @@ async def test_book_event_when_one_strategy_raises_still_reaches_the_others(
     await until(runtime, lambda: engines_built(runtime), "both engines built")
     beta = runtime.strategies["beta"].runner
 
-    def broken(book: str, symbol: str, received_ns: int) -> None:
+    def broken(venue: str, symbol: str) -> None:
         raise RuntimeError("a bug in alpha's engine")
 
-    runtime.strategies["alpha"].runner.on_book = broken  # type: ignore[method-assign]
+    alpha_engine = runtime.strategies["alpha"].runner.engine
+    assert alpha_engine is not None
+    alpha_engine.mark_dirty = broken  # type: ignore[method-assign]
     seen = beta.stats.book_events
     set_basis(sim, "5")  # the perp books move: both strategies watch them
     await until(

@@ -19,6 +19,7 @@ import asyncio
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Protocol
 
 from loguru import logger
@@ -200,7 +201,8 @@ class VenueAccounts:
         plugin = self._plugins.plugins[spec.plugin]
         config = self._config(spec)
         session: VenueSession = plugin.factory(config)
-        session.on_market(lambda events: self._on_market(spec.name, events))
+        # a partial, not a lambda: no frame of ours between the venue reader and the router
+        session.on_market(partial(self._on_market, spec.name))
         session.trading.on_private(lambda event: self._on_private_event(spec.name, event))
         await session.start()
         acct = _Account(spec, session)

@@ -62,15 +62,27 @@ class BookRouter:
         self._by_book = index
 
     def on_book(self, event: BookDelta | BookSnapshot, received_ns: int) -> None:
-        """A book changed: every strategy watching it recomputes. Never raises."""
+        """A book changed: every strategy watching it recomputes, and each signal goes straight
+        to its pair runner (`StrategyRunner.deliver` inlined: this is the fast lane). Never
+        raises."""
         self._stats.book_events += 1
         for host in self._by_book.get((event.venue, event.symbol), ()):
             runner = host.runner
             try:
-                if runner.engine is None:
+                engine = runner.engine
+                if engine is None:
                     runner.build_engine()
-                else:
-                    runner.on_book(event.venue, event.symbol, received_ns)
+                    continue
+                engine.mark_dirty(event.venue, event.symbol)
+                signals = engine.recompute()
+                stats = runner.stats
+                stats.book_events += 1
+                stats.spread_recomputes += 1
+                stats.decide_ns.append(time.perf_counter_ns() - received_ns)
+                for signal in signals:
+                    stats.signals += 1
+                    pair, direction = runner.signal_targets[signal.pair_id]
+                    pair.on_signal(signal, direction)
             except Exception:  # one strategy's bug must not starve the others
                 self._stats.dispatch_errors += 1
                 logger.bind(strategy=host.name).opt(exception=True).error(

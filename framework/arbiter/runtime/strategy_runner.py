@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -35,7 +35,7 @@ from arbiter.manifest.diff import ManifestDiff
 from arbiter.manifest.loader import LoadedManifest
 from arbiter.market.events import BookKey
 from arbiter.market.instrument import Instrument
-from arbiter.market.spread import LegRef, PairSpec, SpreadEngine
+from arbiter.market.spread import LegRef, PairSpec, SpreadEngine, SpreadSignal
 from arbiter.risk.book_view import OrderBookView
 from arbiter.risk.gates import GateStats
 from arbiter.risk.inventory import Inventory
@@ -93,7 +93,9 @@ class StrategyRunner:
         self.stopping = False  # the whole strategy drains (its manifest was deleted)
         self.engine: SpreadEngine | None = None
         self.waiting: tuple[str, ...] = ()  # pairs not in the engine yet (no instrument or book)
-        self._spec_direction: dict[str, tuple[str, str]] = {}  # spec id -> (pair id, direction)
+        # the engine's spec id -> (the pair runner its signals go to, the direction): the book
+        # router hands each signal straight to its pair
+        self.signal_targets: dict[str, tuple[PairRunner, str]] = {}
         self.last_reload_error = ""
 
     def _runner(self, pair: PairPlan) -> PairRunner:
@@ -219,7 +221,7 @@ class StrategyRunner:
         plan_pairs = {p.id: p for p in self.plan.pairs}
         specs: list[PairSpec] = []
         instruments: dict[tuple[str, str], Instrument] = {}
-        spec_direction: dict[str, tuple[str, str]] = {}
+        targets: dict[str, tuple[PairRunner, str]] = {}
         waiting: list[str] = []
         for runner in self.runners():
             pair = runner.pair if runner.draining else plan_pairs.get(runner.pair.id, runner.pair)
@@ -228,11 +230,11 @@ class StrategyRunner:
                 waiting.append(pair.id)
                 continue
             for direction, spec, legs in priced:
-                spec_direction[spec.pair_id] = (pair.id, direction)
+                targets[spec.pair_id] = (runner, direction)
                 specs.append(spec)
                 instruments.update(legs)
         engine = SpreadEngine(specs, instruments.values(), self.market.books) if specs else None
-        self.engine, self._spec_direction, self.waiting = engine, spec_direction, tuple(waiting)
+        self.engine, self.signal_targets, self.waiting = engine, targets, tuple(waiting)
         for runner in self.runners():
             runner.reset_signals()
         if engine is None:
@@ -240,7 +242,7 @@ class StrategyRunner:
         for spec in specs:  # the first computation, so a spread already past its threshold fires
             engine.mark_dirty(spec.spot.venue, spec.spot.symbol)
             engine.mark_dirty(spec.perp.venue, spec.perp.symbol)
-        self._dispatch(time.perf_counter_ns())
+        self.deliver(engine.recompute(), time.perf_counter_ns())
         return not waiting
 
     def complete_engine(self) -> bool:
@@ -293,34 +295,25 @@ class StrategyRunner:
         assert pair.sizing.order_notional is not None
         return pair.sizing.order_notional / touch
 
-    def on_book(self, book: str, symbol: str, received_ns: int) -> None:
-        """The book `symbol` of `book` ("{account}:{kind}") changed. Called from the reader;
-        never blocks."""
-        engine = self.engine
-        if engine is None:
-            return
-        self.stats.book_events += 1
-        engine.mark_dirty(book, symbol)
-        self._dispatch(received_ns)
-
-    def _dispatch(self, received_ns: int) -> None:
-        assert self.engine is not None
-        signals = self.engine.recompute()
-        self.stats.spread_recomputes += 1
-        self.stats.decide_ns.append(time.perf_counter_ns() - received_ns)
+    def deliver(self, signals: Sequence[SpreadSignal], received_ns: int) -> None:
+        """Hand what one recomputation of the engine found to the pairs. The book router does
+        the same inline for every book change (its hot path crosses no file of ours but the
+        engine's and the pair runner's); this is the engine's first computation after a build."""
+        stats = self.stats
+        stats.spread_recomputes += 1
+        stats.decide_ns.append(time.perf_counter_ns() - received_ns)
         for signal in signals:
-            self.stats.signals += 1
-            pair_id, direction = self._spec_direction[signal.pair_id]
-            runner = self.pairs.get(pair_id) or self.draining[pair_id]
-            runner.on_signal(signal, direction)
+            stats.signals += 1
+            pair, direction = self.signal_targets[signal.pair_id]
+            pair.on_signal(signal, direction)
 
     def spreads(self, pair_id: str) -> dict[str, tuple[Decimal | None, Decimal | None]]:
         if self.engine is None:
             return {}
         return {
             direction: self.engine.spreads(spec_id)
-            for spec_id, (pid, direction) in self._spec_direction.items()
-            if pid == pair_id
+            for spec_id, (pair, direction) in self.signal_targets.items()
+            if pair.pair.id == pair_id
         }
 
     # -- risk ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ alive rules) and its `TradingVenue`; `StreamingSession` implements `VenueSession
 - market events carry the venue name `"{account}:{kind}"` (the runtime's book key), because
   one account can list one symbol on two products (Bybit's "BTCUSDT" is spot and linear);
 - market events reach every `on_market` sink synchronously from the reader; a sink that
-  raises is logged and counted and the other sinks still get the events;
+  raises is logged and counted and the other sinks still get the events. A single sink (the
+  runtime's router) is handed to the readers themselves: nothing stands between them;
 - the private stream (`PrivateStream`) delivers to the sinks registered with
   `trading.on_private`, and reconciles over REST after every (re)connect;
 - `start()` loads instruments and returns once the private stream is live; `close()` closes
@@ -210,6 +211,8 @@ class StreamingSession:
 
     def on_market(self, sink: MarketSink) -> None:
         self._sinks.append(sink)
+        for public in self._public.values():
+            public.ws.deliver_to(self._market_sink())
 
     def connection_states(self) -> Mapping[str, str]:
         states = {
@@ -269,12 +272,15 @@ class StreamingSession:
             name,
             url,
             stream,
-            self._fanout,
+            self._market_sink(),
             seed=self._seed,
             keepalive=self.dialect.keepalive,
         )
         public = self._public[kind] = _Public(name, url, stream, ws)
         return public
+
+    def _market_sink(self) -> MarketSink:
+        return self._sinks[0] if len(self._sinks) == 1 else self._fanout
 
     def _fanout(self, events: Sequence[MarketEvent]) -> None:
         for sink in self._sinks:

@@ -198,6 +198,10 @@ class WsSession:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    def deliver_to(self, sink: Callable[[Sequence[Any]], None]) -> None:
+        """Hand the decoded events of the frames read from now on to `sink`."""
+        self._sink = sink
+
     async def _serve(self, ws: ClientConnection) -> None:
         outbox: asyncio.Queue[Frame] = asyncio.Queue()
         for frame in self._codec.connect_frames():
