@@ -237,7 +237,7 @@ async def measure(
         venue = watched.inner
         assert isinstance(venue, CcxtTrading), venue
         venue.client.session = aiohttp.ClientSession(trace_configs=[clock.config])
-        watched.on_private(gateway.on_private)
+        session.on_private(gateway.on_private)
         await session.start()
         sessions.append(session)
         assert venue._entry is not None, f"expected {name} to write its own order requests"

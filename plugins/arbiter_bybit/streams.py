@@ -79,7 +79,7 @@ _NO_REASON = ("", "EC_NoError", "UNKNOWN")
 
 
 def wall_ms() -> int:
-    return process_clock.wall_ms()
+    return process_clock.wall_ns() // 1_000_000
 
 
 class BybitBooks:

@@ -52,7 +52,7 @@ async def sim() -> AsyncIterator[Simulation]:
 async def session(sim: Simulation) -> AsyncIterator[tuple[VenueSession, Recorder]]:
     venue_session = make_session(sim, "bybit")
     recorder = Recorder()
-    venue_session.trading.on_private(recorder.on_private)
+    venue_session.on_private(recorder.on_private)
     await venue_session.start()
     yield venue_session, recorder
     await venue_session.close()

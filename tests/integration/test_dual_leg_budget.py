@@ -29,7 +29,7 @@ async def test_execute_when_one_leg_fills_first_fill_time_is_when_its_fill_arriv
         journal = Journal.open(tmp_path / "journal.sqlite")
         trading = h.session.trading
         gateway = OrderGateway(OrderTracker(journal), {trading.name: trading})
-        trading.on_private(gateway.on_private)
+        h.session.on_private(gateway.on_private)
         executor = DualLegExecutor(gateway)
         prices = Orders.open(h, Recorder(), "prices")  # only for its touch-relative prices
         instruments = h.session.instruments()

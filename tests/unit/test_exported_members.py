@@ -53,7 +53,6 @@ EXPORTED = [
     "PrivateStreamEvent",
     "RateLimited",
     "SessionCodec",
-    "SessionTrading",
     "SettlementsDue",
     "Side",
     "StreamDialect",

@@ -31,7 +31,6 @@ from arbiter.runtime.market import MarketState
 from arbiter.venues import (
     ApiKeys,
     Balance,
-    BalanceUpdate,
     BookRef,
     PrivateEvent,
     VenueConfig,
@@ -201,9 +200,9 @@ class VenueAccounts:
         plugin = self._plugins.plugins[spec.plugin]
         config = self._config(spec)
         session: VenueSession = plugin.factory(config)
-        # a partial, not a lambda: no frame of ours between the venue reader and the router
+        # partials, not lambdas: no frame of ours between the venue readers and the router
         session.on_market(partial(self._on_market, spec.name))
-        session.trading.on_private(lambda event: self._on_private_event(spec.name, event))
+        session.on_private(partial(self._on_private, spec.name))
         await session.start()
         acct = _Account(spec, session)
         self._accounts[spec.name] = acct
@@ -305,11 +304,6 @@ class VenueAccounts:
             await self._close(name)
 
     # -- what the sessions tell us -----------------------------------------------------------
-
-    def _on_private_event(self, name: str, event: PrivateEvent) -> None:
-        if isinstance(event, BalanceUpdate):
-            self.market.balances[(name, event.asset)] = BalanceView(event.free, event.total)
-        self._on_private(name, event)
 
     def on_slow_market(self, name: str, event: MarketEvent) -> None:
         """Tickers and funding: the funding-rate gate reads the latest rate per symbol."""

@@ -25,6 +25,7 @@ from arbiter.execution.order_tracker import Applied, OrderTracker
 from arbiter.execution.pretrade import PretradeChecker
 from arbiter.execution.records import ChangeKind, OrderSnapshot
 from arbiter.market.events import BookDelta, BookSnapshot, Funding, MarketEvent, Ticker
+from arbiter.risk.snapshot import BalanceView
 from arbiter.runtime.accounts import VenueAccounts
 from arbiter.runtime.forced import ForcedDesk
 from arbiter.runtime.funding import FundingDesk
@@ -34,6 +35,7 @@ from arbiter.runtime.stats import RuntimeStats
 from arbiter.store.journal import Journal
 from arbiter.venues import (
     AccountEvent,
+    BalanceUpdate,
     Fill,
     ForcedExecution,
     FundingSettlement,
@@ -139,7 +141,11 @@ class EventRouter:
                 self.accounts.on_slow_market(account, event)
 
     def on_private(self, account: str, event: PrivateEvent) -> None:
+        """Called by a venue's private reader for every event: never blocks."""
         self.stats.private_events += 1
+        if isinstance(event, BalanceUpdate):
+            self.market.balances[(account, event.asset)] = BalanceView(event.free, event.total)
+            return
         if isinstance(event, PositionUpdate):
             self.journal.record_position(event)
             return

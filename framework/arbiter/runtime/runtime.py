@@ -134,6 +134,7 @@ class Runtime:
         self.clock_ms = clock_ms  # wall time: which trading day it is for the ledgers
         self.sim = sim
         self.stats = RuntimeStats()
+        self._changed = asyncio.Event()  # set by every change; `wait_for` re-checks
         self.market = MarketState()
         self.incidents = IncidentLog()
         self.states = TradingStates(on_change=self._on_state_change, on_hold=self._on_hold)
@@ -162,7 +163,7 @@ class Runtime:
             forced=self.forced,
             incidents=self.incidents,
             stats=self.stats,
-            changed=self._notify,
+            changed=self._changed.set,
         )
         self.accounts = VenueAccounts(
             self.market,
@@ -181,7 +182,7 @@ class Runtime:
         self.pairs = PairDesk(
             self.strategies, self.incidents, self.states, self.journal, self.market
         )
-        cycles = CycleJournal(self.journal, self.incidents, self._notify)
+        cycles = CycleJournal(self.journal, self.incidents, self._changed.set)
         self.services = StrategyServices(
             self.market,
             self.executor,
@@ -219,7 +220,6 @@ class Runtime:
             stats=self.stats,
             clock_ms=clock_ms,
         )
-        self._changed = asyncio.Condition()
         self._stopped = False
         self.incidents.subscribe(self._journal_incident)
 
@@ -304,19 +304,21 @@ class Runtime:
         """Wait until `predicate()` holds, re-checked whenever the runtime's state changes (a
         cycle transition, an order change, a reload, a trading-state change, each tick).
         Returns False if `timeout_s` passed first."""
+        changed = self._changed
         try:
-            async with asyncio.timeout(timeout_s), self._changed:
-                await self._changed.wait_for(predicate)
+            async with asyncio.timeout(timeout_s):
+                while not predicate():
+                    # Cleared only after the check: a change made before it is seen by the
+                    # check; one made after wakes the wait. A set wakes every waiter at once, so
+                    # one waiter clearing cannot hide a change from another.
+                    changed.clear()
+                    await changed.wait()
         except TimeoutError:
             return predicate()
         return True
 
     def _notify(self) -> None:
-        async def notify() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        asyncio.get_running_loop().create_task(notify())
+        self._changed.set()
 
     def reload_now(self) -> None:
         """Re-read the manifests at once (SIGHUP, `arbiter reload`)."""

@@ -53,7 +53,7 @@ class VenueSessionContract:
     def recorder(self, session_harness: SessionHarness) -> Recorder:
         recorder = Recorder()
         session_harness.session.on_market(recorder.on_market)
-        session_harness.session.trading.on_private(recorder.on_private)
+        session_harness.session.on_private(recorder.on_private)
         return recorder
 
     @staticmethod

@@ -174,7 +174,7 @@ class Orders:
                 orders.tracker.apply(event)
             recorder.poke()
 
-        h.session.trading.on_private(apply)
+        h.session.on_private(apply)
         return orders
 
     def request(

@@ -85,7 +85,6 @@ from arbiter.venues.streams.codecs import (
     StreamRejected,
     as_text,
 )
-from arbiter.venues.streams.private import SessionTrading
 from arbiter.venues.streams.session import StreamDialect, StreamingSession, endpoint_urls
 from arbiter.venues.streams.websocket import Frame, Keepalive, SessionCodec
 
@@ -161,7 +160,6 @@ __all__ = [
     "PrivateStreamEvent",
     "RateLimited",
     "SessionCodec",
-    "SessionTrading",
     "SettlementsDue",
     "Side",
     "StreamDialect",

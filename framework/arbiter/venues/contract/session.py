@@ -12,7 +12,7 @@ venue account in its manifests, shares it between every strategy using that acco
 3. market events go to every `on_market` sink, synchronously from the reader (sinks must not
    block); a market event's `venue` is `"{account}:{kind}"`, the runtime's book key, because
    one account may list a symbol on two products (Bybit's "BTCUSDT" is spot and linear);
-   private events go to `trading.on_private` sinks the same way, and after every reconnect of
+   private events go to `on_private` sinks the same way, and after every reconnect of
    the private stream the open orders and recent fills read over REST are delivered there too
    (duplicates included: consumers dedup fills by trade id);
 4. `await session.close()`.
@@ -30,7 +30,7 @@ from arbiter.market.book import OrderBook
 from arbiter.market.events import MarketEvent
 from arbiter.market.instrument import Instrument
 from arbiter.venues.contract.config import VenueConfig
-from arbiter.venues.contract.trading import TradingVenue
+from arbiter.venues.contract.trading import PrivateSink, TradingVenue
 
 MarketSink = Callable[[Sequence[MarketEvent]], None]
 
@@ -62,6 +62,11 @@ class VenueSession(Protocol):
         ...
 
     def on_market(self, sink: MarketSink) -> None: ...
+
+    def on_private(self, sink: PrivateSink) -> None:
+        """Deliver every private event (orders, fills, positions, balances, funding
+        settlements, forced executions) to `sink`."""
+        ...
 
     def connection_states(self) -> Mapping[str, str]:
         """stream name -> venue-connection machine state, e.g. {"public.spot": "live"}."""

@@ -112,8 +112,3 @@ class TradingVenue(Protocol):
         venue's id, so overlapping windows are harmless.
         """
         ...
-
-    def on_private(self, sink: PrivateSink) -> None:
-        """Deliver every private event (orders, fills, positions, balances, funding
-        settlements, forced executions) to `sink`."""
-        ...

@@ -64,9 +64,8 @@ from arbiter.venues.contract.orders import (
     OrderRequest,
     OrderUpdate,
     PositionUpdate,
-    PrivateEvent,
 )
-from arbiter.venues.contract.trading import Balance, FeeRate, PrivateSink
+from arbiter.venues.contract.trading import Balance, FeeRate
 from arbiter.venues.order_path.entry import OrderEntry, SentRequest, on_grid, routed_directly
 from arbiter.venues.order_path.ratelimit import TokenBucket
 from arbiter.venues.rest import convert
@@ -115,7 +114,6 @@ class CcxtTrading:
             options={"fetchMarkets": {"types": list(self.market_types)}, **self.client_options},
         )
         self._orders_bucket = TokenBucket(self.limits.orders_per_second)
-        self._sinks: list[PrivateSink] = []
         # client id -> (ccxt symbol, side): where an order of ours lives, learned before it is
         # sent, so a later query, cancel or amend need not search every product.
         self._known: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -146,15 +144,6 @@ class CcxtTrading:
         if self._entry is not None:
             self._entry.close()
         await self.client.close()
-
-    # -- private events (delivered by the venue session's private stream) ---------------------
-
-    def on_private(self, sink: PrivateSink) -> None:
-        self._sinks.append(sink)
-
-    def publish(self, event: PrivateEvent) -> None:
-        for sink in list(self._sinks):
-            sink(event)
 
     # -- reference data -----------------------------------------------------------------------
 

@@ -48,7 +48,6 @@ from arbiter.venues.contract.orders import (
     PositionUpdate,
     PrivateEvent,
 )
-from arbiter.venues.contract.trading import TradingVenue
 from arbiter.venues.streams.codecs import (
     PrivateCodec,
     SettlementsDue,
@@ -76,15 +75,8 @@ class Reconciler(Protocol):
 SETTLEMENT_READS = 5  # reads after a settlement notice before its record is given up on
 
 
-class SessionTrading(TradingVenue, Protocol):
-    """A plugin's trading object as the session drives it: the contract, plus `publish`, which
-    hands a private event to every sink registered with `on_private`."""
-
-    def publish(self, event: PrivateEvent) -> None: ...
-
-
 def wall_ms() -> int:
-    return process_clock.wall_ms()
+    return process_clock.wall_ns() // 1_000_000
 
 
 async def stop_task(task: asyncio.Task[None], grace_s: float = 5.0) -> None:
@@ -232,6 +224,10 @@ class PrivateStream:
         except Exception:  # one consumer's bug must not cost the others this event
             self.delivery_errors += 1
             self._log.opt(exception=True).error("{}: private event sink failed", self.name)
+
+    def deliver_to(self, deliver: PrivateDelivery) -> None:
+        """Hand the private events of the frames read from now on to `deliver`."""
+        self._deliver = deliver
 
     def note_placed(self, client_id: str, symbol: str) -> None:
         """An order is about to be sent: watch it until an event says it ended."""

@@ -10,8 +10,9 @@ alive rules) and its `TradingVenue`; `StreamingSession` implements `VenueSession
 - market events reach every `on_market` sink synchronously from the reader; a sink that
   raises is logged and counted and the other sinks still get the events. A single sink (the
   runtime's router) is handed to the readers themselves: nothing stands between them;
-- the private stream (`PrivateStream`) delivers to the sinks registered with
-  `trading.on_private`, and reconciles over REST after every (re)connect;
+- the private stream (`PrivateStream`) delivers to the sinks registered with `on_private` (a
+  single sink, the runtime's router, directly), and reconciles over REST after every
+  (re)connect;
 - `start()` loads instruments and returns once the private stream is live; `close()` closes
   every socket and then the trading client.
 """
@@ -30,10 +31,11 @@ from arbiter.market.book import OrderBook
 from arbiter.market.events import MarketEvent, book_name
 from arbiter.market.instrument import Instrument
 from arbiter.venues.contract.config import VenueConfig
+from arbiter.venues.contract.orders import PrivateEvent
 from arbiter.venues.contract.session import BookRef, MarketSink, VenueSession
-from arbiter.venues.contract.trading import TradingVenue
+from arbiter.venues.contract.trading import PrivateSink, TradingVenue
 from arbiter.venues.streams.codecs import BookStream, PrivateCodec
-from arbiter.venues.streams.private import PrivateStream, SessionTrading, stop_task, wall_ms
+from arbiter.venues.streams.private import PrivateStream, stop_task, wall_ms
 from arbiter.venues.streams.watched import WatchedTrading
 from arbiter.venues.streams.websocket import Keepalive, WsSession
 
@@ -107,7 +109,7 @@ class StreamingSession:
     def __init__(
         self,
         config: VenueConfig,
-        trading: SessionTrading,
+        trading: TradingVenue,
         dialect: StreamDialect,
         *,
         seed: int = 0,
@@ -124,6 +126,7 @@ class StreamingSession:
         self._public: dict[str, _Public] = {}
         self._refs: Counter[tuple[str, str]] = Counter()
         self._sinks: list[MarketSink] = []
+        self._private_sinks: list[PrivateSink] = []
         self._started = False
         self._log = logger.bind(venue=config.account)
         # The private codec reads the instruments `start` loads into this same dict.
@@ -132,7 +135,7 @@ class StreamingSession:
             dialect.private_url,
             dialect.private_codec(self._instruments),
             trading,
-            trading.publish,
+            self._fan_private,
             clock_ms=clock_ms,
             initial_lookback_ms=initial_lookback_ms,
             seed=seed,
@@ -209,6 +212,11 @@ class StreamingSession:
     def books(self, kind: str) -> Mapping[str, OrderBook]:
         return self._stream(kind).stream.books
 
+    def on_private(self, sink: PrivateSink) -> None:
+        self._private_sinks.append(sink)
+        sinks = self._private_sinks
+        self._private.deliver_to(sinks[0] if len(sinks) == 1 else self._fan_private)
+
     def on_market(self, sink: MarketSink) -> None:
         self._sinks.append(sink)
         for public in self._public.values():
@@ -281,6 +289,14 @@ class StreamingSession:
 
     def _market_sink(self) -> MarketSink:
         return self._sinks[0] if len(self._sinks) == 1 else self._fanout
+
+    def _fan_private(self, event: PrivateEvent) -> None:
+        for sink in self._private_sinks:
+            try:
+                sink(event)
+            except Exception:  # one consumer's bug must not starve the others
+                self.stats.sink_errors += 1
+                self._log.opt(exception=True).error("private sink failed")
 
     def _fanout(self, events: Sequence[MarketEvent]) -> None:
         for sink in self._sinks:

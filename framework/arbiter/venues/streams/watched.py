@@ -23,23 +23,21 @@ from arbiter.venues.contract.orders import (
     OrderRequest,
     OrderUpdate,
     PositionUpdate,
-    PrivateEvent,
 )
-from arbiter.venues.contract.trading import Balance, FeeRate, PrivateSink
-from arbiter.venues.streams.private import SessionTrading
+from arbiter.venues.contract.trading import Balance, FeeRate, TradingVenue
 
 OrderNote = Callable[[str, str], None]  # (client id, symbol)
 
 
 class WatchedTrading:
-    """Delegates the contract and `publish` to `inner` (a plugin's own extras are reached
+    """Delegates the contract to `inner` (a plugin's own extras are reached
     through `inner` itself); tells `placed` of every order before it is sent,
     `refused` of every order the venue certainly did not take, and `sent` once the request is
     over whatever its answer (until then, a venue that does not know the order yet proves
     nothing: the request may still be on its way)."""
 
     def __init__(
-        self, inner: SessionTrading, placed: OrderNote, refused: OrderNote, sent: OrderNote
+        self, inner: TradingVenue, placed: OrderNote, refused: OrderNote, sent: OrderNote
     ) -> None:
         self.inner = inner
         self.name: str = inner.name
@@ -120,9 +118,3 @@ class WatchedTrading:
 
     async def account_events(self, since_ms: int) -> list[AccountEvent]:
         return await self.inner.account_events(since_ms)
-
-    def on_private(self, sink: PrivateSink) -> None:
-        self.inner.on_private(sink)
-
-    def publish(self, event: PrivateEvent) -> None:
-        self.inner.publish(event)
