@@ -65,12 +65,13 @@ async def started(
     folder: Path, tmp_path: Path, sim: Simulation, *, lifted: bool = True, **options: Any
 ) -> Runtime:
     """A runtime on the manifests in `folder`, its journal in `tmp_path`, trading on `sim`
-    (ticking every 50 ms; the venues' rate limits lifted unless `lifted` is False)."""
+    (ticking every 50 ms unless `tick_s` says otherwise; the venues' rate limits lifted unless
+    `lifted` is False)."""
+    options.setdefault("tick_s", 0.05)
     runtime = Runtime(
         RuntimeOptions(
             targets=[folder],
             journal=tmp_path / "journal.sqlite",
-            tick_s=0.05,
             venue_limits=LIFTED if lifted else {},
             **options,
         ),

@@ -159,6 +159,31 @@ async def test_reload_when_pair_removed_and_added_drains_one_and_starts_the_othe
     assert ("bybit", "spot", "BTCUSDT") not in watched
 
 
+async def test_reload_when_a_pair_holding_a_position_is_removed_it_leaves_once_it_exits_flat(
+    sim: Simulation, folder: Path, tmp_path: Path
+) -> None:
+    (folder / "a.yaml").write_text(manifest("alpha"))
+    # No tick in the test's time: the drained pair must leave on its cycle's own end.
+    runtime = await started(folder, tmp_path, sim, tick_s=3600)
+    try:
+        await until(runtime, lambda: engines_built(runtime), "engine built")
+        btc = await entered(runtime, sim)
+        runner = runtime.strategies["alpha"].runner
+        eth = "  - { id: eth, type: spot_perp, asset: ETH, spot: { venue: bybit, symbol: ETHUSDT }, perp: { venue: okx, symbol: ETH-USDT-SWAP } }\n"
+        (folder / "a.yaml").write_text(manifest("alpha", pairs=eth))
+        await until(runtime, lambda: "btc" in runner.draining, "btc draining, still held")
+        assert btc.open_base > 0
+        assert list(runner.pairs) == ["eth"]
+        set_basis(sim, "-40")  # the basis closes past the exit threshold: btc exits
+        await until(runtime, lambda: "btc" not in runner.draining, "btc gone once flat")
+        okx = sim.engine("okx")
+        perp = okx.instrument(InstrumentKind.PERP, "BTC-USDT-SWAP")
+        assert next(iter(okx.accounts.values())).position(perp).qty == 0  # the venue's truth
+        assert ("bybit", "spot", "BTCUSDT") not in runtime.strategies["alpha"].watched
+    finally:
+        await runtime.stop()
+
+
 async def test_kill_file_when_touched_halts_every_strategy(
     sim: Simulation, folder: Path, tmp_path: Path
 ) -> None:
@@ -278,7 +303,9 @@ async def test_reload_when_venue_section_changed_drains_then_restarts_on_new_con
     await until(
         runtime,
         lambda: (
-            runtime.accounts.sessions().get("okx") not in (None, old) and engines_built(runtime)
+            runtime.accounts.sessions().get("okx") not in (None, old)
+            and "alpha" in runtime.strategies
+            and engines_built(runtime)
         ),
         "restarted on a new okx session",
     )

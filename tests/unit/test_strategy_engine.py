@@ -62,7 +62,7 @@ def runner(market: MarketState, tmp_path: Path) -> Iterator[StrategyRunner]:
         services = StrategyServices(
             market,
             executor,
-            CycleJournal(journal, incidents, lambda: None),
+            CycleJournal(journal, incidents, lambda: None, lambda strategy, pair: None),
             EntryChecks(PretradeChecker(Reservations()), market),
             PairDesk({}, incidents, states, journal, market),
         )

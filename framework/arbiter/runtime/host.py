@@ -32,6 +32,13 @@ class StrategyHost:
     def name(self) -> str:
         return self.runner.name
 
+    def hedge_start_residual(self) -> None:
+        """A restart found a one-legged cycle: the hedger takes it as soon as the engine runs
+        (its books are live), not at the hedger's next interval."""
+        if self.residual_on_start and self.runner.engine is not None and self.hedger is not None:
+            self.residual_on_start = False
+            self.hedger.take_residual()
+
     def asset_of(self, intent: Intent) -> str | None:
         """The base asset an order of this strategy trades (for inventory and PnL)."""
         if intent.id.pair == HEDGE_PAIR:

@@ -20,16 +20,25 @@ from arbiter.compiler.plan import PairPlan
 from arbiter.control.incidents import IncidentLog
 from arbiter.execution.dual_leg import LegOrder
 from arbiter.execution.pretrade import PlannedLeg, PositionLimit, PretradeChecker
+from arbiter.fsm.cycle import FLAT
 from arbiter.fsm.runner import Decision
 from arbiter.runtime.market import MarketState
 from arbiter.store.journal import Journal
 
 
 class CycleJournal:
+    """Journals a pair's transitions; tells `settled(strategy, pair)` when one ends in a flat
+    state (a draining pair may be done)."""
+
     def __init__(
-        self, journal: Journal, incidents: IncidentLog, changed: Callable[[], None]
+        self,
+        journal: Journal,
+        incidents: IncidentLog,
+        changed: Callable[[], None],
+        settled: Callable[[str, str], None],
     ) -> None:
         self._journal, self._incidents, self._changed = journal, incidents, changed
+        self._settled = settled
 
     def record(self, strategy: str, pair: str, cycle: int, decision: Decision) -> None:
         """One transition of a pair's cycle machine (its state and its history together)."""
@@ -45,6 +54,8 @@ class CycleJournal:
                 f"cycle {cycle} {d.source} -> error on {d.trigger}: the pair trades nothing "
                 "until an operator resets it (`arbiter pair reset`)",
             )
+        if d.dest in FLAT:
+            self._settled(strategy, pair)
         self._changed()
 
     def last_cycle(self, strategy: str, pair: str) -> int:

@@ -169,6 +169,7 @@ class StrategyRegistry:
             self.hedges.attach(host)
             self.rewatch(host)
             runner.build_engine()
+            host.hedge_start_residual()
         except BaseException:
             self._unregister(host)
             raise
@@ -242,6 +243,18 @@ class StrategyRegistry:
             return
         host.runner.drain_all()
         logger.bind(strategy=name).info("strategy {} draining", name)
+        await self.settle_drains(host)
+
+    async def settle_drains(self, host: StrategyHost) -> None:
+        """Drop the strategy's draining pairs that are flat now (a reload removed them, or its
+        manifest is gone), and stop the strategy once nothing of it is left. Called when a pair
+        could have become flat: a reload, a drain, a draining pair's cycle ending flat."""
+        if self.strategies.get(host.name) is not host:
+            return  # stopped already
+        if host.runner.collect_drained():
+            self.rewatch(host)
+        if not host.runner.pairs and not host.runner.draining:
+            await self.finish_drained(host)
 
     async def finish_drained(self, host: StrategyHost) -> None:
         name = host.name
@@ -373,6 +386,7 @@ class StrategyRegistry:
         logger.bind(strategy=host.name).info(
             "reloaded in {:.1f} ms: {}", host.reload_ms[-1], "; ".join(done) or "no change"
         )
+        await self.settle_drains(host)
 
     def _reload_in_place(
         self, host: StrategyHost, loaded: LoadedManifest, diff: ManifestDiff

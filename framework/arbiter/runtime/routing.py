@@ -48,8 +48,8 @@ RECORDS_SLACK_MS = 60_000  # read the accounts' records from this long before th
 
 
 class BookRouter:
-    def __init__(self, stats: RuntimeStats) -> None:
-        self._stats = stats
+    def __init__(self, stats: RuntimeStats, changed: Callable[[], None]) -> None:
+        self._stats, self._changed = stats, changed
         # (book, symbol) -> the strategies watching it; the events' own fields are the key
         self._by_book: dict[tuple[str, str], list[StrategyHost]] = {}
 
@@ -72,9 +72,14 @@ class BookRouter:
             runner = host.runner
             try:
                 engine = runner.engine
-                if engine is None:
-                    runner.build_engine()
-                    continue
+                if engine is None or runner.waiting:
+                    # A pair still waits for a book: this change may bring it in. A rebuilt
+                    # engine's first computation already covered this change.
+                    runner.complete_engine()
+                    host.hedge_start_residual()
+                    if runner.engine is not engine or engine is None:
+                        self._changed()  # a pair came in (status, waiters)
+                        continue
                 engine.mark_dirty(event.venue, event.symbol)
                 signals = engine.recompute()
                 stats = runner.stats

@@ -151,7 +151,7 @@ class Runtime:
         self.funding = FundingDesk(self.journal)
         self.forced = ForcedDesk(self.journal)
         self.checker = PretradeChecker(Reservations())
-        self.books = BookRouter(self.stats)
+        self.books = BookRouter(self.stats, self._changed.set)
         self.events = EventRouter(
             strategies=self.strategies,
             books=self.books,
@@ -182,7 +182,7 @@ class Runtime:
         self.pairs = PairDesk(
             self.strategies, self.incidents, self.states, self.journal, self.market
         )
-        cycles = CycleJournal(self.journal, self.incidents, self._changed.set)
+        cycles = CycleJournal(self.journal, self.incidents, self._changed.set, self._pair_settled)
         self.services = StrategyServices(
             self.market,
             self.executor,
@@ -221,6 +221,7 @@ class Runtime:
             clock_ms=clock_ms,
         )
         self._stopped = False
+        self._settling: set[asyncio.Task[None]] = set()  # drains being settled (held, not lost)
         self.incidents.subscribe(self._journal_incident)
 
     # -- start and stop --------------------------------------------------------------------
@@ -398,25 +399,34 @@ class Runtime:
             await self.tick()
 
     async def tick(self) -> None:
-        """Gate retries, risk checks, venue health and drained pairs: four times a second."""
+        """What time alone decides, four times a second: venue health and how long a venue has
+        been down, gate retries, the risk limits (the trading day rolls over, a breach lasts).
+        What an event says is done on that event: an engine completes on the book that brings
+        its last pair in (`BookRouter`), a drained pair leaves when its cycle ends flat or a
+        reload drains it (`StrategyRegistry.settle_drains`)."""
         self.accounts.refresh_health()
         now = clock.monotonic()
         self.risk.observe_venues(now)
         for host in list(self.strategies.values()):
-            runner = host.runner
-            runner.complete_engine()
-            if host.residual_on_start and runner.engine is not None and host.hedger is not None:
-                # A restart found a one-legged cycle: hedge it now, not at the next interval.
-                host.residual_on_start = False
-                host.hedger.take_residual()
-            for pair in runner.runners():
+            for pair in host.runner.runners():
                 pair.retry_gates()
-            if runner.collect_drained():
-                self.registry.rewatch(host)
             self.risk.check(host, now)
-            if not runner.pairs and not runner.draining:
-                await self.registry.finish_drained(host)
         self._notify()
+
+    def _pair_settled(self, strategy: str, pair: str) -> None:
+        """A pair's cycle ended flat: if the pair was draining, it may leave now (and with it,
+        a strategy whose manifest is gone)."""
+        host = self.strategies.get(strategy)
+        if host is None or pair not in host.runner.draining:
+            return
+        task = asyncio.get_running_loop().create_task(self.registry.settle_drains(host))
+        self._settling.add(task)
+        task.add_done_callback(self._settled_done)
+
+    def _settled_done(self, task: asyncio.Task[None]) -> None:
+        self._settling.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.opt(exception=task.exception()).error("drained pair not settled")
 
     async def _watch_loop(self) -> None:
         while True:
