@@ -12,7 +12,7 @@ import pytest
 from arbiter.runtime.runtime import Runtime
 from arbiter.sim import Simulation, start
 from arbiter.sim.generator import STILL_MARKET
-from tests.runtime_support import engines_built, manifest, started, until
+from tests.support.sim_runtime import engines_built, manifest, started, until
 
 
 @pytest.fixture

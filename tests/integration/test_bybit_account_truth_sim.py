@@ -26,8 +26,8 @@ from arbiter.venues import (
     Side,
     VenueSession,
 )
-from tests.session_sim import make_session
-from tests.trading_sim import loopback_only
+from tests.support.session_harness import make_session
+from tests.support.trading_harness import loopback_only
 
 D = Decimal
 DAY_MS = 86_400_000

@@ -27,8 +27,8 @@ from arbiter.venues import (
     VenueConfig,
 )
 from arbiter_bybit.trading import BybitTrading
-from tests.bybit_corpus import load, rows
-from tests.trading_sim import fast_limits, loopback_only
+from tests.support.bybit_corpus import load, rows
+from tests.support.trading_harness import fast_limits, loopback_only
 
 D = Decimal
 # What the plugin reads for itself before any of the tested calls: the listings and the account.

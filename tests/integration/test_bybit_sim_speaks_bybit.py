@@ -27,9 +27,9 @@ import pytest
 from arbiter.market.instrument import InstrumentKind
 from arbiter.sim import Simulation, start
 from arbiter.sim.book import Side as SimSide
-from tests.bybit_corpus import channel_files, key_paths, load, merged
-from tests.sim_support import Speaker, WsProbe, bybit_auth
-from tests.trading_sim import loopback_only
+from tests.support.bybit_corpus import channel_files, key_paths, load, merged
+from tests.support.trading_harness import loopback_only
+from tests.support.wire_clients import Speaker, WsProbe, bybit_auth
 
 D = Decimal
 DAY_MS = 86_400_000

@@ -26,7 +26,15 @@ from arbiter.venues import (
     Side,
     TimeInForce,
 )
-from tests.trading_sim import PLUGINS, SIZES, SYMBOLS, loopback_only, records, sim_config, trading
+from tests.support.trading_harness import (
+    PLUGINS,
+    SIZES,
+    SYMBOLS,
+    loopback_only,
+    records,
+    sim_config,
+    trading,
+)
 
 D = Decimal
 

@@ -22,7 +22,7 @@ from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues import ApiKeys, Balance, BalanceUpdate, VenueConfig
 from arbiter_okx.streams import OkxPrivateCodec
 from arbiter_okx.trading import OkxTrading
-from tests.sim_support import WsProbe, okx_login, okx_request
+from tests.support.wire_clients import WsProbe, okx_login, okx_request
 
 PERP = "BTC-USDT-SWAP"
 

@@ -9,8 +9,8 @@ import pytest
 
 from arbiter.testing.session import VenueSessionContract
 from arbiter.testing.session_harness import SessionHarness
-from tests.session_sim import sim_harness
-from tests.trading_sim import loopback_only
+from tests.support.session_harness import sim_harness
+from tests.support.trading_harness import loopback_only
 
 
 @pytest.fixture(autouse=True)

@@ -23,8 +23,8 @@ from arbiter.testing.session_harness import (
     book_matches,
 )
 from arbiter.venues import BookRef, Side, TimeInForce
-from tests.session_sim import SimSessionObserver, make_session
-from tests.trading_sim import SIZES, SYMBOLS, loopback_only
+from tests.support.session_harness import SimSessionObserver, make_session
+from tests.support.trading_harness import SIZES, SYMBOLS, loopback_only
 
 VENUES = ("bybit", "okx")
 WANTED = 100

@@ -13,7 +13,7 @@ import pytest
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim import FakeClock, Simulation, start
 from arbiter.sim.book import Side
-from tests.sim_support import Speaker
+from tests.support.wire_clients import Speaker
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 

@@ -13,7 +13,7 @@ import pytest
 from arbiter.sim import start
 from arbiter.testing.trading import TradingHarness, TradingVenueContract
 from arbiter.venues import TradingVenue
-from tests.trading_sim import (
+from tests.support.trading_harness import (
     PLUGINS,
     SIZES,
     SYMBOLS,

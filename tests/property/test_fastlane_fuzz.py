@@ -25,7 +25,7 @@ from arbiter.market import (
 )
 from arbiter_bybit import BybitCodec
 from arbiter_okx import OkxCodec
-from tests.fastlane_support import bybit_book, okx_book
+from tests.support.venue_frames import bybit_book, okx_book
 
 EVENT_TYPES = (BookSnapshot, BookDelta, Ticker, Trade, Funding, CodecError, ResyncRequested)
 

@@ -20,8 +20,8 @@ from arbiter.venues import (
 )
 from arbiter_bybit.streams import BybitPrivateCodec
 from arbiter_okx.streams import OkxPrivateCodec
-from tests.fastlane_support import fixture_bytes
 from tests.property.test_fastlane_fuzz import _mutate, json_values
+from tests.support.venue_frames import fixture_bytes
 
 EVENT_TYPES = (
     OrderUpdate,

@@ -14,7 +14,7 @@ from arbiter.execution.order_tracker import OrderTracker
 from arbiter.store import Journal
 from arbiter.store.journal import Durability, outbox_path
 from arbiter.store.outbox import OutboxFile, OutboxFull, OutboxInUse
-from tests.journal_view import restart_view
+from tests.support.journal_view import restart_view
 from tests.unit.test_order_tracker import make_intent
 
 PAGE = mmap.PAGESIZE
