@@ -3,8 +3,8 @@ from another test module.
 
 - `manifest_samples`, `instruments`: manifest texts and instruments several tests build on.
 - `order_events`: an order intent and the venue's answers to it (ack, fill, update).
-- `venue_frames`, `xrp_books`: venue frames for the codecs and books, and books built from the
-  XRPUSDT recording.
+- `venue_frames`, `json_mutations`, `xrp_books`: venue frames for the codecs and books, the
+  mutations the fuzz tests apply to them, and books built from the XRPUSDT recording.
 - `bybit_corpus`, `rest_replay`: the venues' own captured messages, and a loopback server that
   answers REST paths with them.
 - `wire_clients`: plain venue clients that speak the simulator's wire dialects by hand.
