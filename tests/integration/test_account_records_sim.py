@@ -32,8 +32,6 @@ from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues import StreamingSession
 from tests.support.sim_runtime import manifest, started
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 D = Decimal
 WAIT_S = 30.0
 DAY_MS = 86_400_000

@@ -27,15 +27,9 @@ from arbiter.venues import (
     VenueSession,
 )
 from tests.support.session_harness import make_session
-from tests.support.trading_harness import loopback_only
 
 D = Decimal
 DAY_MS = 86_400_000
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 @pytest.fixture

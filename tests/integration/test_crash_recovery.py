@@ -30,8 +30,6 @@ from arbiter.sim.catalog import REFERENCE_PRICES
 from tests.support.journal_agreement import assert_journal_agrees, intents, journal_orders, net_base
 from tests.support.journal_view import restart_view
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 WAIT_S = 60.0  # a cold interpreter on a busy machine; a bug fails the wait, never hangs it
 SETTLE_S = 30.0
 SYMBOLS = ("BTC/USDT",)

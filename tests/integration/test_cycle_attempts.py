@@ -23,8 +23,6 @@ from arbiter.sim import FaultKind
 from arbiter.sim.generator import STILL_MARKET
 from tests.support.dual_leg_desk import OKX_ORDER, Desk, open_desk
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 D = Decimal
 BYBIT_ORDER = "bybit POST /v5/order/create"
 

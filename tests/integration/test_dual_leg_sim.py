@@ -23,8 +23,6 @@ from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues import Side
 from tests.support.dual_leg_desk import OKX_ORDER, Desk, open_desk, resting_legs
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 D = Decimal
 # The OKX perp book thin and its levels far apart: a 600 USDT sell takes the ~10 levels within
 # its 20 bps limit, fills part, and the IOC expires the rest; the levels beyond stay for a

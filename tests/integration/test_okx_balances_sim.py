@@ -39,7 +39,7 @@ async def sim() -> AsyncIterator[Simulation]:
 
 
 async def test_balance_with_a_position_open_reads_cash_on_stream_and_rest_alike(
-    sim: Simulation, loopback_only: None
+    sim: Simulation,
 ) -> None:
     ep = sim.endpoints("okx")
     engine = sim.engine("okx")

@@ -53,11 +53,6 @@ NOT_READ = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _loopback(loopback_only: None) -> None:
-    """Every request of these tests goes to the replay server on 127.0.0.1."""
-
-
 async def replayed(answers: dict[str, Any], call: Callable[[OkxTrading], Awaitable[T]]) -> T:
     async with RestReplay(answers, okx_listing(SPOT, SWAPS)) as replay:
         config = VenueConfig("okx", "sim", {"rest": replay.url}, ApiKeys("key", "secret", "pass"))

@@ -22,8 +22,6 @@ from arbiter.sim.generator import STILL_MARKET
 from tests.support.dual_leg_desk import OKX_ORDER, Desk, open_desk, resting_legs
 from tests.support.sim_runtime import manifest
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 D = Decimal
 OKX_QUERY = "okx GET /api/v5/trade/order"  # a query by client id (and the pending list)
 OKX_CANCEL = "okx POST /api/v5/trade/cancel-order"

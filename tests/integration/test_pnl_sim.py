@@ -30,8 +30,6 @@ from arbiter.venues.contract.client_ids import IntentId
 from arbiter.venues.streams.private import wall_ms
 from tests.support.sim_runtime import LIFTED, manifest
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 D = Decimal
 WAIT_S = 30.0
 HOUR_MS = 3_600_000

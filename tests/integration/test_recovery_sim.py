@@ -29,8 +29,6 @@ from arbiter_okx.limits import OKX_CLIENT_IDS
 from tests.support.journal_agreement import assert_journal_agrees
 from tests.support.trading_harness import trading
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 D = Decimal
 
 

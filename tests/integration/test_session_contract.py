@@ -10,12 +10,6 @@ import pytest
 from arbiter.testing.session import VenueSessionContract
 from arbiter.testing.session_harness import SessionHarness
 from tests.support.session_harness import sim_harness
-from tests.support.trading_harness import loopback_only
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 class TestSimulatedVenueSessions(VenueSessionContract):

@@ -21,8 +21,6 @@ from arbiter.sim.clients import point_at_simulator
 from arbiter.sim.events import Event, OrderChanged
 from tests.support.wire_clients import WAIT_S, Speaker
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 DUPLICATE = {"bybit": "110072", "okx": "51016"}
 
 

@@ -23,8 +23,6 @@ from arbiter.sim.book import Side
 from arbiter.sim.okx.codec import book_checksum
 from tests.support.wire_clients import Speaker, WsProbe
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 VENUES = ["bybit", "okx"]
 
 

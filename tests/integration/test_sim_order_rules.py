@@ -15,8 +15,6 @@ from arbiter.sim import FakeClock, Simulation, start
 from arbiter.sim.book import Side
 from tests.support.wire_clients import Speaker
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 INSUFFICIENT = {"bybit": "110007", "okx": "51008"}
 SPOT_INSUFFICIENT = {"bybit": "170131", "okx": "51008"}
 REDUCE_ONLY = {"bybit": "110017", "okx": "51169"}

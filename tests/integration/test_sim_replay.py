@@ -17,8 +17,6 @@ from arbiter.sim.engine import VenueEngine
 from tests.support.venue_frames import XRPUSDT_RECORDING
 from tests.support.wire_clients import Speaker, WsProbe
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 
 def _recorded_book(frames: int) -> dict[str, dict[Decimal, Decimal]]:
     """The book after the first `frames` lines of the recording, built straight from it."""

@@ -16,15 +16,10 @@ from arbiter.venues import ApiKeys, AuthenticationFailed, BookRef, StreamingSess
 from arbiter_bybit.trading import BybitTrading
 from arbiter_okx.trading import OkxTrading
 from tests.support.session_harness import SimSessionObserver, make_session, session_config
-from tests.support.trading_harness import SIZES, SYMBOLS, fast_limits, loopback_only
+from tests.support.trading_harness import SIZES, SYMBOLS, fast_limits
 
 VENUES = ["bybit", "okx"]
 TRADING = {"bybit": BybitTrading, "okx": OkxTrading}
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 @pytest.fixture

@@ -20,14 +20,8 @@ from tests.support.trading_harness import (
     SimFaults,
     SimObserver,
     fast_limits,
-    loopback_only,
     sim_config,
 )
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 class TestTradingContract(TradingVenueContract):

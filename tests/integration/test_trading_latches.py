@@ -39,8 +39,6 @@ from arbiter.sim.generator import STILL_MARKET
 from tests.support.sim_runtime import manifest, started
 from tests.support.trading_harness import PLACE, records
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 D = Decimal
 WAIT_S = 30.0
 OKX_ORDER = "okx POST /api/v5/trade/order"

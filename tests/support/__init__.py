@@ -1,6 +1,7 @@
 """What the tests share, one module per kind of thing; a test module imports from here, never
 from another test module.
 
+- `loopback`: the guard that keeps every test on this machine (on for the whole run).
 - `manifest_samples`, `instruments`: manifest texts and instruments several tests build on.
 - `order_events`: an order intent and the venue's answers to it (ack, fill, update).
 - `venue_frames`, `json_mutations`, `xrp_books`: venue frames for the codecs and books, the

@@ -37,6 +37,7 @@ from typing import Any
 from arbiter.execution.order_tracker import Applied
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.venues import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent, Side
+from tests.support.loopback import loopback_only
 from tests.support.sim_runtime import LIFTED
 
 Place = Callable[[OrderRequest], Awaitable[OrderAck]]
@@ -272,5 +273,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse(sys.argv[1:])))
+    with loopback_only():  # a child of a test keeps the tests' promise too
+        asyncio.run(main(parse(sys.argv[1:])))
     sys.exit(0)
