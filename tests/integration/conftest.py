@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from arbiter.runtime.runtime import Runtime
 from arbiter.sim import Simulation, start
 from arbiter.sim.generator import STILL_MARKET
-from tests.runtime_support import engines_built, manifest, started, until
-
-
-@pytest.fixture
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any attempt to resolve a real host: these tests must never leave the machine."""
-    real = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in ("127.0.0.1", "localhost", None):
-            raise OSError(f"expected loopback only, a test tried to resolve {host!r}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+from tests.support.sim_runtime import engines_built, manifest, started, until
 
 
 @pytest.fixture

@@ -30,9 +30,7 @@ from arbiter.sim import FaultKind, Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues import StreamingSession
-from tests.runtime_support import manifest, started
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.sim_runtime import manifest, started
 
 D = Decimal
 WAIT_S = 30.0

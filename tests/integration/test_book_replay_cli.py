@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from arbiter.cli import app
-from tests.fastlane_support import XRPUSDT_RECORDING, naive_bybit_replay, okx_book
+from tests.support.venue_frames import XRPUSDT_RECORDING, naive_bybit_replay, okx_book
 
 runner = CliRunner()
 JSON_KEYS = {

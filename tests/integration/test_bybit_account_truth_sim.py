@@ -26,16 +26,10 @@ from arbiter.venues import (
     Side,
     VenueSession,
 )
-from tests.session_sim import make_session
-from tests.trading_sim import loopback_only
+from tests.support.session_harness import make_session
 
 D = Decimal
 DAY_MS = 86_400_000
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 @pytest.fixture

@@ -27,8 +27,8 @@ from arbiter.venues import (
     VenueConfig,
 )
 from arbiter_bybit.trading import BybitTrading
-from tests.bybit_corpus import load, rows
-from tests.trading_sim import fast_limits, loopback_only
+from tests.support.bybit_corpus import load, rows
+from tests.support.trading_harness import fast_limits
 
 D = Decimal
 # What the plugin reads for itself before any of the tested calls: the listings and the account.
@@ -39,11 +39,6 @@ REFERENCE = {
     ("/v5/account/info", ""): "rest_reference/nautilus_account_info.json",
 }
 EMPTY = {"retCode": 0, "retMsg": "OK", "result": {"list": [], "nextPageCursor": ""}}
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 class Replay:

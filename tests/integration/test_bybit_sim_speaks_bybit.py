@@ -27,9 +27,8 @@ import pytest
 from arbiter.market.instrument import InstrumentKind
 from arbiter.sim import Simulation, start
 from arbiter.sim.book import Side as SimSide
-from tests.bybit_corpus import channel_files, key_paths, load, merged
-from tests.sim_support import Speaker, WsProbe, bybit_auth
-from tests.trading_sim import loopback_only
+from tests.support.bybit_corpus import channel_files, key_paths, load, merged
+from tests.support.wire_clients import Speaker, WsProbe, bybit_auth
 
 D = Decimal
 DAY_MS = 86_400_000
@@ -39,11 +38,6 @@ DAY_MS = 86_400_000
 SIM_ONLY: dict[tuple[str, str], str] = {}
 # (channel, path) -> why the simulator leaves out a path every captured message has. None today.
 VENUE_ONLY: dict[tuple[str, str], str] = {}
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 @dataclass

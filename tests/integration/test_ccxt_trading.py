@@ -26,14 +26,16 @@ from arbiter.venues import (
     Side,
     TimeInForce,
 )
-from tests.trading_sim import PLUGINS, SIZES, SYMBOLS, loopback_only, records, sim_config, trading
+from tests.support.trading_harness import (
+    PLUGINS,
+    SIZES,
+    SYMBOLS,
+    records,
+    sim_config,
+    trading,
+)
 
 D = Decimal
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 @pytest.fixture(params=sorted(PLUGINS))

@@ -3,8 +3,8 @@ venue: nothing duplicated, nothing forgotten, every position hedged or reported.
 
 The simulator runs in a process of its own (`arbiter sim --still --control`), so it outlives
 the runtime it trades with; its market moves only when this test says so. The runtime runs in
-a child (`tests/crash_driver.py`) that wraps one method for that run only and kills itself
-when the cycle reaches the crash point. After the restart has reconciled and settled, the
+a child (`tests/support/crash_driver.py`) that wraps one method for that run only and kills
+itself when the cycle reaches the crash point. After the restart has reconciled and settled, the
 journal is compared with the engines' own state, exactly.
 """
 
@@ -27,10 +27,8 @@ from typing import IO, Any
 import pytest
 
 from arbiter.sim.catalog import REFERENCE_PRICES
-from tests.agreement import assert_journal_agrees, intents, journal_orders, net_base
-from tests.journal_view import restart_view
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.journal_agreement import assert_journal_agrees, intents, journal_orders, net_base
+from tests.support.journal_view import restart_view
 
 WAIT_S = 60.0  # a cold interpreter on a busy machine; a bug fails the wait, never hangs it
 SETTLE_S = 30.0
@@ -187,7 +185,7 @@ async def runtime(
     if not folder.exists():
         folder.mkdir()
         (folder / "crash.yaml").write_text(manifest(sim.endpoints))
-    args = [sys.executable, "-m", "tests.crash_driver", "--manifests", str(folder)]
+    args = [sys.executable, "-m", "tests.support.crash_driver", "--manifests", str(folder)]
     args += ["--journal", str(tmp_path / "journal.sqlite")]
     if crash_at is not None:
         args += ["--crash-at", crash_at]

@@ -3,7 +3,7 @@ trade nothing, partial exits, repairs and restarts; a pair that broke an invaria
 operator, visibly, and the operator's reset and resume are journaled.
 
 A runtime trades one Bybit-spot / OKX-perp pair on the simulator with the real plugins; the
-venues' own records decide (`tests.agreement`), and no client id may ever reach a venue twice.
+venues' own records decide (`tests.support.journal_agreement`), and no client id may ever reach a venue twice.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ from arbiter.control.api import ControlServer, Principal, Role
 from arbiter.execution.dual_leg import LegOrder
 from arbiter.sim import FaultKind
 from arbiter.sim.generator import STILL_MARKET
-from tests.dual_leg_desk import OKX_ORDER, Desk, open_desk
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.dual_leg_desk import OKX_ORDER, Desk, open_desk
 
 D = Decimal
 BYBIT_ORDER = "bybit POST /v5/order/create"

@@ -18,7 +18,7 @@ from arbiter.store import Journal
 from arbiter.testing.session_harness import Orders, Recorder
 from arbiter.venues import OrderType, Side, TimeInForce
 from arbiter.venues.contract.client_ids import IntentId
-from tests.session_sim import sim_harness
+from tests.support.session_harness import sim_harness
 
 
 @pytest.mark.parametrize("venue", ["bybit", "okx"])

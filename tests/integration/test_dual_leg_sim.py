@@ -3,7 +3,7 @@
 A runtime trades one Bybit-spot / OKX-perp pair on a still market; a cycle starts only when a
 test moves the OKX perp's basis past the entry threshold. Faults act on one venue's order
 endpoint or private stream, so they hit exactly one leg. After each cycle the journal is
-compared with the engines' own state, exactly (`tests.agreement`): orders, fills, balances and
+compared with the engines' own state, exactly (`tests.support.journal_agreement`): orders, fills, balances and
 positions. Waits are on conditions with a generous timeout, never on a fixed sleep.
 """
 
@@ -21,9 +21,7 @@ from arbiter.sim import FaultKind
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues import Side
-from tests.dual_leg_desk import OKX_ORDER, Desk, open_desk, resting_legs
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.dual_leg_desk import OKX_ORDER, Desk, open_desk, resting_legs
 
 D = Decimal
 # The OKX perp book thin and its levels far apart: a 600 USDT sell takes the ~10 levels within

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.fastlane_support import REPO_ROOT
+from tests.support.venue_frames import REPO_ROOT
 
 SUMMARY = re.compile(
     r"^fast_lane updates_per_s=\d+ p99_us=[\d.]+ ccxt_updates_per_s=\d+ ratio=[\d.]+"

@@ -6,7 +6,7 @@ import asyncio
 
 from arbiter.market import BookDelta, BookSnapshot, Coalesced, CoalescingHub, OrderBook
 from arbiter_bybit import BybitCodec
-from tests.fastlane_support import XRPUSDT_RECORDING
+from tests.support.venue_frames import XRPUSDT_RECORDING
 
 Top = tuple[tuple[int, int] | None, tuple[int, int] | None]
 

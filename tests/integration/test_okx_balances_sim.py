@@ -22,7 +22,7 @@ from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues import ApiKeys, Balance, BalanceUpdate, VenueConfig
 from arbiter_okx.streams import OkxPrivateCodec
 from arbiter_okx.trading import OkxTrading
-from tests.sim_support import WsProbe, okx_login, okx_request
+from tests.support.wire_clients import WsProbe, okx_login, okx_request
 
 PERP = "BTC-USDT-SWAP"
 
@@ -39,7 +39,7 @@ async def sim() -> AsyncIterator[Simulation]:
 
 
 async def test_balance_with_a_position_open_reads_cash_on_stream_and_rest_alike(
-    sim: Simulation, loopback_only: None
+    sim: Simulation,
 ) -> None:
     ep = sim.endpoints("okx")
     engine = sim.engine("okx")

@@ -35,7 +35,7 @@ from arbiter.venues import (
 from arbiter_okx import OkxCodec
 from arbiter_okx.streams import OkxPrivateCodec
 from arbiter_okx.trading import OkxTrading
-from tests.venue_replay import REAL_OKX, RestReplay, okx_listing, real_okx
+from tests.support.rest_replay import REAL_OKX, RestReplay, okx_listing, real_okx
 
 D = Decimal
 T = TypeVar("T")
@@ -48,14 +48,9 @@ NOT_READ = {
     "rest_market_books.json": "REST books carry no seqId: books sync from the pushed snapshot",
     "rest_market_books_swap.json": "likewise, a swap's REST book (2024) without seqId",
     "rest_market_books_doc.json": "the documentation's REST book, which shows a seqId",
-    "rest_public_instruments_spot.json": "its rows build the replayed listing (tests.venue_replay)",
+    "rest_public_instruments_spot.json": "its rows build the replayed listing (tests.support.rest_replay)",
     "rest_public_instruments_swap.json": "likewise",
 }
-
-
-@pytest.fixture(autouse=True)
-def _loopback(loopback_only: None) -> None:
-    """Every request of these tests goes to the replay server on 127.0.0.1."""
 
 
 async def replayed(answers: dict[str, Any], call: Callable[[OkxTrading], Awaitable[T]]) -> T:

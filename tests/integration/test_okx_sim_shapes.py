@@ -22,8 +22,8 @@ from arbiter.market.instrument import InstrumentKind
 from arbiter.sim import Simulation, start
 from arbiter.sim.book import Side as BookSide
 from arbiter.sim.generator import STILL_MARKET
-from tests.sim_support import WsProbe, okx_login, okx_request
-from tests.venue_replay import REAL_OKX, real_okx
+from tests.support.rest_replay import REAL_OKX, real_okx
+from tests.support.wire_clients import WsProbe, okx_login, okx_request
 
 PERP = "BTC-USDT-SWAP"
 SPOT = "BTC-USDT"

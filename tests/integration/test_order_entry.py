@@ -41,14 +41,9 @@ from arbiter.venues.rest.errors import map_ccxt_error, translated
 from arbiter.venues.rest.requests import choose_market, order_params
 from arbiter_bybit.order_entry import BybitOrderEntry
 from arbiter_okx.order_entry import OkxOrderEntry
-from tests.trading_sim import PLUGINS, SIZES, SYMBOLS, loopback_only, trading
+from tests.support.trading_harness import PLUGINS, SIZES, SYMBOLS, trading
 
 D = Decimal
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 @pytest.fixture(params=sorted(PLUGINS))

@@ -24,16 +24,11 @@ from arbiter.store import Journal
 from arbiter.venues import CcxtTrading, Definitive, OrderRejected, OrderType, Side, TimeInForce
 from arbiter.venues.contract.client_ids import IntentId
 from arbiter.venues.streams.watched import WatchedTrading
-from tests.journal_view import restart_view
-from tests.trading_sim import PLACE, PLUGINS, fast_limits, loopback_only, sim_config
+from tests.support.journal_view import restart_view
+from tests.support.trading_harness import PLACE, PLUGINS, fast_limits, sim_config
 
 D = Decimal
 LEGS = {"bybit": ("BTCUSDT", "spot", D("0.01")), "okx": ("BTC-USDT-SWAP", "perp", D(1))}
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 @dataclass

@@ -5,7 +5,7 @@ act on OKX only, so the spot leg fills and the perp leg is the one in doubt: its
 its way, its answer lost, its pushes lost, its queries failing, its cancel answered "not found".
 Whatever happens, the executor never raises, never waits past the budget, the pair halts with an
 incident rather than guess, the books never hide the naked leg, and once the venue can be heard
-again every order ends and the journal agrees with the venues (`tests.agreement`).
+again every order ends and the journal agrees with the venues (`tests.support.journal_agreement`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ import pytest
 from arbiter.sim import FaultKind
 from arbiter.sim.faults import FaultRule
 from arbiter.sim.generator import STILL_MARKET
-from tests.dual_leg_desk import OKX_ORDER, Desk, open_desk, resting_legs
-from tests.runtime_support import manifest
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.dual_leg_desk import OKX_ORDER, Desk, open_desk, resting_legs
+from tests.support.sim_runtime import manifest
 
 D = Decimal
 OKX_QUERY = "okx GET /api/v5/trade/order"  # a query by client id (and the pending list)

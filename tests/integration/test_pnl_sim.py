@@ -28,9 +28,7 @@ from arbiter.sim.generator import STILL_MARKET
 from arbiter.venues import OrderType, Side, TimeInForce
 from arbiter.venues.contract.client_ids import IntentId
 from arbiter.venues.streams.private import wall_ms
-from tests.runtime_support import LIFTED, manifest
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.sim_runtime import LIFTED, manifest
 
 D = Decimal
 WAIT_S = 30.0

@@ -17,7 +17,7 @@ import pytest
 from arbiter.sim import FaultKind
 from arbiter.testing.session_harness import Orders, Recorder
 from arbiter.venues import Side, TimeInForce
-from tests.session_sim import SimSessionObserver, sim_harness
+from tests.support.session_harness import SimSessionObserver, sim_harness
 
 PLACE = {"bybit": "bybit POST /v5/order/create", "okx": "okx POST /api/v5/trade/order"}
 TIMEOUT_S = 20.0

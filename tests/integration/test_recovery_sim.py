@@ -26,10 +26,8 @@ from arbiter.store import Journal, restore_orders
 from arbiter.venues import OrderType, Side, TimeInForce
 from arbiter.venues.contract.client_ids import IntentId
 from arbiter_okx.limits import OKX_CLIENT_IDS
-from tests.agreement import assert_journal_agrees
-from tests.trading_sim import trading
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.journal_agreement import assert_journal_agrees
+from tests.support.trading_harness import trading
 
 D = Decimal
 

@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.runtime_support import manifest
+from tests.support.sim_runtime import manifest
 
 WAIT_S = 90.0  # a cold interpreter on a busy machine; never a timing assertion
 

@@ -18,7 +18,7 @@ from arbiter.market.instrument import InstrumentKind
 from arbiter.risk.trading import OPERATOR, REDUCING
 from arbiter.runtime.runtime import Runtime
 from arbiter.sim import Simulation
-from tests.runtime_support import (
+from tests.support.sim_runtime import (
     engines_built,
     entered,
     manifest,

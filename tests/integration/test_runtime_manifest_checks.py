@@ -20,7 +20,7 @@ from arbiter.runtime.runtime import Runtime
 from arbiter.sim import Simulation
 from arbiter.sim.control import state
 from arbiter.venues import BookRef
-from tests.runtime_support import engines_built, entered, manifest, set_basis, started, until
+from tests.support.sim_runtime import engines_built, entered, manifest, set_basis, started, until
 
 ETH = (
     "  - { id: eth, type: spot_perp, asset: ETH, spot: { venue: bybit, symbol: ETHUSDT },"

@@ -9,13 +9,7 @@ import pytest
 
 from arbiter.testing.session import VenueSessionContract
 from arbiter.testing.session_harness import SessionHarness
-from tests.session_sim import sim_harness
-from tests.trading_sim import loopback_only
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
+from tests.support.session_harness import sim_harness
 
 
 class TestSimulatedVenueSessions(VenueSessionContract):

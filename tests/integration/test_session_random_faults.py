@@ -12,8 +12,6 @@ import random
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from arbiter.sim import FaultKind, FaultPlan, FaultRule, start
 from arbiter.testing.session_harness import (
     KINDS,
@@ -23,18 +21,13 @@ from arbiter.testing.session_harness import (
     book_matches,
 )
 from arbiter.venues import BookRef, Side, TimeInForce
-from tests.session_sim import SimSessionObserver, make_session
-from tests.trading_sim import SIZES, SYMBOLS, loopback_only
+from tests.support.session_harness import SimSessionObserver, make_session
+from tests.support.trading_harness import SIZES, SYMBOLS
 
 VENUES = ("bybit", "okx")
 WANTED = 100
 MAX_STEPS = 4_000
 SETTLE_S = 60.0
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 def _rules() -> list[FaultRule]:

@@ -19,8 +19,6 @@ from arbiter.cli import app
 from arbiter.sim import VenueEndpoints
 from arbiter.sim.clients import point_at_simulator
 
-pytestmark = pytest.mark.usefixtures("loopback_only")
-
 WAIT_S = 60.0  # a cold interpreter on a busy machine; the benchmark measures the real figure
 PERP = "BTC/USDT:USDT"
 AMOUNT = {"bybit": 0.01, "okx": 1.0}  # 0.01 BTC: coins on Bybit, contracts on OKX

@@ -19,9 +19,7 @@ from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim import FaultKind, FaultPlan, Latency, Simulation, start
 from arbiter.sim.clients import point_at_simulator
 from arbiter.sim.events import Event, OrderChanged
-from tests.sim_support import WAIT_S, Speaker
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.wire_clients import WAIT_S, Speaker
 
 DUPLICATE = {"bybit": "110072", "okx": "51016"}
 

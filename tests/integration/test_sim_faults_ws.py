@@ -21,9 +21,7 @@ from arbiter.market.instrument import InstrumentKind
 from arbiter.sim import FaultKind, FaultPlan, Simulation, start
 from arbiter.sim.book import Side
 from arbiter.sim.okx.codec import book_checksum
-from tests.sim_support import Speaker, WsProbe
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.wire_clients import Speaker, WsProbe
 
 VENUES = ["bybit", "okx"]
 

@@ -13,9 +13,7 @@ import pytest
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim import FakeClock, Simulation, start
 from arbiter.sim.book import Side
-from tests.sim_support import Speaker
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.wire_clients import Speaker
 
 INSUFFICIENT = {"bybit": "110007", "okx": "51008"}
 SPOT_INSUFFICIENT = {"bybit": "170131", "okx": "51008"}

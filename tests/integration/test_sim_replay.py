@@ -14,10 +14,8 @@ from arbiter.market.instrument import InstrumentKind
 from arbiter.sim import start
 from arbiter.sim.book import Side
 from arbiter.sim.engine import VenueEngine
-from tests.fastlane_support import XRPUSDT_RECORDING
-from tests.sim_support import Speaker, WsProbe
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.venue_frames import XRPUSDT_RECORDING
+from tests.support.wire_clients import Speaker, WsProbe
 
 
 def _recorded_book(frames: int) -> dict[str, dict[Decimal, Decimal]]:

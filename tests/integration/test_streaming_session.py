@@ -15,16 +15,11 @@ from arbiter.testing.session_harness import Recorder, SessionHarness, book_match
 from arbiter.venues import ApiKeys, AuthenticationFailed, BookRef, StreamingSession
 from arbiter_bybit.trading import BybitTrading
 from arbiter_okx.trading import OkxTrading
-from tests.session_sim import SimSessionObserver, make_session, session_config
-from tests.trading_sim import SIZES, SYMBOLS, fast_limits, loopback_only
+from tests.support.session_harness import SimSessionObserver, make_session, session_config
+from tests.support.trading_harness import SIZES, SYMBOLS, fast_limits
 
 VENUES = ["bybit", "okx"]
 TRADING = {"bybit": BybitTrading, "okx": OkxTrading}
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 @pytest.fixture

@@ -13,21 +13,15 @@ import pytest
 from arbiter.sim import start
 from arbiter.testing.trading import TradingHarness, TradingVenueContract
 from arbiter.venues import TradingVenue
-from tests.trading_sim import (
+from tests.support.trading_harness import (
     PLUGINS,
     SIZES,
     SYMBOLS,
     SimFaults,
     SimObserver,
     fast_limits,
-    loopback_only,
     sim_config,
 )
-
-
-@pytest.fixture(autouse=True)
-def _loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback_only(monkeypatch)
 
 
 class TestTradingContract(TradingVenueContract):

@@ -36,10 +36,8 @@ from arbiter.runtime.runtime import Runtime
 from arbiter.sim import FaultKind, Simulation, start
 from arbiter.sim.control import state
 from arbiter.sim.generator import STILL_MARKET
-from tests.runtime_support import manifest, started
-from tests.trading_sim import PLACE, records
-
-pytestmark = pytest.mark.usefixtures("loopback_only")
+from tests.support.sim_runtime import manifest, started
+from tests.support.trading_harness import PLACE, records
 
 D = Decimal
 WAIT_S = 30.0

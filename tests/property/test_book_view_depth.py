@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arbiter.risk.snapshot import Side
-from tests.risk_books import raw_depth_within, xrp_view
+from tests.support.xrp_books import raw_depth_within, xrp_view
 
 VIEW = xrp_view()
 

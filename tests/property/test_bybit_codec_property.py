@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from arbiter.market import Side
 from arbiter_bybit import BybitCodec
-from tests.fastlane_support import bybit_book, naive_bybit_replay
+from tests.support.venue_frames import bybit_book, naive_bybit_replay
 
 MID = 50_000  # in ticks of 0.01: bids strictly below, asks strictly above, so never crossed
 

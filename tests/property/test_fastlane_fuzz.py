@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -25,40 +24,10 @@ from arbiter.market import (
 )
 from arbiter_bybit import BybitCodec
 from arbiter_okx import OkxCodec
-from tests.fastlane_support import bybit_book, okx_book
+from tests.support.json_mutations import json_values, mutate
+from tests.support.venue_frames import bybit_book, okx_book
 
 EVENT_TYPES = (BookSnapshot, BookDelta, Ticker, Trade, Funding, CodecError, ResyncRequested)
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=12)
-    | st.sampled_from(
-        ["0", "-1", "1e5", "NaN", "", "1.5", "orderbook.50.BTCUSDT", "snapshot", "delta"]
-    ),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-
-def _mutate(frame: bytes, path: list[int], value: Any) -> bytes:
-    """Replace one node of the frame's JSON tree (chosen by `path`) with `value`."""
-    doc = json.loads(frame)
-    node: Any = doc
-    for step in path:
-        children = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
-        if not children:
-            break
-        key, child = children[step % len(children)]
-        if not isinstance(child, dict | list) or step == path[-1]:
-            node[key] = value
-            return json.dumps(doc).encode()
-        node = child
-    return json.dumps(doc).encode()
 
 
 def _pipeline() -> tuple[BybitCodec, OkxCodec, SpreadEngine]:
@@ -131,8 +100,8 @@ def test_codecs_when_fed_mutated_frames_never_raise_and_resync_on_snapshot(
     _feed(bybit, engine, BYBIT_SEEDS[0])
     _feed(okx, engine, OKX_SEEDS[0])
 
-    _feed(bybit, engine, _mutate(BYBIT_SEEDS[bybit_seed], path, value))
-    _feed(okx, engine, _mutate(OKX_SEEDS[okx_seed], path, value))
+    _feed(bybit, engine, mutate(BYBIT_SEEDS[bybit_seed], path, value))
+    _feed(okx, engine, mutate(OKX_SEEDS[okx_seed], path, value))
 
     # Whatever the mutation did, a fresh snapshot brings each book back.
     _feed(bybit, engine, bybit_book("snapshot", 50, [["100.00", "1"]], [["100.50", "2"]]))

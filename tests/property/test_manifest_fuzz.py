@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arbiter.manifest import ManifestError, load_manifest_bytes
-from tests.manifest_samples import MINIMAL
+from tests.support.manifest_samples import MINIMAL
 
 _scalars = st.one_of(
     st.none(),

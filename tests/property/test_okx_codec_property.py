@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from arbiter.market import Side
 from arbiter_okx import OkxCodec
-from tests.fastlane_support import okx_book, reference_checksum
+from tests.support.venue_frames import okx_book, reference_checksum
 
 MID = 3_000_0  # ticks of 0.1
 

@@ -48,7 +48,7 @@ from arbiter.venues import (
     RateLimited,
     Side,
 )
-from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
+from tests.support.order_events import make_ack, make_fill, make_intent, make_update
 
 D = Decimal
 STATES = [s.name for s in ORDER.states]

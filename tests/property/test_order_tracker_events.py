@@ -24,7 +24,7 @@ from arbiter.execution import Applied, Intent, OrderTracker
 from arbiter.fsm import ORDER, GuardResult, MachineRunner
 from arbiter.store import Journal, restore_orders
 from arbiter.venues import Ambiguous, Fill, OrderAck, OrderRejected, OrderStatus, OrderUpdate
-from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
+from tests.support.order_events import make_ack, make_fill, make_intent, make_update
 
 LOT = Decimal("0.1")
 TERMINAL = {s.name for s in ORDER.states if s.terminal}

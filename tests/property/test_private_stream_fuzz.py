@@ -20,8 +20,8 @@ from arbiter.venues import (
 )
 from arbiter_bybit.streams import BybitPrivateCodec
 from arbiter_okx.streams import OkxPrivateCodec
-from tests.fastlane_support import fixture_bytes
-from tests.property.test_fastlane_fuzz import _mutate, json_values
+from tests.support.json_mutations import json_values, mutate
+from tests.support.venue_frames import fixture_bytes
 
 EVENT_TYPES = (
     OrderUpdate,
@@ -79,8 +79,8 @@ def test_private_codecs_when_fed_mutated_frames_never_raise_and_read_the_next(
     bybit_seed: int, okx_seed: int, path: list[int], value: Any
 ) -> None:
     bybit, okx = _codecs()
-    _feed(bybit, _mutate(BYBIT_SEEDS[bybit_seed], path, value))
-    _feed(okx, _mutate(OKX_SEEDS[okx_seed], path, value))
+    _feed(bybit, mutate(BYBIT_SEEDS[bybit_seed], path, value))
+    _feed(okx, mutate(OKX_SEEDS[okx_seed], path, value))
     # The reader carries on: an intact frame after the mutated one still decodes.
     assert [type(e) for e in bybit.feed(BYBIT_SEEDS[0], 0)] == [OrderUpdate]
     assert [type(e) for e in okx.feed(OKX_SEEDS[0], 0)] == [Fill, OrderUpdate]

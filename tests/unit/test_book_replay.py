@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arbiter.market.replay import percentile_us, replay
 from arbiter_bybit import BybitCodec
-from tests.fastlane_support import bybit_book
+from tests.support.venue_frames import bybit_book
 
 
 def test_percentile_when_samples_given_uses_nearest_rank() -> None:

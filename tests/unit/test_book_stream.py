@@ -10,7 +10,7 @@ from arbiter_bybit import BybitCodec
 from arbiter_bybit.streams import BybitBooks
 from arbiter_okx import OkxCodec
 from arbiter_okx.streams import OkxBooks
-from tests.fastlane_support import bybit_book, okx_book
+from tests.support.venue_frames import bybit_book, okx_book
 
 BIDS = [["100.1", "7"], ["100", "6"]]
 ASKS = [["100.8", "9"], ["101", "8"]]

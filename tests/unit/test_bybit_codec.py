@@ -22,7 +22,7 @@ from arbiter.market import (
     TradeSide,
 )
 from arbiter_bybit import BybitCodec, orderbook_topic, parse_instruments
-from tests.fastlane_support import bybit_book, fixture_bytes
+from tests.support.venue_frames import bybit_book, fixture_bytes
 
 
 def _synced(u: int = 100) -> BybitCodec:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arbiter.market import BookDelta, BookSnapshot, Side
 from arbiter_bybit import BybitCodec
-from tests.fastlane_support import XRPUSDT_RECORDING, naive_bybit_replay
+from tests.support.venue_frames import XRPUSDT_RECORDING, naive_bybit_replay
 
 
 def test_xrpusdt_recording_when_replayed_has_no_gap_and_matches_naive_book() -> None:

@@ -28,7 +28,7 @@ from arbiter.venues import (
 )
 from arbiter_bybit.executions import account_event, exec_type
 from arbiter_bybit.streams import BybitPrivateCodec
-from tests.fastlane_support import fixture_bytes
+from tests.support.venue_frames import fixture_bytes
 
 KEYS = ApiKeys("key-1", "secret-1")
 NOW_MS = 1_700_000_000_000

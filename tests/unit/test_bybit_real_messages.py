@@ -33,8 +33,8 @@ from arbiter.venues import (
 )
 from arbiter_bybit.codec import BybitCodec
 from arbiter_bybit.streams import BybitPrivateCodec
-from tests.bybit_corpus import REAL, channel_files, corpus_files, load, raw, rows
-from tests.unit.test_order_tracker import make_ack, make_fill, make_intent
+from tests.support.bybit_corpus import REAL, channel_files, corpus_files, load, raw, rows
+from tests.support.order_events import make_ack, make_fill, make_intent
 
 D = Decimal
 KEYS = ApiKeys("key-1", "secret-1")

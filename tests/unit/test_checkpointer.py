@@ -15,7 +15,7 @@ import pytest
 from arbiter.execution.order_tracker import OrderTracker
 from arbiter.store import Journal
 from arbiter.store.checkpointer import Checkpointer
-from tests.unit.test_order_tracker import make_intent
+from tests.support.order_events import make_intent
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from arbiter.cli import app
 from arbiter.manifest import schema_text
-from tests.manifest_samples import MINIMAL, REPO, STRATEGIES
+from tests.support.manifest_samples import MINIMAL, REPO, STRATEGIES
 
 runner = CliRunner()
 

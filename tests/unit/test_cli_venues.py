@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from arbiter.cli import app
 from arbiter.venues.registry import plugins as registry
-from tests.manifest_samples import MINIMAL
+from tests.support.manifest_samples import MINIMAL
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ import pytest
 
 from arbiter.compiler import compile_manifest
 from arbiter.manifest import load_manifest, load_manifest_bytes
-from tests.manifest_samples import STRATEGIES, with_gates
+from tests.support.manifest_samples import STRATEGIES, with_gates
 
 
 def _guards(machine_dict: dict[str, object], trigger: str) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 from arbiter.execution.fees import base_change, base_fee, is_dust
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.venues import Fill, Side
-from tests.instruments import OKX_BTC_PERP
+from tests.support.instruments import OKX_BTC_PERP
 
 D = Decimal
 SPOT = Instrument(

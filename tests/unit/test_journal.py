@@ -15,7 +15,7 @@ from arbiter.execution import Intent, OrderTracker
 from arbiter.store import LATEST, Journal, SchemaTooNew, migrate, restore_orders
 from arbiter.store.codec import dec, intent_row
 from arbiter.venues import OrderStatus, PositionUpdate
-from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
+from tests.support.order_events import make_ack, make_fill, make_intent, make_update
 
 D = Decimal
 
@@ -279,7 +279,7 @@ _CRASH_CHILD = textwrap.dedent(
     import os, signal, sys
     from arbiter.execution import OrderTracker
     from arbiter.store import Journal
-    from tests.unit.test_order_tracker import make_ack, make_fill, make_intent
+    from tests.support.order_events import make_ack, make_fill, make_intent
 
     path, step = sys.argv[1], sys.argv[2]
     journal = Journal.open(path)

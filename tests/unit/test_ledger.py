@@ -14,7 +14,7 @@ from arbiter.risk.inventory import Inventory
 from arbiter.runtime.ledger import HEDGE_PAIR, Ledger
 from arbiter.venues import Fill, OrderType, Side
 from arbiter.venues.contract.client_ids import IntentId
-from tests.instruments import OKX_BTC_PERP
+from tests.support.instruments import OKX_BTC_PERP
 
 D = Decimal
 PERP: Instrument = OKX_BTC_PERP  # contracts of 0.01 BTC

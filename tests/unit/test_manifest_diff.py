@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arbiter.manifest import load_manifest_bytes
 from arbiter.manifest.diff import ManifestDiff, diff_manifests
-from tests.manifest_samples import MINIMAL
+from tests.support.manifest_samples import MINIMAL
 
 ETH_PAIR = "  - { id: eth, type: spot_perp, asset: ETH, spot: { venue: bybit, symbol: ETHUSDT }, perp: { venue: okx, symbol: ETH-USDT-SWAP } }\n"
 

@@ -6,7 +6,7 @@ import pytest
 
 from arbiter.manifest import ManifestError, load_manifest, load_manifest_bytes
 from arbiter.manifest.yaml_source import MAX_FILE_BYTES
-from tests.manifest_samples import MINIMAL, marked_line, with_gates
+from tests.support.manifest_samples import MINIMAL, marked_line, with_gates
 
 
 def _errors(text: str | bytes) -> ManifestError:

@@ -6,7 +6,7 @@ import pytest
 
 from arbiter.manifest import ManifestError, load_manifest_bytes
 from arbiter.manifest.gates import GATE_TYPES, BookSide, Hook
-from tests.manifest_samples import with_gates
+from tests.support.manifest_samples import with_gates
 
 VALID = {
     "min_depth": "{ name: g, type: min_depth, when: before_entry, leg: perp, within_bps: 10, min_order_multiple: 3 }",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from arbiter.manifest import load_manifest_bytes
 from arbiter.manifest.listings import Listing, check_listings
-from tests.manifest_samples import MINIMAL, marked_line
+from tests.support.manifest_samples import MINIMAL, marked_line
 
 
 @dataclass(frozen=True)

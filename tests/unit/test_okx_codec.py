@@ -24,7 +24,7 @@ from arbiter.market import (
     TradeSide,
 )
 from arbiter_okx import OkxCodec, book_arg, okx_checksum, parse_instruments
-from tests.fastlane_support import fixture_bytes, okx_book, reference_checksum
+from tests.support.venue_frames import fixture_bytes, okx_book, reference_checksum
 
 BIDS = [["100.1", "7"], ["100", "6"]]
 ASKS = [["100.8", "9"], ["101", "8"]]

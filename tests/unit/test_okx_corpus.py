@@ -48,7 +48,7 @@ from arbiter_okx import OkxCodec, okx_checksum, parse_instruments
 from arbiter_okx.limits import OKX_CLIENT_IDS
 from arbiter_okx.messages import BOOKS
 from arbiter_okx.streams import OkxPrivateCodec
-from tests.venue_replay import REAL_OKX, real_okx
+from tests.support.rest_replay import REAL_OKX, real_okx
 
 D = Decimal
 

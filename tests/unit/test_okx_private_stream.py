@@ -29,7 +29,7 @@ from arbiter.venues import (
 )
 from arbiter_okx.bills import funding_from_bill
 from arbiter_okx.streams import OkxPrivateCodec
-from tests.fastlane_support import fixture_bytes
+from tests.support.venue_frames import fixture_bytes
 
 KEYS = ApiKeys("key-1", "secret-1", "pass-1")
 D = Decimal

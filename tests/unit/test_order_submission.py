@@ -17,8 +17,8 @@ from arbiter.execution import OrderTracker
 from arbiter.fsm import IllegalTransition
 from arbiter.store import Journal
 from arbiter.venues import OrderStatus
-from tests.journal_view import restart_view
-from tests.unit.test_order_tracker import make_ack, make_fill, make_intent, make_update
+from tests.support.journal_view import restart_view
+from tests.support.order_events import make_ack, make_fill, make_intent, make_update
 
 
 @pytest.fixture

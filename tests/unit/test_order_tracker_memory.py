@@ -17,7 +17,7 @@ from arbiter.execution import Intent, OrderSnapshot, OrderTracker
 from arbiter.execution.order_tracker import _with_state
 from arbiter.store import Journal
 from arbiter.venues import OrderStatus
-from tests.unit.test_order_tracker import make_fill, make_intent, make_update
+from tests.support.order_events import make_fill, make_intent, make_update
 
 D = Decimal
 

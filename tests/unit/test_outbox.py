@@ -14,8 +14,8 @@ from arbiter.execution.order_tracker import OrderTracker
 from arbiter.store import Journal
 from arbiter.store.journal import Durability, outbox_path
 from arbiter.store.outbox import OutboxFile, OutboxFull, OutboxInUse
-from tests.journal_view import restart_view
-from tests.unit.test_order_tracker import make_intent
+from tests.support.journal_view import restart_view
+from tests.support.order_events import make_intent
 
 PAGE = mmap.PAGESIZE
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from arbiter.manifest.yaml_source import SourceError
 from arbiter.runtime.reload import ManifestWatcher, ReloadManager
-from tests.manifest_samples import MINIMAL
+from tests.support.manifest_samples import MINIMAL
 
 
 def _save(path: Path, text: str) -> None:

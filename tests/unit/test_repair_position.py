@@ -11,7 +11,7 @@ from arbiter.execution.records import OrderSnapshot
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.runtime.pair_runner import held_after
 from arbiter.venues import Side
-from tests.instruments import OKX_BTC_PERP
+from tests.support.instruments import OKX_BTC_PERP
 
 D = Decimal
 SPOT = Instrument("bybit", "BTCUSDT", InstrumentKind.SPOT, "BTC", "USDT", D("0.01"), D("0.0001"))

@@ -14,9 +14,9 @@ from arbiter.risk.book_view import OrderBookView
 from arbiter.risk.gates import Decision, GateStats, PairGates, consumed_side, in_window
 from arbiter.risk.snapshot import BalanceView, RiskSnapshot, Side
 from arbiter_bybit.codec import BybitCodec
-from tests.fastlane_support import bybit_book
-from tests.manifest_samples import MINIMAL
-from tests.risk_books import XRP_SPOT, raw_depth_within, xrp_book, xrp_view
+from tests.support.manifest_samples import MINIMAL
+from tests.support.venue_frames import bybit_book
+from tests.support.xrp_books import XRP_SPOT, raw_depth_within, xrp_book, xrp_view
 
 XRP = (
     MINIMAL.replace("asset: BTC", "asset: XRP")

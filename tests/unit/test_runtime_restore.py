@@ -15,8 +15,8 @@ from arbiter.store import Journal
 from arbiter.store.replay import load_strategy_fills
 from arbiter.venues import Fill, OrderAck, OrderType, Side
 from arbiter.venues.contract.client_ids import IntentId
-from tests.instruments import OKX_BTC_PERP
-from tests.manifest_samples import MINIMAL
+from tests.support.instruments import OKX_BTC_PERP
+from tests.support.manifest_samples import MINIMAL
 
 D = Decimal
 PLAN = compile_manifest(load_manifest_bytes(MINIMAL, "t.yaml"))

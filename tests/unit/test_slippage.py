@@ -10,7 +10,7 @@ from arbiter.execution.pnl import CyclePnL, FundingPayment
 from arbiter.execution.slippage import cycle_slippage, fill_slippage_bps, leg_slippage
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.venues import Fill, Side
-from tests.instruments import OKX_BTC_PERP
+from tests.support.instruments import OKX_BTC_PERP
 
 D = Decimal
 

@@ -26,7 +26,7 @@ from arbiter.runtime.pair_desk import PairDesk
 from arbiter.runtime.pair_services import CycleJournal, EntryChecks
 from arbiter.runtime.strategy_runner import StrategyRunner, StrategyServices
 from arbiter.store.journal import Journal
-from tests.manifest_samples import MINIMAL
+from tests.support.manifest_samples import MINIMAL
 
 TWO_PAIRS = MINIMAL.replace(
     "thresholds:",

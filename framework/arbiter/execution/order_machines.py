@@ -1,7 +1,7 @@
 """Order machines, built ahead of the order path and reused after it.
 
 An order's machine runs the order table (`arbiter.fsm.ORDER`) compiled once into a dict
-(`TableRunner`): `transitions` cost tens of microseconds per trigger and ~500 objects per
+(`TableRunner`): `transitions` costs much Python per trigger and hundreds of objects per
 machine, and the order path fires `submit` for both legs between a decision and its bytes.
 A table runner is a handful of objects, but building even that is work the order path need
 not do: machines are built when nothing is waiting (`prewarm`: at start, and after each

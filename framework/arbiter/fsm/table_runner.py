@@ -1,6 +1,6 @@
 """Run a `MachineDef` straight from its table, without `transitions`, for the order path.
 
-`MachineRunner` drives a `transitions` machine: ~500 objects to build and tens of microseconds
+`MachineRunner` drives a `transitions` machine: hundreds of objects to build and much Python
 per trigger (event data, condition and callback lists, state objects), which the order path pays
 twice (both legs' `submit`) between a decision and its bytes. `TableRunner` makes the same
 decisions from a dict compiled once per definition: (state, trigger) -> the candidate

@@ -96,7 +96,7 @@ class SpreadSignal(msgspec.Struct, frozen=True, gc=False):
     """A threshold crossing of one pair's entry or exit figure.
 
     A msgspec struct, like the market events: it is built on the reader's hot path, where a
-    frozen dataclass costs about four times as much to construct.
+    frozen dataclass costs several times as much to construct.
     """
 
     pair_id: str

@@ -267,7 +267,7 @@ class Runtime:
         await self.events.catch_up_records()
         # Everything built so far (modules, markets, restored orders) lives as long as the
         # runtime: keep it out of every future collection, so a full GC pass never lands on
-        # an order's path (a scan of this heap costs tens of ms).
+        # an order's path (a full scan of this heap is slow).
         gc.collect()
         gc.freeze()
         self.scheduler.start()

@@ -14,9 +14,9 @@ no pass can catch up with, the WAL would grow without end: past `max_wal_bytes` 
 with a RESTART checkpoint, which makes the writer wait while it finishes -- a stall in the
 order path, but a bounded file instead of a full disk.
 
-It is a trade, so it is opt-in: `benchmarks/journal_write.py` on the development box, two-leg
-commit, default vs `--checkpoint-thread 1`: p99 7.1 ms -> 0.6 ms, but p50 0.20 ms -> 0.31 ms in
-that tight loop (the WAL runs longer between resets; at trading rates it is reused in place).
+It is a trade, so it is opt-in: in `benchmarks/journal_write.py`'s tight loop it cuts the p99
+of a two-leg commit but raises its p50 (the WAL runs longer between resets; at trading rates it
+is reused in place). The figures are in benchmarks/README.md.
 """
 
 from __future__ import annotations

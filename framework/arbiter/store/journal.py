@@ -1,12 +1,12 @@
 """The journal: one SQLite file per runtime, in WAL mode, written before and as orders move.
 
-How it is called from asyncio: directly, on the event loop's thread, synchronously. A commit
-in WAL mode with `synchronous=NORMAL` appends to the WAL file without an fsync, which costs
-tens of microseconds (see `benchmarks/journal_write.py`), less than a hop to a writer thread
-and back; and an intent must be durable *before* its order is sent, so the caller would await
-that hop on the hot path anyway. One connection, owned by the loop's thread (sqlite3's
-`check_same_thread` enforces it), means one writer and no lock contention. Readers in other
-processes (an operator CLI) read concurrently: WAL never blocks them.
+How it is called from asyncio: directly, on the event loop's thread, synchronously. A commit in
+WAL mode with `synchronous=NORMAL` appends to the WAL file without an fsync, which costs less
+than a hop to a writer thread and back (see `benchmarks/journal_write.py`); and an intent must
+be durable *before* its order is sent, so the caller would await that hop on the hot path
+anyway. One connection, owned by the loop's thread (sqlite3's `check_same_thread` enforces it),
+means one writer and no lock contention. Readers in other processes (an operator CLI) read
+concurrently: WAL never blocks them.
 
 Durability (`Durability`):
 - NORMAL (default): every commit is atomic and survives a crash of this process, SIGKILL

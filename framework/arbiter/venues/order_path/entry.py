@@ -1,11 +1,11 @@
 """Order entry without ccxt in the way: placing and cancelling as one signed request each.
 
-ccxt spends about a millisecond of Python per `create_order` (unified parameter handling,
-precision, its throttler's queue) before a byte is written, and the order path has a budget of
+ccxt spends as much Python per `create_order` (unified parameter handling, precision, its
+throttler's queue) before a byte is written as the order path may spend in all: a budget of
 one millisecond for two orders. So placing and cancelling go out here: the venue's own request
 body, built from an `OrderRequest` that `rest.requests` has already checked, signed with the
 account's HMAC key, and written on keep-alive connections of our own to the venue's order host
-(`order_path.wire`: aiohttp's request machinery alone cost ~150 us per order) with the client's
+(`order_path.wire`: aiohttp's request machinery alone is too slow for it) with the client's
 timeout, default headers and TLS settings. Everything else (reads, amends, queries,
 reconciliation) stays on ccxt and its aiohttp session.
 

@@ -2,8 +2,8 @@
 parsed minimally.
 
 aiohttp's client request machinery (URL and header objects, trace hooks, timers, the payload
-writer) costs ~150 us of Python per POST before its bytes reach the socket, and the order path
-has a budget of one millisecond for two orders. An order request needs none of it: it is one
+writer) spends much of the order path's budget (one millisecond for two orders) in Python per
+POST before its bytes reach the socket. An order request needs none of it: it is one
 POST of a small JSON body to one host. So `OrderWire` keeps a few connections open to that host
 (asyncio streams; TLS through `ssl` for https), writes each request as one buffer and reads the
 answer by the rules an order answer can use: a status line, headers, then a body sized by

@@ -1,4 +1,6 @@
-"""Shared helpers of the fast-lane tests: fixture paths and frame builders (no I/O beyond files)."""
+"""Venue frames for the fast-lane tests: recorded fixtures, hand-built book frames, and plain
+references (OKX's checksum, a naive Bybit replay) to check the codecs against. No I/O beyond
+files."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 VENUE_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "venues"  # venue messages, see its README
 XRPUSDT_RECORDING = VENUE_FIXTURES / "bybit" / "2024-12-01_XRPUSDT_ob500.data"
 

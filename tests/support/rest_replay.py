@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-REAL_OKX = Path(__file__).parent / "fixtures" / "venues" / "real" / "okx"
+REAL_OKX = Path(__file__).parents[1] / "fixtures" / "venues" / "real" / "okx"
 
 
 def real_okx(name: str) -> Any:

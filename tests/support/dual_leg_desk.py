@@ -1,6 +1,6 @@
 """A runtime trading one Bybit-spot / OKX-perp pair ("alpha", pair "btc") on the simulator,
 with what tests of its legs and repairs read from it: the journal's orders of a cycle, what the
-venues hold, and whether the two agree (`tests.agreement`). Waits are on conditions with a
+venues hold, and whether the two agree (`tests.support.journal_agreement`). Waits are on conditions with a
 generous timeout, never on a fixed sleep."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from arbiter.sim.control import state
 from arbiter.sim.generator import MarketParams
 from arbiter.venues import OrderType, Side, TimeInForce
 from arbiter.venues.contract.client_ids import IntentId
-from tests.agreement import assert_journal_agrees, net_base
-from tests.runtime_support import manifest, started
+from tests.support.journal_agreement import assert_journal_agrees, net_base
+from tests.support.sim_runtime import manifest, started
 
 D = Decimal
 SYMBOLS = ("BTC/USDT",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STRATEGIES = sorted((REPO / "strategies").glob("*.yaml"))
 
 MINIMAL = textwrap.dedent(

@@ -13,7 +13,7 @@ from typing import Any
 from arbiter.runtime.pair_runner import PairRunner
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.sim import Simulation
-from tests.trading_sim import PLUGINS, fast_limits
+from tests.support.trading_harness import PLUGINS, fast_limits
 
 LIFTED = {venue: fast_limits(venue) for venue in PLUGINS}
 

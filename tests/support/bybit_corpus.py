@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-REAL = Path(__file__).parent / "fixtures" / "venues" / "real" / "bybit"
+REAL = Path(__file__).parents[1] / "fixtures" / "venues" / "real" / "bybit"
 
 
 def corpus_files() -> list[Path]:

@@ -1,4 +1,4 @@
-"""Shared helpers of the simulator tests: plain venue clients on loopback.
+"""Plain venue clients on loopback, for the simulator tests.
 
 They speak each venue's wire format by hand (signed REST requests, raw WS frames), so a test
 sees exactly the bytes a venue client would, with nothing in between that could hide a fault.

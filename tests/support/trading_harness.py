@@ -6,14 +6,11 @@ turns the kit's faults into the simulator's fault rules on the venue's order end
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-
-import pytest
 
 from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.sim import FaultKind, Simulation
@@ -124,15 +121,3 @@ class SimFaults:
         if operation != "place":
             raise ValueError(f"expected operation 'place', was {operation!r}")
         self.sim.faults.add(_FAULTS[fault], PLACE[self.venue][1])
-
-
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any attempt to resolve a real host: these tests must never leave the machine."""
-    real = socket.getaddrinfo
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in ("127.0.0.1", "localhost", None):
-            raise OSError(f"expected loopback only, a test tried to resolve {host!r}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)

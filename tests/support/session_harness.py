@@ -15,7 +15,7 @@ from arbiter.sim.book import Side as SimSide
 from arbiter.testing.session_harness import Levels, SessionHarness, StreamFault
 from arbiter.venues import ApiKeys, VenueConfig, VenueSession
 from arbiter.venues.registry.plugins import installed
-from tests.trading_sim import SIZES, SYMBOLS, SimObserver, fast_limits
+from tests.support.trading_harness import SIZES, SYMBOLS, SimObserver, fast_limits
 
 _BOOK_FAULTS = {
     StreamFault.DISCONNECT: FaultKind.WS_DISCONNECT,

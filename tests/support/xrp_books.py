@@ -14,7 +14,7 @@ from arbiter.market.instrument import Instrument, InstrumentKind
 from arbiter.risk.book_view import OrderBookView
 from arbiter.risk.snapshot import BPS
 from arbiter_bybit.codec import BybitCodec
-from tests.fastlane_support import XRPUSDT_RECORDING
+from tests.support.venue_frames import XRPUSDT_RECORDING
 
 XRP_SPOT = Instrument(
     "bybit", "XRPUSDT", InstrumentKind.SPOT, "XRP", "USDT", Decimal("0.0001"), Decimal("0.01")

@@ -1,4 +1,4 @@
-"""A runtime in a process of its own, for the crash test: `python -m tests.crash_driver ...`.
+"""A runtime in a process of its own, for the crash test: `python -m tests.support.crash_driver`.
 
 The test (tests/integration/test_crash_recovery.py) starts this module as a child against an
 `arbiter sim` process. With `--crash-at POINT` the driver wraps one method of this run's
@@ -37,7 +37,8 @@ from typing import Any
 from arbiter.execution.order_tracker import Applied
 from arbiter.runtime.runtime import Runtime, RuntimeOptions
 from arbiter.venues import Fill, OrderAck, OrderRequest, OrderUpdate, PrivateEvent, Side
-from tests.runtime_support import LIFTED
+from tests.support.loopback import loopback_only
+from tests.support.sim_runtime import LIFTED
 
 Place = Callable[[OrderRequest], Awaitable[OrderAck]]
 POINTS = ("intent", "first_send", "between_acks", "fill")
@@ -264,7 +265,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.crash_driver")
+    parser = argparse.ArgumentParser(prog="python -m tests.support.crash_driver")
     parser.add_argument("--manifests", required=True, help="folder of strategy manifests")
     parser.add_argument("--journal", required=True)
     parser.add_argument("--crash-at", choices=POINTS, default=None)
@@ -272,5 +273,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse(sys.argv[1:])))
+    with loopback_only():  # a child of a test keeps the tests' promise too
+        asyncio.run(main(parse(sys.argv[1:])))
     sys.exit(0)
