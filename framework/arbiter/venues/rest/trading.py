@@ -191,10 +191,14 @@ class CcxtTrading:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise map_ccxt_error(
-                self.name, exc, self.error_codes, self.error_code_keys, self.error_message_keys
-            ) from exc
+            raise self._venue_error(exc) from exc
         return OrderAck(self.name, request.client_id, order_id)
+
+    def _venue_error(self, exc: Exception) -> VenueError:
+        """A ccxt error (or any other) as the contract's `VenueError`, in the venue's words."""
+        return map_ccxt_error(
+            self.name, exc, self.error_codes, self.error_code_keys, self.error_message_keys
+        )
 
     def begin_order(self, request: OrderRequest) -> Awaitable[OrderAck]:
         """`place_order`, with the request written before this returns whenever it can be
@@ -223,9 +227,7 @@ class CcxtTrading:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise map_ccxt_error(
-                self.name, exc, self.error_codes, self.error_code_keys, self.error_message_keys
-            ) from exc
+            raise self._venue_error(exc) from exc
         return OrderAck(self.name, request.client_id, order_id)
 
     def _checked(self, request: OrderRequest) -> tuple[CcxtMarket, str, str | None]:

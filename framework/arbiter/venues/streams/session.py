@@ -23,7 +23,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from loguru import logger
 
@@ -40,6 +40,7 @@ from arbiter.venues.streams.watched import WatchedTrading
 from arbiter.venues.streams.websocket import Keepalive, WsSession
 
 InstrumentMap = Mapping[tuple[str, str], Instrument]  # (kind, symbol) -> instrument
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -291,20 +292,18 @@ class StreamingSession:
         return self._sinks[0] if len(self._sinks) == 1 else self._fanout
 
     def _fan_private(self, event: PrivateEvent) -> None:
-        for sink in self._private_sinks:
-            try:
-                sink(event)
-            except Exception:  # one consumer's bug must not starve the others
-                self.stats.sink_errors += 1
-                self._log.opt(exception=True).error("private sink failed")
+        self._each(self._private_sinks, event, "private")
 
     def _fanout(self, events: Sequence[MarketEvent]) -> None:
-        for sink in self._sinks:
+        self._each(self._sinks, events, "market")
+
+    def _each(self, sinks: Sequence[Callable[[_T], None]], item: _T, what: str) -> None:
+        for sink in sinks:
             try:
-                sink(events)
+                sink(item)
             except Exception:  # one consumer's bug must not starve the others
                 self.stats.sink_errors += 1
-                self._log.opt(exception=True).error("market sink failed")
+                self._log.opt(exception=True).error("{} sink failed", what)
 
 
 if TYPE_CHECKING:  # mypy proves the session keeps the contract the runtime drives
